@@ -1,0 +1,30 @@
+"""vidpose: human pose estimation in video, 2D and 3D, on an ordinary CPU."""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("vidpose")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+from vidpose.errors import InputError, ModelStoreError, VidposeError
+
+
+def estimate(source, **options):
+    """Run the pipeline on ``source`` and return the content of ``poses.json`` as a dict.
+
+    Options are the ``vidpose run`` flags (``skeleton``, ``max_people``, ``model`` ...).
+    """
+    from vidpose.api import estimate as _estimate
+
+    return _estimate(source, **options)
+
+
+def stream(source, **options):
+    """Yield per-frame results (``dict`` like one entry of ``poses.json["frames"]``)."""
+    from vidpose.api import stream as _stream
+
+    return _stream(source, **options)
+
+
+__all__ = ["__version__", "estimate", "stream", "VidposeError", "InputError", "ModelStoreError"]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="models_action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="list known model and data files and whether they are cached")
+    f = sub.add_parser("fetch", help="download and verify a file (or 'all')")
+    f.add_argument("name")
+
+
+def main(args: argparse.Namespace) -> int:
+    from vidpose import store
+
+    if args.models_action == "list":
+        print(f"cache: {store.home()}")
+        for e in store.CATALOG.values():
+            state = "cached" if store.is_cached(e.name) else "-"
+            print(f"{e.name:20s} {state:7s} {e.registry}:{e.spec:32s} {e.licence:13s} {e.description}")
+        return 0
+    names = list(store.CATALOG) if args.name == "all" else [args.name]
+    for n in names:
+        print(f"{n}: {store.fetch(n)}")
+    return 0

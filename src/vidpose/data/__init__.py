@@ -1,0 +1,1 @@
+"""Datasets: readers for standard on-disk formats and the synthetic video generator."""
