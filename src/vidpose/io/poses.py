@@ -1,0 +1,224 @@
+"""Pose files: ``poses.json`` (vidpose.poses/1), ``poses.csv`` and OpenSim ``.trc``.
+
+Writers stream: each frame is written as it comes, so memory does not grow
+with the video's length, and every file is written to a temporary name and
+renamed only when the run has finished (no partial outputs). The JSON layout
+is documented in docs/formats.md; ``load_poses`` reads and validates it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidpose.errors import InputError
+from vidpose.io.atomic import atomic_path
+from vidpose.skeletons import Skeleton, get_skeleton
+
+POSES_FORMAT = "vidpose.poses/1"
+
+
+def skeleton_dict(skeleton: Skeleton) -> dict:
+    return {"name": skeleton.name, "keypoints": list(skeleton.keypoints), "links": [list(l) for l in skeleton.links]}
+
+
+def _r(x: float, nd: int) -> float:
+    return round(float(x), nd)
+
+
+def person_dict(track_id: int | None, bbox, score: float, keypoints: np.ndarray, keypoints_3d: np.ndarray | None) -> dict:
+    """One person of a frame, as in poses.json. keypoints (J, 3) x, y, score; keypoints_3d (J, 3) metres."""
+    if not np.all(np.isfinite(keypoints)) or (keypoints_3d is not None and not np.all(np.isfinite(keypoints_3d))):
+        raise ValueError(f"non-finite keypoints for track {track_id}")
+    return {
+        "track_id": None if track_id is None else int(track_id),
+        "bbox": [_r(v, 2) for v in bbox],
+        "score": _r(score, 4),
+        "keypoints": [[_r(x, 2), _r(y, 2), _r(s, 4)] for x, y, s in keypoints],
+        "keypoints_3d": None if keypoints_3d is None else [[_r(v, 4) for v in p] for p in keypoints_3d],
+    }
+
+
+class _Streamed:
+    """Base for writers that stream into a temp file and rename on ``close``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._f = open(self._tmp, "w", encoding="utf-8", newline="")
+
+    def close(self) -> None:
+        self._finish()
+        self._f.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Drop everything written so far; the target path is left untouched."""
+        self._f.close()
+        try:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        except RuntimeError:
+            pass
+
+    def _finish(self) -> None:
+        pass
+
+
+class PosesJsonWriter(_Streamed):
+    """Streams ``poses.json``. ``video`` is written last, when the frame count is known."""
+
+    def __init__(self, path: str | os.PathLike, skeleton: Skeleton):
+        super().__init__(path)
+        self.video: dict[str, Any] = {}
+        self._n = 0
+        self._f.write('{"format": "%s",\n "skeleton": %s,\n "frames": [' % (POSES_FORMAT, json.dumps(skeleton_dict(skeleton))))
+
+    def write_frame(self, frame: dict) -> None:
+        self._f.write(("\n  " if self._n == 0 else ",\n  ") + json.dumps(frame, separators=(",", ":")))
+        self._n += 1
+
+    def _finish(self) -> None:
+        self._f.write("\n ],\n \"video\": %s}\n" % json.dumps(self.video))
+
+
+CSV_COLUMNS = ["frame", "time", "track_id", "person_score", "keypoint", "x", "y", "score", "X", "Y", "Z"]
+
+
+class PosesCsvWriter(_Streamed):
+    """``poses.csv``: one row per frame x person x keypoint (3D columns empty when absent)."""
+
+    def __init__(self, path: str | os.PathLike, skeleton: Skeleton):
+        super().__init__(path)
+        self.skeleton = skeleton
+        self._w = csv.writer(self._f)
+        self._w.writerow(CSV_COLUMNS)
+
+    def write_frame(self, frame: dict) -> None:
+        for p in frame["persons"]:
+            k3 = p["keypoints_3d"] or [["", "", ""]] * len(p["keypoints"])
+            for name, (x, y, s), xyz in zip(self.skeleton.keypoints, p["keypoints"], k3):
+                self._w.writerow([frame["index"], f"{frame['time']:.6f}", p["track_id"], p["score"], name, x, y, s, *xyz])
+
+
+class TrcWriter:
+    """OpenSim ``.trc`` marker files from the 3D keypoints, one file per track.
+
+    Axes: vidpose's 3D keypoints are x right, y down, z away from the camera
+    (image-aligned, metres, root-relative); OpenSim wants y up, so Y = -y and
+    Z = -z (a proper rotation, not a mirror). Frames where a track is absent
+    are left blank, which OpenSim reads as missing markers.
+    """
+
+    def __init__(self, folder: str | os.PathLike, stem: str, skeleton: Skeleton, fps: float):
+        self.folder, self.stem, self.skeleton, self.fps = Path(folder), stem, skeleton, fps
+        self._tracks: dict[int, dict[int, np.ndarray]] = {}
+        self._times: dict[int, float] = {}
+        self.paths: list[Path] = []
+
+    def write_frame(self, frame: dict) -> None:
+        self._times[frame["index"]] = frame["time"]
+        for p in frame["persons"]:
+            if p["keypoints_3d"] is None or p["track_id"] is None:
+                continue
+            xyz = np.asarray(p["keypoints_3d"], np.float64) * [1, -1, -1]
+            self._tracks.setdefault(p["track_id"], {})[frame["index"]] = xyz
+
+    def close(self) -> None:
+        names = [n for n in self.skeleton.keypoints]
+        for tid, frames in sorted(self._tracks.items()):
+            idx = sorted(frames)
+            first, last = idx[0], idx[-1]
+            path = self.folder / f"{self.stem}_track{tid}.trc"
+            with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                n = last - first + 1
+                f.write(f"PathFileType\t4\t(X/Y/Z)\t{path.name}\n")
+                f.write("DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames\n")
+                f.write(f"{self.fps:.6g}\t{self.fps:.6g}\t{n}\t{len(names)}\tm\t{self.fps:.6g}\t{first + 1}\t{n}\n")
+                f.write("Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t\n")
+                f.write("\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))) + "\n\n")
+                for k in range(first, last + 1):
+                    t = self._times.get(k, (k - first) / self.fps)
+                    row = frames.get(k)
+                    vals = "\t".join(f"{v:.5f}" for v in row.ravel()) if row is not None else "\t" * (3 * len(names) - 1)
+                    f.write(f"{k + 1}\t{t:.6f}\t{vals}\n")
+            self.paths.append(path)
+
+    def abort(self) -> None:
+        self._tracks.clear()
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _fail(path: Path, where: str, fault: str) -> InputError:
+    return InputError(f"{path}: {where}: {fault}")
+
+
+def load_poses(path: str | os.PathLike) -> dict:
+    """Read and validate a ``poses.json`` file; returns its content as a dict.
+
+    Raises :class:`InputError` naming the file and the field for anything that
+    does not follow vidpose.poses/1 (see docs/formats.md).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such poses file")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != POSES_FORMAT:
+        raise _fail(p, "format", f"expected {POSES_FORMAT!r}, got {data.get('format') if isinstance(data, dict) else type(data).__name__!r}")
+    for key in ("video", "skeleton", "frames"):
+        if key not in data:
+            raise _fail(p, key, "missing")
+    sk = data["skeleton"]
+    if not isinstance(sk, dict) or "keypoints" not in sk or "name" not in sk:
+        raise _fail(p, "skeleton", "needs 'name' and 'keypoints'")
+    nk = len(sk["keypoints"])
+    if sk["name"] in ("coco17", "blazepose33", "h36m17", "hie14") and nk != get_skeleton(sk["name"]).num_keypoints:
+        raise _fail(p, "skeleton.keypoints", f"{nk} names for skeleton {sk['name']}")
+    if not isinstance(data["frames"], list):
+        raise _fail(p, "frames", "must be a list")
+    for fi, fr in enumerate(data["frames"]):
+        for key in ("index", "time", "persons"):
+            if key not in fr:
+                raise _fail(p, f"frames[{fi}].{key}", "missing")
+        for pi, person in enumerate(fr["persons"]):
+            where = f"frames[{fi}].persons[{pi}]"
+            for key in ("track_id", "bbox", "score", "keypoints"):
+                if key not in person:
+                    raise _fail(p, f"{where}.{key}", "missing")
+            kp = np.asarray(person["keypoints"], dtype=np.float64)
+            if kp.shape != (nk, 3):
+                raise _fail(p, f"{where}.keypoints", f"shape {kp.shape}, expected ({nk}, 3)")
+            if not np.all(np.isfinite(kp)):
+                raise _fail(p, f"{where}.keypoints", "contains NaN or inf")
+            k3 = person.get("keypoints_3d")
+            if k3 is not None:
+                k3 = np.asarray(k3, dtype=np.float64)
+                if k3.shape != (nk, 3) or not np.all(np.isfinite(k3)):
+                    raise _fail(p, f"{where}.keypoints_3d", f"must be ({nk}, 3) finite numbers or null")
+            if len(person["bbox"]) != 4 or not all(math.isfinite(float(v)) for v in person["bbox"]):
+                raise _fail(p, f"{where}.bbox", "must be 4 finite numbers")
+    return data
+
+
+def track_arrays(poses: dict, track_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frame indices (T,), keypoints (T, J, 3)) of one track from a loaded poses dict."""
+    idx, kps = [], []
+    for fr in poses["frames"]:
+        for p in fr["persons"]:
+            if p["track_id"] == track_id:
+                idx.append(fr["index"])
+                kps.append(p["keypoints"])
+    if not idx:
+        raise InputError(f"track {track_id} does not occur in the poses")
+    return np.asarray(idx), np.asarray(kps, dtype=np.float64)

@@ -1,0 +1,155 @@
+"""COCO keypoint AP through pycocotools' own ``COCOeval(iouType='keypoints')``.
+
+Thin wrapper: it validates the inputs (so a bad file gives an InputError naming the
+field, not a pycocotools assertion), silences pycocotools' printing, and allows
+custom per-keypoint sigmas (HIE-14, ...) via ``params.kpt_oks_sigmas``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidpose.errors import InputError
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
+REPORTED = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+
+
+def _load_json(x, what: str):
+    if isinstance(x, (str, os.PathLike)):
+        path = Path(x)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"{what} {path}: cannot read ({e.strerror or e})") from None
+        try:
+            return json.loads(text), str(path)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{what} {path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    return copy.deepcopy(x), what
+
+
+def _num_keypoints_list(kp, where: str, num_joints: int | None) -> int:
+    if not isinstance(kp, list) or len(kp) % 3 or not kp:
+        raise InputError(f"{where}.keypoints: expected a flat list of 3*J numbers")
+    arr = np.asarray(kp, dtype=np.float64) if all(isinstance(v, (int, float)) for v in kp) else None
+    if arr is None:
+        raise InputError(f"{where}.keypoints: non-numeric value")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{where}.keypoints: contains NaN or inf")
+    j = len(kp) // 3
+    if num_joints is not None and j != num_joints:
+        raise InputError(f"{where}.keypoints: {j} keypoints, expected {num_joints}")
+    return j
+
+
+def validate_coco_gt(d, name: str = "gt") -> int:
+    """Check a COCO keypoints ground-truth dict; return the keypoint count J (0 if no annotation)."""
+    if not isinstance(d, dict):
+        raise InputError(f"{name}: COCO ground truth must be a JSON object")
+    for key in ("images", "annotations", "categories"):
+        if key not in d:
+            raise InputError(f"{name}: missing key {key!r}")
+        if not isinstance(d[key], list):
+            raise InputError(f"{name}: {key!r} must be a list")
+    img_ids = set()
+    for i, im in enumerate(d["images"]):
+        if not isinstance(im, dict) or "id" not in im:
+            raise InputError(f"{name}: images[{i}] has no 'id'")
+        img_ids.add(im["id"])
+    j = None
+    ann_ids = set()
+    for i, a in enumerate(d["annotations"]):
+        where = f"{name}: annotations[{i}]"
+        if not isinstance(a, dict):
+            raise InputError(f"{where}: not an object")
+        for key in ("id", "image_id", "category_id", "keypoints", "num_keypoints", "area"):
+            if key not in a:
+                raise InputError(f"{where}: missing key {key!r}")
+        if a["image_id"] not in img_ids:
+            raise InputError(f"{where}: image_id {a['image_id']!r} not in 'images'")
+        if a["id"] in ann_ids:
+            raise InputError(f"{where}: duplicate id {a['id']!r}")
+        ann_ids.add(a["id"])
+        j = _num_keypoints_list(a["keypoints"], where, j)
+        if not isinstance(a["area"], (int, float)) or not np.isfinite(a["area"]) or a["area"] < 0:
+            raise InputError(f"{where}.area: must be a finite non-negative number")
+        a.setdefault("iscrowd", 0)
+    return j or 0
+
+
+def validate_coco_results(res, name: str, img_ids: set, num_joints: int | None,
+                          cat_ids: set | None = None) -> None:
+    """Check a COCO keypoint results list against the ground truth's image ids, categories and J."""
+    if not isinstance(res, list):
+        raise InputError(f"{name}: COCO results must be a JSON list of detections")
+    unknown = set()
+    for i, r in enumerate(res):
+        where = f"{name}: [{i}]"
+        if not isinstance(r, dict):
+            raise InputError(f"{where}: not an object")
+        for key in ("image_id", "category_id", "keypoints", "score"):
+            if key not in r:
+                raise InputError(f"{where}: missing key {key!r}")
+        _num_keypoints_list(r["keypoints"], where, num_joints or None)
+        if not isinstance(r["score"], (int, float)) or not np.isfinite(r["score"]):
+            raise InputError(f"{where}.score: must be a finite number")
+        if r["image_id"] not in img_ids:
+            unknown.add(r["image_id"])
+        if cat_ids is not None and r["category_id"] not in cat_ids:
+            raise InputError(f"{where}.category_id: {r['category_id']!r} is not a ground-truth category")
+    if unknown:
+        ids = sorted(unknown, key=str)
+        raise InputError(
+            f"{name}: predictions for image ids not in the ground truth: "
+            f"{ids[:20]}{' ...' if len(ids) > 20 else ''}"
+        )
+
+
+def coco_keypoint_ap(gt_json_path_or_dict, results_json_path_or_list, sigmas=None) -> dict:
+    """COCO keypoint AP/AR with pycocotools.
+
+    Returns ``{"AP", "AP50", "AP75", "APM", "APL", "AR"}`` plus ``"stats"`` (all ten
+    COCOeval stats). Empty results give zeros. ``sigmas`` (J,) replaces COCO's sigmas.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt, gt_name = _load_json(gt_json_path_or_dict, "gt")
+    res, res_name = _load_json(results_json_path_or_list, "results")
+    j = validate_coco_gt(gt, gt_name)
+    img_ids = {im["id"] for im in gt["images"]}
+    cat_ids = {c.get("id") for c in gt["categories"] if isinstance(c, dict)}
+    validate_coco_results(res, res_name, img_ids, j, cat_ids)
+    if sigmas is not None:
+        s = np.asarray(sigmas, dtype=np.float64)
+        if s.ndim != 1 or (j and s.shape[0] != j) or not np.all(np.isfinite(s)) or np.any(s <= 0):
+            raise InputError(f"sigmas: expected {j} positive finite values, got shape {s.shape}")
+    elif j and j != 17:
+        raise InputError(
+            f"{gt_name}: {j} keypoints per person; pass sigmas (CLI: --skeleton NAME) for a non-COCO skeleton"
+        )
+    zeros = {k: 0.0 for k in REPORTED}
+    if not res or not gt["annotations"]:
+        return {**zeros, "stats": [0.0] * len(STAT_NAMES)}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = gt
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(res)
+        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        if sigmas is not None:
+            ev.params.kpt_oks_sigmas = np.asarray(sigmas, dtype=np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = [float(x) for x in ev.stats]
+    out = dict(zip(STAT_NAMES, stats))
+    return {**{k: out[k] for k in REPORTED}, "stats": stats}

@@ -1,0 +1,478 @@
+"""Score a prediction file against a ground-truth file; the engine behind ``vidpose eval``.
+
+Formats are recognised by content, not by extension:
+
+* COCO keypoints ground truth (object with ``images``/``annotations``/``categories``)
+  + COCO keypoint results (list of ``{image_id, category_id, keypoints, score}``).
+* vidpose synth ``annotations.json`` (``"format": "vidpose.synth/1"``) + vidpose
+  ``poses.json`` (``"format": "vidpose.poses/1"``).
+* ``.npz`` archives (zip content) holding ``pred`` and ``gt`` arrays (N, J, 3) in mm,
+  in one file or split over two (gt file: ``gt``; pred file: ``pred``).
+
+Predictions are matched to ground-truth people per frame greedily by OKS: the pair
+with the highest OKS is taken first, then the next highest among the people still
+free, and so on, as long as OKS > 0 (:func:`greedy_oks_match`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidpose.errors import InputError
+from vidpose.metrics import pose3d, temporal
+from vidpose.metrics.keypoints import oks_matrix, sigmas_for
+from vidpose.metrics.tracking import FramePoses, mot_metrics, occlusion_weights, weighted_oks_ap
+
+METRICS_COCO = ("oks_ap",)
+METRICS_VIDEO = ("pck@0.2", "oks_ap", "w_ap", "jitter", "accel", "mota", "idf1", "idsw",
+                 "precision", "recall")
+METRICS_3D = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck3d", "auc")
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def _read_json(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: neither JSON text nor an .npz archive") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); truncated?") from None
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def load_any(path: str | os.PathLike) -> tuple[str, object]:
+    """Read ``path`` and name its format: coco_gt, coco_results, synth, poses or npz."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    if _is_zip(p):
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return "npz", {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+            raise InputError(f"{p}: unreadable .npz archive ({e}); truncated?") from None
+    d = _read_json(p)
+    if isinstance(d, dict):
+        fmt = d.get("format")
+        if fmt == "vidpose.synth/1":
+            return "synth", d
+        if fmt == "vidpose.poses/1":
+            return "poses", d
+        if fmt is not None:
+            raise InputError(f"{p}: unknown format {fmt!r} (expected vidpose.synth/1 or vidpose.poses/1)")
+        if "annotations" in d and "images" in d:
+            return "coco_gt", d
+    if isinstance(d, list) and all(isinstance(r, dict) and "image_id" in r for r in d):
+        return "coco_results", d
+    raise InputError(
+        f"{p}: unknown format: not COCO keypoints ground truth, COCO results, "
+        "vidpose synth annotations, vidpose poses.json or .npz"
+    )
+
+
+def _num(x, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise InputError(f"{where}: expected a finite number, got {x!r}")
+    return float(x)
+
+
+def _arr(x, where: str, shape: tuple) -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: not a numeric array") from None
+    if a.shape != shape:
+        raise InputError(f"{where}: expected shape {shape}, got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{where}: contains NaN or inf")
+    return a
+
+
+def _get(d: dict, key: str, where: str):
+    if not isinstance(d, dict):
+        raise InputError(f"{where}: expected an object")
+    if key not in d:
+        raise InputError(f"{where}: missing key {key!r}")
+    return d[key]
+
+
+@dataclass
+class VideoPoses:
+    """Per-frame people of one video file (GT or predictions), keyed by frame index."""
+
+    path: str
+    skeleton: str
+    num_joints: int
+    frames: dict[int, FramePoses] = field(default_factory=dict)
+    occlusion: dict[int, np.ndarray] = field(default_factory=dict)  # GT only
+    untracked: int = 0  # predictions with a null track_id
+
+
+def _skeleton(d: dict, path: str) -> tuple[str, int]:
+    from vidpose.skeletons import SKELETONS
+
+    sk = _get(d, "skeleton", path)
+    name = _get(sk, "name", f"{path}: skeleton")
+    kps = _get(sk, "keypoints", f"{path}: skeleton")
+    if not isinstance(kps, list) or not kps:
+        raise InputError(f"{path}: skeleton.keypoints must be a non-empty list")
+    if name in SKELETONS and SKELETONS[name].num_keypoints != len(kps):
+        raise InputError(
+            f"{path}: skeleton.keypoints lists {len(kps)} names but {name} has "
+            f"{SKELETONS[name].num_keypoints}"
+        )
+    return str(name), len(kps)
+
+
+def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
+    """Parse synth annotations (kind 'synth') or poses.json (kind 'poses') into VideoPoses."""
+    name, j = _skeleton(d, path)
+    out = VideoPoses(path=path, skeleton=name, num_joints=j)
+    frames = _get(d, "frames", path)
+    if not isinstance(frames, list):
+        raise InputError(f"{path}: 'frames' must be a list")
+    for fi, fr in enumerate(frames):
+        where = f"{path}: frames[{fi}]"
+        idx = _get(fr, "index", where)
+        if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+            raise InputError(f"{where}.index: expected a non-negative integer, got {idx!r}")
+        if idx in out.frames:
+            raise InputError(f"{where}.index: frame {idx} appears twice")
+        persons = _get(fr, "persons", where)
+        if not isinstance(persons, list):
+            raise InputError(f"{where}.persons: must be a list")
+        ids, boxes, kps, extra, occ = [], [], [], [], []
+        for pi, pe in enumerate(persons):
+            pw = f"{where}.persons[{pi}]"
+            tid = _get(pe, "track_id", pw)
+            if tid is None and kind == "poses":
+                # An untracked run writes null ids; give each person its own id that never
+                # recurs, and refuse the metrics that need identities (see _video_metrics).
+                out.untracked += 1
+                tid = -out.untracked
+            elif isinstance(tid, bool) or not isinstance(tid, int):
+                raise InputError(f"{pw}.track_id: expected an integer, got {tid!r}")
+            box = _arr(_get(pe, "bbox", pw), f"{pw}.bbox", (4,))
+            if box[2] < box[0] or box[3] < box[1]:
+                raise InputError(f"{pw}.bbox: x2 < x1 or y2 < y1 (expected x1, y1, x2, y2)")
+            kp = _get(pe, "keypoints", pw)
+            if isinstance(kp, list) and len(kp) != j:
+                raise InputError(f"{pw}.keypoints: {len(kp)} keypoints but skeleton {name} has {j}")
+            kp = _arr(kp, f"{pw}.keypoints", (j, 3))
+            if kind == "synth":
+                if not np.all(np.isin(kp[:, 2], (0, 1, 2))):
+                    raise InputError(f"{pw}.keypoints: visibility must be 0, 1 or 2")
+                area = _num(_get(pe, "area", pw), f"{pw}.area")
+                if area < 0:
+                    raise InputError(f"{pw}.area: must be non-negative")
+                extra.append(area)
+                o = _num(pe.get("occlusion", 0.0), f"{pw}.occlusion")
+                if not 0.0 <= o <= 1.0:
+                    raise InputError(f"{pw}.occlusion: must lie in [0, 1], got {o}")
+                occ.append(o)
+            else:
+                extra.append(_num(_get(pe, "score", pw), f"{pw}.score"))
+            ids.append(tid)
+            boxes.append(box)
+            kps.append(kp)
+        if len(set(ids)) != len(ids):
+            raise InputError(f"{where}: duplicate track_id in one frame")
+        k = len(ids)
+        fp = FramePoses(
+            track_ids=np.asarray(ids, dtype=np.int64),
+            boxes=np.asarray(boxes, dtype=np.float64).reshape(k, 4),
+            keypoints=np.asarray(kps, dtype=np.float64).reshape(k, j, 3),
+        )
+        if kind == "synth":
+            fp.areas = np.asarray(extra, dtype=np.float64)
+            out.occlusion[idx] = np.asarray(occ, dtype=np.float64)
+        else:
+            fp.scores = np.asarray(extra, dtype=np.float64)
+        out.frames[idx] = fp
+    return out
+
+
+def _empty(j: int) -> FramePoses:
+    return FramePoses(track_ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4)),
+                      keypoints=np.zeros((0, j, 3)), scores=np.zeros(0))
+
+
+# --- matching -------------------------------------------------------------------------------
+
+def greedy_oks_match(o: np.ndarray) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching on an OKS matrix (P, G): highest OKS first, OKS > 0 only.
+    Returns (pred index, gt index) pairs."""
+    o = np.asarray(o, dtype=np.float64)
+    pairs = []
+    if o.size == 0:
+        return pairs
+    flat = np.argsort(-o, axis=None, kind="stable")
+    used_p, used_g = set(), set()
+    for f in flat:
+        p, g = divmod(int(f), o.shape[1])
+        if o[p, g] <= 0:
+            break
+        if p in used_p or g in used_g:
+            continue
+        pairs.append((p, g))
+        used_p.add(p)
+        used_g.add(g)
+    return pairs
+
+
+# --- video (synth vs poses) metrics ---------------------------------------------------------
+
+def _video_metrics(gt: VideoPoses, pred: VideoPoses, metrics: list[str]) -> dict:
+    if pred.skeleton != gt.skeleton or pred.num_joints != gt.num_joints:
+        raise InputError(
+            f"{pred.path}: skeleton {pred.skeleton} ({pred.num_joints} keypoints) does not match "
+            f"ground truth {gt.path}: {gt.skeleton} ({gt.num_joints} keypoints)"
+        )
+    extra = sorted(set(pred.frames) - set(gt.frames))
+    if extra:
+        raise InputError(
+            f"{pred.path}: predictions for frames not in the ground truth {gt.path}: "
+            f"{extra[:20]}{' ...' if len(extra) > 20 else ''}"
+        )
+    needs_ids = [m for m in metrics if m in ("jitter", "mota", "idf1", "idsw", "precision", "recall")]
+    if needs_ids and pred.untracked:
+        raise InputError(
+            f"{pred.path}: {pred.untracked} person(s) have a null track_id; "
+            f"{', '.join(needs_ids)} need tracked predictions"
+        )
+    sigmas = sigmas_for(gt.skeleton)
+    idx = sorted(gt.frames)
+    g_list = [gt.frames[i] for i in idx]
+    p_list = [pred.frames.get(i, _empty(gt.num_joints)) for i in idx]
+    for g in g_list:
+        g.weights = None
+    out: dict[str, float] = {}
+    matches = None
+
+    def get_matches():
+        nonlocal matches
+        if matches is None:
+            matches = []
+            for g, p in zip(g_list, p_list):
+                if len(g) and len(p):
+                    matches.append(greedy_oks_match(oks_matrix(p.keypoints, g.keypoints, g.areas, sigmas)))
+                else:
+                    matches.append([])
+        return matches
+
+    for m in metrics:
+        if m.startswith("pck@"):
+            out[m] = _video_pck(g_list, p_list, get_matches(), _alpha(m))
+        elif m == "oks_ap":
+            from vidpose.metrics.coco import coco_keypoint_ap
+
+            gt_d, res = to_coco(idx, g_list, p_list)
+            r = coco_keypoint_ap(gt_d, res, sigmas=sigmas)
+            out.update({k: v for k, v in r.items() if k != "stats"})
+        elif m == "w_ap":
+            for i, g in zip(idx, g_list):
+                g.weights = occlusion_weights(gt.occlusion[i]) if len(g) else np.zeros(0)
+            r = weighted_oks_ap(g_list, p_list, sigmas)
+            out["w_AP"] = r["w_AP"]
+        elif m == "jitter":
+            out["jitter"] = _video_jitter(idx, p_list, gt.num_joints)
+        elif m == "accel":
+            out["accel"] = _video_accel(idx, g_list, p_list, get_matches(), gt.num_joints)
+        elif m in ("mota", "idf1", "idsw", "precision", "recall"):
+            r = mot_metrics(g_list, p_list, distance="oks", max_distance=0.5, sigmas=sigmas)
+            out[m] = r[m]
+    return out
+
+
+def _alpha(m: str) -> float:
+    try:
+        a = float(m.split("@", 1)[1])
+    except ValueError:
+        raise InputError(f"metric {m!r}: expected pck@ALPHA with a number, e.g. pck@0.2") from None
+    if not (math.isfinite(a) and a > 0):
+        raise InputError(f"metric {m!r}: alpha must be positive")
+    return a
+
+
+def _video_pck(g_list, p_list, matches, alpha: float) -> float:
+    """PCK over every visible (v = 2) GT joint; normaliser max(w, h) of the GT person box.
+    Joints of GT people with no matched prediction count as wrong."""
+    correct = 0
+    total = 0
+    for g, p, mt in zip(g_list, p_list, matches):
+        vis = g.keypoints[:, :, 2] == 2 if len(g) else np.zeros((0, 0), bool)
+        total += int(vis.sum())
+        for pi, gi in mt:
+            b = g.boxes[gi]
+            norm = max(b[2] - b[0], b[3] - b[1])
+            d = np.linalg.norm(p.keypoints[pi, :, :2] - g.keypoints[gi, :, :2], axis=-1)
+            correct += int(((d <= alpha * norm) & vis[gi]).sum())
+    return correct / total if total else 0.0
+
+
+def _video_jitter(idx, p_list, j: int) -> float:
+    """Jitter of each predicted track over consecutive frame indices, pooled over tracks."""
+    t0, t1 = idx[0], idx[-1]
+    tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i, p in zip(idx, p_list):
+        for k, tid in enumerate(p.track_ids.tolist()):
+            if tid not in tracks:
+                tracks[tid] = (np.zeros((t1 - t0 + 1, j, 2)), np.zeros(t1 - t0 + 1, bool))
+            x, v = tracks[tid]
+            x[i - t0] = p.keypoints[k, :, :2]
+            v[i - t0] = True
+    s = n = 0
+    for x, v in tracks.values():
+        a, b = temporal.jitter_sum(x, v)
+        s, n = s + a, n + b
+    return s / n if n else 0.0
+
+
+def _video_accel(idx, g_list, p_list, matches, j: int) -> float:
+    """Acceleration error per GT track, using the prediction matched to it in each frame;
+    a joint counts where it is labelled (v > 0) and matched in all three frames."""
+    t0, t1 = idx[0], idx[-1]
+    n_t = t1 - t0 + 1
+    tracks: dict[int, list[np.ndarray]] = {}
+    for i, g, p, mt in zip(idx, g_list, p_list, matches):
+        for pi, gi in mt:
+            tid = int(g.track_ids[gi])
+            if tid not in tracks:
+                tracks[tid] = [np.zeros((n_t, j, 2)), np.zeros((n_t, j, 2)), np.zeros((n_t, j), bool)]
+            xp, xg, v = tracks[tid]
+            xp[i - t0] = p.keypoints[pi, :, :2]
+            xg[i - t0] = g.keypoints[gi, :, :2]
+            v[i - t0] = g.keypoints[gi, :, 2] > 0
+    s = n = 0
+    for xp, xg, v in tracks.values():
+        a, b = temporal.accel_error_sum(xp, xg, v)
+        s, n = s + a, n + b
+    return s / n if n else 0.0
+
+
+def to_coco(idx: list[int], g_list: list[FramePoses], p_list: list[FramePoses]) -> tuple[dict, list]:
+    """COCO keypoints GT dict and results list from aligned frames (image id = frame index)."""
+    images = [{"id": int(i)} for i in idx]
+    anns, res = [], []
+    for i, g, p in zip(idx, g_list, p_list):
+        for k in range(len(g)):
+            b = g.boxes[k]
+            kp = g.keypoints[k]
+            anns.append({
+                "id": len(anns) + 1, "image_id": int(i), "category_id": 1, "iscrowd": 0,
+                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+                "area": float(g.areas[k]), "keypoints": kp.ravel().tolist(),
+                "num_keypoints": int((kp[:, 2] > 0).sum()),
+            })
+        for k in range(len(p)):
+            res.append({"image_id": int(i), "category_id": 1,
+                        "keypoints": p.keypoints[k].ravel().tolist(), "score": float(p.scores[k])})
+    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
+    return gt, res
+
+
+# --- 3D -------------------------------------------------------------------------------------
+
+def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
+    if key not in d:
+        raise InputError(f"{path}: missing array {key!r} (has: {', '.join(sorted(d)) or 'none'})")
+    a = d[key]
+    if a.dtype.kind not in "fiu":
+        raise InputError(f"{path}: array {key!r} is not numeric (dtype {a.dtype})")
+    a = a.astype(np.float64)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise InputError(f"{path}: array {key!r} must have shape (N, J, 3), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{path}: array {key!r} contains NaN or inf")
+    if "skeleton" in d:
+        from vidpose.skeletons import SKELETONS
+
+        name = str(d["skeleton"])
+        if name in SKELETONS and SKELETONS[name].num_keypoints != a.shape[1]:
+            raise InputError(
+                f"{path}: array {key!r} has {a.shape[1]} joints but skeleton {name} has "
+                f"{SKELETONS[name].num_keypoints}"
+            )
+    return a
+
+
+def _metrics_3d(gt: np.ndarray, pred: np.ndarray, gt_path: str, pred_path: str, metrics: list[str],
+                root_joint: int | None) -> dict:
+    if pred.shape[0] == 0:
+        # No predictions: nothing to score; zeros (documented) rather than a crash.
+        return {m: 0.0 for m in metrics}
+    if pred.shape != gt.shape:
+        raise InputError(f"{pred_path}: 'pred' shape {pred.shape} does not match {gt_path}: 'gt' shape {gt.shape}")
+    if root_joint is not None:
+        if not 0 <= root_joint < gt.shape[1]:
+            raise InputError(f"root_joint: {root_joint} out of range 0..{gt.shape[1] - 1}")
+        gt, pred = pose3d.root_align(gt, root_joint), pose3d.root_align(pred, root_joint)
+    fns = {"mpjpe": pose3d.mpjpe, "p_mpjpe": pose3d.p_mpjpe, "n_mpjpe": pose3d.n_mpjpe,
+           "pck3d": pose3d.pck3d, "auc": pose3d.auc}
+    out = {}
+    for m in metrics:
+        if m == "mpjve":
+            out[m] = pose3d.mpjve(pred, gt) if pred.shape[0] >= 2 else 0.0
+        else:
+            out[m] = fns[m](pred, gt)
+    return out
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+def _check_metrics(metrics: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    if not metrics:
+        raise InputError("metrics: no metric requested")
+    for m in metrics:
+        ok = m in allowed or (m.startswith("pck@") and "pck@0.2" in allowed)
+        if not ok:
+            raise InputError(f"metric {m!r} is not available for {what}; choose from {', '.join(allowed)}")
+    return list(metrics)
+
+
+def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, metrics: list[str],
+             root_joint: int | None = None, skeleton: str | None = None) -> dict:
+    """Score ``pred_path`` against ``gt_path``; returns {metric name: value}.
+
+    ``pred_path`` may be None (or equal ``gt_path``) for one .npz holding both arrays.
+    ``root_joint`` (3D only) subtracts that joint from both before scoring.
+    ``skeleton`` (COCO files only) picks the OKS sigmas (:func:`sigmas_for`); default COCO's.
+    """
+    gt_path = str(gt_path)
+    pred_path = gt_path if pred_path is None else str(pred_path)
+    gk, gd = load_any(gt_path)
+    pk, pd = (gk, gd) if pred_path == gt_path else load_any(pred_path)
+    if gk == "npz":
+        if pk != "npz":
+            raise InputError(f"{pred_path}: ground truth {gt_path} is .npz, predictions must be too")
+        ms = _check_metrics(metrics, METRICS_3D, "3D .npz poses")
+        return _metrics_3d(_npz_array(gd, "gt", gt_path), _npz_array(pd, "pred", pred_path),
+                           gt_path, pred_path, ms, root_joint)
+    if gk == "coco_gt":
+        if pk != "coco_results":
+            raise InputError(f"{pred_path}: ground truth is COCO keypoints, predictions must be COCO results")
+        ms = _check_metrics(metrics, METRICS_COCO, "COCO keypoints")
+        from vidpose.metrics.coco import coco_keypoint_ap
+
+        r = coco_keypoint_ap(gt_path, pred_path, sigmas=sigmas_for(skeleton) if skeleton else None)
+        return {k: v for k, v in r.items() if k != "stats"} if ms else {}
+    if gk == "synth":
+        if pk != "poses":
+            raise InputError(f"{pred_path}: ground truth is vidpose synth annotations, predictions must be poses.json")
+        ms = _check_metrics(metrics, METRICS_VIDEO, "synth annotations vs poses.json")
+        return _video_metrics(parse_video(gd, gt_path, "synth"), parse_video(pd, pred_path, "poses"), ms)
+    raise InputError(f"{gt_path}: a {gk.replace('_', ' ')} file cannot be the ground truth")

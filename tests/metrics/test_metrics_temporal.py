@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from vidpose.errors import InputError
+from vidpose.metrics.temporal import accel_error, jitter
+
+
+def test_jitter_hand_computed():
+    t = np.arange(6, dtype=float)
+    x = np.zeros((6, 2, 2))
+    x[:, :, 0] = 3 * t[:, None]  # constant velocity: no jitter
+    assert jitter(x) == pytest.approx(0.0)
+    x[2, 0, 1] += 2.0  # one bump: second differences 2, -4, 2 on joint 0
+    # 4 second differences x 2 joints = 8 values, sum of norms 8
+    assert jitter(x) == pytest.approx(8 / 8)
+
+
+def test_jitter_gap_is_not_a_jump():
+    x = np.zeros((5, 1, 2))
+    x[3:] = 100.0  # a different position after a gap at frame 2
+    valid = np.array([True, True, False, True, True])
+    assert jitter(x, valid) == 0.0  # no full triple: nothing measured
+    assert jitter(x) > 0
+
+
+def test_accel_error_hand_computed():
+    t = np.arange(5, dtype=float)
+    gt = np.zeros((5, 1, 3))
+    gt[:, 0, 0] = t ** 2  # constant acceleration 2
+    pred = gt.copy()
+    assert accel_error(pred, gt) == pytest.approx(0.0)
+    pred[:, 0, 0] = 0.0  # static prediction: error = 2 each frame
+    assert accel_error(pred, gt) == pytest.approx(2.0)
+    vis = np.ones((5, 1), bool)
+    vis[2] = False  # every triple touches frame 2 -> nothing measured
+    assert accel_error(pred, gt, vis) == 0.0
+    with pytest.raises(InputError, match="does not match"):
+        accel_error(pred[:4], gt)
+    with pytest.raises(InputError, match="valid"):
+        accel_error(pred, gt, np.ones(4, bool))
