@@ -1,0 +1,447 @@
+"""BlazePose (MediaPipe's pose detector + landmark model) run directly with LiteRT.
+
+No mediapipe package is needed: the ``.tflite`` files come from the model
+store, and the pre- and post-processing around them is implemented here:
+
+* detector: letterbox to 224x224, scale to [-1, 1]; 2254 SSD anchors over
+  strides 8/16/32/32/32; sigmoid scores; weighted non-maximum suppression;
+* ROI: centre = detector keypoint 0 (mid-hip), side = 2 * |kp1 - kp0| * 1.25,
+  rotation = pi/2 - atan2(-(y1 - y0), x1 - x0);
+* landmark model: rotated ROI warped to 256x256, RGB in [0, 1]; 39 points
+  (33 keypoints + 2 auxiliary points that give the next frame's ROI),
+  visibility/presence logits, 64x64 heatmaps, world landmarks in metres;
+* top-down multi-person tracking: every tracked ROI is re-estimated from the
+  previous frame's auxiliary points; the detector runs on a schedule and
+  whenever a person is lost, and new detections that do not overlap a
+  tracked person start new ROIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vidpose.errors import InputError
+from vidpose.metrics.keypoints import iou_matrix
+from vidpose.skeletons import BLAZEPOSE33
+from vidpose.types import ROI, PersonPose
+
+DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
+NUM_LANDMARKS = 39  # 33 keypoints + 2 auxiliary + 4 unused by the pose solution
+LANDMARK_MODELS = {"lite": "blazepose-lite", "full": "blazepose-full", "heavy": "blazepose-heavy"}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80, 80)))
+
+
+# --- detector ---------------------------------------------------------------------------------
+
+
+def ssd_anchors(
+    input_size: int = DETECTOR_SIZE, strides: tuple[int, ...] = (8, 16, 32, 32, 32), per_cell: int = 2
+) -> np.ndarray:
+    """(N, 2) anchor centres in normalised [0, 1] coords; 2254 for the BlazePose detector.
+
+    Consecutive layers with the same stride share one grid, so their anchors
+    are emitted together per cell (2 per layer), as in MediaPipe's SSD anchor
+    generator with fixed anchor size.
+    """
+    out = []
+    i = 0
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        f = math.ceil(input_size / strides[i])
+        n = per_cell * (j - i)
+        ys, xs = np.meshgrid((np.arange(f) + 0.5) / f, (np.arange(f) + 0.5) / f, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(grid, n, axis=0))
+        i = j
+    return np.concatenate(out).astype(np.float32)
+
+
+@dataclass
+class Letterbox:
+    """Where the image sits inside the normalised letterboxed square."""
+
+    offset_x: float  # left edge of the image content, normalised square units
+    offset_y: float
+    content_w: float  # content width / square side
+    content_h: float
+    width: int  # original image size in pixels
+    height: int
+
+    def to_image(self, pts: np.ndarray) -> np.ndarray:
+        """Normalised square coords (..., 2) -> image pixels."""
+        x = (pts[..., 0] - self.offset_x) / self.content_w * self.width
+        y = (pts[..., 1] - self.offset_y) / self.content_h * self.height
+        return np.stack([x, y], axis=-1)
+
+
+def letterbox(image: np.ndarray, size: int = DETECTOR_SIZE) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect, pad to a ``size`` square; float32 in [-1, 1].
+
+    The padding is black (-1 after scaling), as MediaPipe pads before normalising;
+    grey padding (0) measurably changes detections near the image border.
+    """
+    h, w = image.shape[:2]
+    s = size / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    canvas = np.full((size, size, 3), -1.0, np.float32)
+    ox, oy = (size - nw) // 2, (size - nh) // 2
+    canvas[oy : oy + nh, ox : ox + nw] = resized.astype(np.float32) / 127.5 - 1.0
+    return canvas, Letterbox(ox / size, oy / size, nw / size, nh / size, w, h)
+
+
+@dataclass
+class Detection:
+    score: float
+    box: np.ndarray  # (4,) x1, y1, x2, y2 in image pixels
+    keypoints: np.ndarray  # (4, 2) image pixels; 0 = mid-hip, 1 = scale/rotation point
+
+
+def decode_detections(
+    regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, threshold: float, input_size: int = DETECTOR_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode raw detector outputs.
+
+    regressors (N, 12), logits (N,) or (N, 1), anchors (N, 2) ->
+    scores (M,), boxes (M, 4) normalised x1,y1,x2,y2, keypoints (M, 4, 2) normalised,
+    for the M anchors whose sigmoid score is >= threshold.
+    """
+    scores = sigmoid(logits.reshape(-1))
+    keep = scores >= threshold
+    reg, anc = regressors[keep], anchors[keep]
+    centre = anc + reg[:, 0:2] / input_size
+    half = np.abs(reg[:, 2:4]) / input_size / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    kps = anc[:, None, :] + reg[:, 4:12].reshape(-1, 4, 2) / input_size
+    return scores[keep], boxes, kps
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes a (N, 4) or (4,) with b (M, 4) or (4,) -> (N, M)."""
+    return iou_matrix(np.atleast_2d(a), np.atleast_2d(b))
+
+
+def weighted_nms(
+    scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, iou_threshold: float = 0.3
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """MediaPipe-style weighted NMS: each kept detection is the score-weighted mean of its cluster.
+
+    Returns [(score, box (4,), keypoints (K, 2))] sorted by score.
+    """
+    order = np.argsort(-scores, kind="stable")
+    remaining = list(order)
+    out = []
+    while remaining:
+        best = remaining[0]
+        ious = box_iou(boxes[best][None], boxes[remaining])[0]
+        cluster = [r for r, iou in zip(remaining, ious) if iou > iou_threshold]
+        cluster = cluster or [best]
+        w = scores[cluster][:, None]
+        box = (boxes[cluster] * w).sum(0) / w.sum()
+        kp = (keypoints[cluster] * w[:, :, None]).sum(0) / w.sum()
+        out.append((float(scores[best]), box, kp))
+        remaining = [r for r in remaining if r not in set(cluster)]
+    return out
+
+
+def roi_from_points(centre: np.ndarray, scale_pt: np.ndarray, scale: float = 1.25) -> ROI:
+    """Rotated square ROI from two points in image pixels (mid-hip and the scale point)."""
+    x0, y0 = float(centre[0]), float(centre[1])
+    x1, y1 = float(scale_pt[0]), float(scale_pt[1])
+    size = 2.0 * math.hypot(x1 - x0, y1 - y0) * scale
+    rotation = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+    rotation = rotation - 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+    if rotation <= -math.pi:
+        rotation += 2 * math.pi
+    return ROI(x0, y0, size, rotation)
+
+
+def roi_affine(roi: ROI, out_size: int = LANDMARK_SIZE) -> np.ndarray:
+    """2x3 affine mapping crop pixels (u, v) in [0, out_size] to image pixels.
+
+    image = centre + R(rotation) @ ((u, v) / out_size - 0.5) * size
+    """
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    k = roi.size / out_size
+    a = np.array([[c * k, -s * k], [s * k, c * k]])
+    t = np.array([roi.cx, roi.cy]) - a @ np.array([out_size / 2, out_size / 2])
+    return np.hstack([a, t[:, None]])
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(m.astype(np.float64))
+
+
+def crop_roi(image: np.ndarray, roi: ROI, out_size: int = LANDMARK_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the rotated ROI to an ``out_size`` square. Returns (crop uint8, crop->image affine)."""
+    m = roi_affine(roi, out_size)
+    crop = cv2.warpAffine(
+        image, invert_affine(m), (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    return crop, m
+
+
+def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def refine_from_heatmaps(
+    xy_crop: np.ndarray, heatmaps: np.ndarray, kernel: int = 7, min_confidence: float = 0.5
+) -> np.ndarray:
+    """Sub-pixel refinement as MediaPipe does it: confidence-weighted centroid around each point.
+
+    xy_crop (J, 2) in crop pixels (0..256), heatmaps (h, w, >=J) logits -> refined (J, 2).
+    A point is moved only when the peak confidence in its window is >= min_confidence.
+    """
+    h, w = heatmaps.shape[:2]
+    stride = LANDMARK_SIZE / w
+    out = xy_crop.copy()
+    r = kernel // 2
+    for j in range(xy_crop.shape[0]):
+        cx, cy = int(xy_crop[j, 0] / stride), int(xy_crop[j, 1] / stride)
+        x0, x1 = max(0, cx - r), min(w, cx + r + 1)
+        y0, y1 = max(0, cy - r), min(h, cy + r + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        conf = sigmoid(heatmaps[y0:y1, x0:x1, j])
+        if conf.max() < min_confidence or conf.sum() <= 0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        out[j, 0] = ((xs * conf).sum() / conf.sum() + 0.5) * stride
+        out[j, 1] = ((ys * conf).sum() / conf.sum() + 0.5) * stride
+    return out
+
+
+# --- the estimator --------------------------------------------------------------------------
+
+
+@dataclass
+class BlazePoseConfig:
+    model: str = "full"  # landmark model: lite | full | heavy
+    max_people: int = 4
+    detect_every: int = 5  # re-run the detector every N frames even when all ROIs track fine
+    detection_threshold: float = 0.5
+    nms_iou: float = 0.3
+    presence_threshold: float = 0.5  # drop a tracked ROI when the landmark model's pose flag falls below
+    duplicate_iou: float = 0.5  # two tracked people whose boxes overlap more than this are one
+    duplicate_containment: float = 0.8  # ... or whose intersection covers this much of the smaller box
+    refine: bool = True  # heatmap sub-pixel refinement (as MediaPipe)
+    keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.model not in LANDMARK_MODELS:
+            raise InputError(f"unknown BlazePose model {self.model!r}; choose one of {', '.join(LANDMARK_MODELS)}")
+        if self.max_people < 1:
+            raise InputError(f"max_people must be >= 1, got {self.max_people}")
+        if self.detect_every < 1:
+            raise InputError(f"detect_every must be >= 1, got {self.detect_every}")
+
+
+def _interpreter(path, threads: int):
+    from ai_edge_litert.interpreter import Interpreter
+
+    with _quiet_stderr():  # LiteRT logs "Created TensorFlow Lite XNNPACK delegate" to fd 2
+        it = Interpreter(model_path=str(path), num_threads=threads)
+        it.allocate_tensors()
+    return it
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # no real stderr (e.g. captured): nothing to silence
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+class BlazePoseDetector:
+    """The person detector alone: frame -> list of :class:`Detection` (image pixels)."""
+
+    def __init__(self, threshold: float = 0.5, nms_iou: float = 0.3, threads: int = 2, quiet: bool = False):
+        from vidpose import store
+
+        self.model_path = store.path("blazepose-detector", quiet=quiet)
+        self.threshold, self.nms_iou = threshold, nms_iou
+        self._it = _interpreter(self.model_path, threads)
+        self._in = self._it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._reg, self._cls = outs["Identity"], outs["Identity_1"]
+        self.anchors = ssd_anchors()
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        x, lb = letterbox(image)
+        self._it.set_tensor(self._in, x[None])
+        self._it.invoke()
+        reg = self._it.get_tensor(self._reg)[0]
+        cls = self._it.get_tensor(self._cls)[0]
+        scores, boxes, kps = decode_detections(reg, cls, self.anchors, self.threshold)
+        dets = []
+        for score, box, kp in weighted_nms(scores, boxes, kps, self.nms_iou):
+            b = lb.to_image(box.reshape(2, 2)).reshape(4)
+            dets.append(Detection(score, b, lb.to_image(kp)))
+        return dets
+
+
+@dataclass
+class _Track:
+    roi: ROI
+    from_detection: bool = True
+
+
+class BlazePose:
+    """Top-down multi-person BlazePose with ROI tracking between frames.
+
+    Call it once per frame, in order; it returns people in the BlazePose-33
+    skeleton with keypoints in image pixels, world landmarks (metres,
+    hip-centred, image-aligned axes) and, if asked, heatmaps.
+    """
+
+    skeleton = BLAZEPOSE33
+
+    def __init__(self, config: BlazePoseConfig | None = None, quiet: bool = False):
+        from vidpose import store
+
+        self.config = cfg = config or BlazePoseConfig()
+        self.detector = BlazePoseDetector(cfg.detection_threshold, cfg.nms_iou, cfg.threads, quiet=quiet)
+        self.landmark_path = store.path(LANDMARK_MODELS[cfg.model], quiet=quiet)
+        self._it = _interpreter(self.landmark_path, cfg.threads)
+        self._in = self._it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
+        self._lm, self._flag, self._hm, self._world = (
+            outs["Identity"], outs["Identity_1"], outs["Identity_3"], outs["Identity_4"],
+        )
+        self.model_files = {
+            "detector": self.detector.model_path,
+            "landmark": self.landmark_path,
+        }
+        self._tracks: list[_Track] = []
+        self._frame = 0
+        self.stats = {"detector_calls": 0, "landmark_calls": 0}
+
+    def reset(self) -> None:
+        self._tracks, self._frame = [], 0
+
+    def estimate_roi(self, image: np.ndarray, roi: ROI) -> tuple[PersonPose, float, ROI]:
+        """Run the landmark model on one ROI -> (person, pose flag, next frame's ROI)."""
+        crop, m = crop_roi(image, roi)
+        self._it.set_tensor(self._in, (crop.astype(np.float32) / 255.0)[None])
+        self._it.invoke()
+        self.stats["landmark_calls"] += 1
+        raw = self._it.get_tensor(self._lm)[0].reshape(NUM_LANDMARKS, 5)
+        flag = float(self._it.get_tensor(self._flag).reshape(-1)[0])
+        heatmaps = self._it.get_tensor(self._hm)[0]
+        world = self._it.get_tensor(self._world)[0].reshape(NUM_LANDMARKS, 3)
+        xy = raw[:, :2].astype(np.float64)
+        if self.config.refine:
+            xy[:33] = refine_from_heatmaps(xy[:33], heatmaps)
+        img_xy = apply_affine(m, xy)
+        vis = sigmoid(raw[:33, 3])
+        presence = sigmoid(raw[:33, 4])
+        kps = np.concatenate([img_xy[:33], vis[:, None]], axis=1)
+        # World landmarks come in ROI-rotated axes: rotate them back upright.
+        c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+        rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+        w3 = world[:33].astype(np.float64) @ rot.T
+        box = np.array([*img_xy[:33].min(0), *img_xy[:33].max(0)])
+        person = PersonPose(
+            keypoints=kps, bbox=box, score=flag, keypoints_3d=w3, roi=roi,
+            heatmaps=heatmaps.copy() if self.config.keep_heatmaps else None,
+            extra={"presence": presence, "crop_affine": m},
+        )
+        next_roi = roi_from_points(img_xy[33], img_xy[34])
+        return person, flag, next_roi
+
+    def __call__(self, image: np.ndarray) -> list[PersonPose]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"BlazePose expects an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
+        cfg = self.config
+        lost = False
+        people: list[PersonPose] = []
+        next_tracks: list[_Track] = []
+        for tr in self._tracks:
+            person, flag, nroi = self.estimate_roi(image, tr.roi)
+            if flag < cfg.presence_threshold or nroi.size < 4:
+                lost = True
+                continue
+            people.append(person)
+            next_tracks.append(_Track(nroi, False))
+        people, next_tracks = self._dedupe(people, next_tracks)
+        scheduled = self._frame % cfg.detect_every == 0
+        if len(people) < cfg.max_people and (scheduled or lost or not people):
+            dets = self.detector(image)
+            self.stats["detector_calls"] += 1
+            boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
+            for d in dets:
+                if len(people) >= cfg.max_people:
+                    break
+                roi = roi_from_points(d.keypoints[0], d.keypoints[1])
+                if len(boxes) and (box_iou(roi.bbox(), boxes).max() > 0.3 or _inside_any(d.keypoints[0], boxes)):
+                    continue  # already tracked
+                person, flag, nroi = self.estimate_roi(image, roi)
+                if flag < cfg.presence_threshold:
+                    continue
+                people.append(person)
+                next_tracks.append(_Track(nroi, True))
+                boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
+            people, next_tracks = self._dedupe(people, next_tracks)
+        self._tracks = next_tracks
+        self._frame += 1
+        return people
+
+    def _dedupe(self, people: list[PersonPose], tracks: list[_Track]) -> tuple[list[PersonPose], list[_Track]]:
+        """Two ROIs that converged on the same person: keep the more confident one."""
+        if len(people) < 2:
+            return people, tracks
+        order = np.argsort([-p.score for p in people], kind="stable")
+        keep: list[int] = []
+        for i in order:
+            if not any(self._same_person(people[i].bbox, people[k].bbox) for k in keep):
+                keep.append(int(i))
+        keep.sort()
+        return [people[i] for i in keep], [tracks[i] for i in keep]
+
+    def _same_person(self, a: np.ndarray, b: np.ndarray) -> bool:
+        # A ROI that drifted onto two overlapping people yields one box spanning
+        # both: containment catches it where IoU does not.
+        return (
+            box_iou(a, b)[0, 0] > self.config.duplicate_iou
+            or box_containment(a, b) > self.config.duplicate_containment
+        )
+
+
+def box_containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two boxes over the smaller box's area."""
+    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = float(np.prod(np.clip(rb - lt, 0, None)))
+    small = min(float(np.prod(np.clip(a[2:] - a[:2], 0, None))), float(np.prod(np.clip(b[2:] - b[:2], 0, None))))
+    return inter / small if small > 0 else 0.0
+
+
+def _inside_any(pt: np.ndarray, boxes: np.ndarray) -> bool:
+    return bool(
+        np.any((boxes[:, 0] <= pt[0]) & (pt[0] <= boxes[:, 2]) & (boxes[:, 1] <= pt[1]) & (pt[1] <= boxes[:, 3]))
+    )
