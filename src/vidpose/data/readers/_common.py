@@ -1,0 +1,204 @@
+"""Helpers shared by the dataset readers: loading, validation, error messages.
+
+Every check raises :class:`vidpose.errors.InputError` with a message of the form
+``<file>: <field>: <fault>`` so a user can find the bad entry in the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidpose.data.types import Sequence3D
+from vidpose.errors import InputError
+
+
+@dataclass
+class AnnotatedSequence3D(Sequence3D):
+    """A :class:`Sequence3D` with dataset-specific fields in ``extra``.
+
+    ``Sequence3D`` has no free-form field; the 3D readers need one for per-frame
+    validity masks, camera ids and similar, so they return this subclass.
+    """
+
+    extra: dict = field(default_factory=dict)
+
+
+def fail(path: str | Path, what: str, fault: str) -> InputError:
+    """Build the error for a bad ``what`` (key, field, entry) in file ``path``."""
+    return InputError(f"{path}: {what}: {fault}")
+
+
+def require_file(path: str | Path, what: str = "file") -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: {what} not found (or not a regular file)")
+    return p
+
+
+def require_dir(path: str | Path, what: str = "directory") -> Path:
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError(f"{p}: {what} not found (or not a directory)")
+    return p
+
+
+def load_json(path: str | Path) -> Any:
+    p = require_file(path, "annotation file")
+    try:
+        with open(p, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{p}: not valid JSON ({e})") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not UTF-8 text ({e})") from None
+
+
+def load_mat(path: str | Path, *, squeeze: bool = False, structs: bool = False) -> dict:
+    """Load a MATLAB v4/v5/v7 file with scipy; a v7.3 (HDF5) file is reported clearly.
+
+    ``squeeze=True, structs=True`` gives attribute-style access to nested structs
+    (``scipy.io.loadmat(squeeze_me=True, struct_as_record=False)``).
+    """
+    from scipy.io import loadmat
+
+    p = require_file(path, "MATLAB file")
+    try:
+        return loadmat(str(p), squeeze_me=squeeze, struct_as_record=not structs)
+    except NotImplementedError as e:
+        # scipy raises NotImplementedError for v7.3 files, which are HDF5 containers.
+        raise InputError(
+            f"{p}: MATLAB v7.3 (HDF5) file; scipy cannot read it. Install the optional "
+            "package h5py, or re-save it as v7 in MATLAB: "
+            "`s = load('in.mat'); save('out.mat', '-struct', 's', '-v7')`"
+        ) from e
+    except (ValueError, TypeError, OSError) as e:
+        raise InputError(f"{p}: not a readable MATLAB file ({e})") from None
+
+
+def is_hdf5(path: str | Path) -> bool:
+    """True when ``path`` is an HDF5 container (MATLAB v7.3 files are)."""
+    with open(path, "rb") as f:
+        head = f.read(512 + 8)
+    # A v7.3 .mat has a 512-byte MATLAB text header, then the HDF5 signature.
+    sig = b"\x89HDF\r\n\x1a\n"
+    return head[:8] == sig or head[512:520] == sig
+
+
+def as_array(
+    value: Any,
+    path: str | Path,
+    what: str,
+    shape: tuple[int | None, ...] | None = None,
+    *,
+    finite: bool = True,
+    dtype: Any = np.float64,
+) -> np.ndarray:
+    """Convert ``value`` to an array, check its shape (``None`` = any size) and finiteness."""
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise fail(path, what, f"expected numbers, got {_short(value)}") from None
+    if shape is not None:
+        ok = arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape))
+        if not ok:
+            want = "x".join("N" if s is None else str(s) for s in shape) or "scalar"
+            raise fail(path, what, f"expected shape {want}, got {arr.shape}")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise fail(path, what, f"non-finite value (NaN or inf) at index {tuple(int(i) for i in bad)}")
+    return arr
+
+
+def as_scalar(value: Any, path: str | Path, what: str) -> float:
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise fail(path, what, f"expected one number, got shape {arr.shape}")
+    try:
+        v = float(arr.reshape(()))
+    except (TypeError, ValueError):
+        raise fail(path, what, f"expected a number, got {_short(value)}") from None
+    if not np.isfinite(v):
+        raise fail(path, what, "non-finite value (NaN or inf)")
+    return v
+
+
+def as_int(value: Any, path: str | Path, what: str) -> int:
+    v = as_scalar(value, path, what)
+    if v != int(v):
+        raise fail(path, what, f"expected an integer, got {v}")
+    return int(v)
+
+
+def mat_str(value: Any, path: str | Path, what: str) -> str:
+    """A MATLAB char array (as loaded by scipy) as a Python string."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U" and arr.size == 1:
+        return str(arr.reshape(()))
+    if arr.dtype.kind == "U" and arr.size == 0:
+        return ""
+    raise fail(path, what, f"expected a string, got {_short(value)}")
+
+
+def get(d: dict, key: str, path: str | Path, where: str) -> Any:
+    """``d[key]``, or an InputError naming the missing key."""
+    if not isinstance(d, dict):
+        raise fail(path, where, f"expected an object, got {type(d).__name__}")
+    if key not in d:
+        raise fail(path, f"{where}.{key}" if where else key, "missing")
+    return d[key]
+
+
+def xywh_to_xyxy(box: np.ndarray) -> np.ndarray:
+    """(4,) x, y, w, h -> (4,) x1, y1, x2, y2."""
+    return np.array([box[0], box[1], box[0] + box[2], box[1] + box[3]], np.float64)
+
+
+def keypoints_from_flat(
+    flat: Any, num: int, path: str | Path, what: str, vis_map: dict[int, int]
+) -> np.ndarray:
+    """COCO-style flat list ``[x1, y1, v1, ...]`` -> (num, 3), visibility mapped by ``vis_map``.
+
+    Coordinates of joints that end up with visibility 0 are set to 0, as in COCO.
+    """
+    arr = as_array(flat, path, what, (None,))
+    if arr.size != 3 * num:
+        raise fail(path, what, f"expected {3 * num} numbers ({num} keypoints x 3), got {arr.size}")
+    kp = arr.reshape(num, 3).copy()
+    kp[:, 2] = map_visibility(kp[:, 2], vis_map, path, what)
+    kp[kp[:, 2] == 0, :2] = 0.0
+    return kp
+
+
+def map_visibility(v: np.ndarray, vis_map: dict[int, int], path: str | Path, what: str) -> np.ndarray:
+    """Map a dataset's visibility codes to COCO 0/1/2; unknown codes are an error."""
+    v = np.asarray(v, np.float64)
+    keys = np.array(sorted(vis_map), np.float64)
+    ok = np.isin(v, keys)
+    if not ok.all():
+        i = tuple(int(j) for j in np.argwhere(~ok)[0])
+        allowed = ", ".join(str(k) for k in sorted(vis_map))
+        raise fail(path, what, f"visibility flag {v[i]:g} at index {i} not one of {allowed}")
+    out = np.zeros(v.shape, np.float64)
+    for code, coco in vis_map.items():
+        out[v == code] = coco
+    return out
+
+
+def iter_files(root: str | Path, pattern: str, what: str) -> list[Path]:
+    """Sorted files matching ``pattern`` under ``root``; none found is an error."""
+    d = require_dir(root, what)
+    files = sorted(p for p in d.glob(pattern) if p.is_file())
+    if not files:
+        raise InputError(f"{d}: no {what} files matching {pattern!r}")
+    return files
+
+
+def _short(value: Any) -> str:
+    s = repr(value)
+    return s if len(s) <= 60 else s[:57] + "..."
+
