@@ -1,13 +1,36 @@
+"""``vidpose export CHECKPOINT --onnx FILE``: export a trained model's raw outputs to ONNX."""
+
 from __future__ import annotations
 
 import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("checkpoint", help="a vidpose checkpoint (.safetensors) written by 'vidpose train'")
+    p.add_argument("--onnx", required=True, metavar="FILE", help="where to write the ONNX model")
+    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset version (default 17)")
+    p.add_argument(
+        "--check", action="store_true",
+        help="run the exported file with onnxruntime and compare it to PyTorch on a random batch",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    from vidpose.errors import VidposeError
+    from vidpose.errors import InputError
+    from vidpose.models import load_checkpoint
+    from vidpose.models.export import compare_onnx, export_onnx
 
-    raise VidposeError("'vidpose export' is not implemented yet")
+    model = load_checkpoint(args.checkpoint)
+    path = export_onnx(model, args.onnx, opset=args.opset)
+    cfg = model.cfg
+    h, w = cfg.heatmap_size
+    print(f"wrote {path}: {cfg.arch} input images (B, 3, {cfg.input_size[0]}, {cfg.input_size[1]})")
+    for key in model.output_keys:
+        c = cfg.num_keypoints * (2 if key == "offsets" else 1)
+        print(f"  output {key} (B, {c}, {h}, {w}), stride {cfg.heatmap_stride}")
+    if args.check:
+        diffs = compare_onnx(model, path)
+        print("  onnxruntime vs PyTorch max abs difference: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
+        if max(diffs.values()) > 1e-3:
+            raise InputError(f"{path}: onnxruntime outputs differ from PyTorch by up to {max(diffs.values()):.3g}")
+    return 0
