@@ -1,4 +1,4 @@
-"""Shared fixtures for tests/io: small videos and images generated with PyAV/OpenCV."""
+"""Shared fixtures: small videos and images generated with PyAV/OpenCV."""
 
 from __future__ import annotations
 

@@ -328,9 +328,13 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
 
     config = config or RunConfig()
     out = Path(out_dir)
-    check_output_dir(out)
     t_start = time.perf_counter()
-    pr = PoseRun(source, config)
+    pr = PoseRun(source, config)  # a bad source fails here, before anything is created
+    try:
+        check_output_dir(out)
+    except BaseException:
+        pr.source.close()
+        raise
     info = pr.info
     skeleton = get_skeleton(config.skeleton)
     total = info.num_frames if config.max_frames is None else min(config.max_frames, info.num_frames or config.max_frames)

@@ -1,0 +1,76 @@
+"""`vidpose run` on bad input: a clear message naming the input, a non-zero exit, no partial outputs."""
+
+import json
+
+import pytest
+
+from vidpose.cli import main
+
+
+def run_cli(capsys, *args):
+    rc = main(["run", *map(str, args), "--quiet"])
+    return rc, capsys.readouterr().err
+
+
+def test_missing_file(tmp_path, capsys):
+    rc, err = run_cli(capsys, tmp_path / "nope.mp4", "--out", tmp_path / "out")
+    assert rc == 1 and "nope.mp4" in err and "no such file" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_text_file_named_mp4(tmp_path, capsys):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 20)
+    rc, err = run_cli(capsys, bad, "--out", tmp_path / "out")
+    assert rc == 1 and "notes.mp4" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_zero_frame_video(make_video, tmp_path, capsys):
+    empty = make_video("empty.mp4", n=0, start=True)
+    rc, err = run_cli(capsys, empty, "--out", tmp_path / "out")
+    assert rc == 1 and "empty.mp4" in err and "frame" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_unwritable_output_dir(make_video, tmp_path, capsys):
+    clip = make_video("clip.mp4", n=3)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc, err = run_cli(capsys, clip, "--out", blocker / "out")
+    assert rc == 1 and "cannot write to output directory" in err and str(blocker / "out") in err
+
+
+@pytest.mark.slow
+def test_video_without_people_gives_valid_empty_output(make_video, tmp_path, capsys):
+    clip = make_video("squares.mp4", n=12, width=160, height=120)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, clip, "--out", out)
+    assert rc == 0, err
+    poses = json.loads((out / "poses.json").read_text())
+    assert len(poses["frames"]) == 12 and all(f["persons"] == [] for f in poses["frames"])
+    assert sorted(p.name for p in out.iterdir()) == ["overlay.mp4", "poses.csv", "poses.json", "run.json"]
+    assert json.loads((out / "run.json").read_text())["frames_with_person"] == 0
+
+
+@pytest.mark.slow
+def test_truncated_video_decodes_what_it_can_and_says_where_it_stopped(make_video, tmp_path, capsys):
+    clip = make_video("long.mp4", n=90, width=160, height=120, faststart=True)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, cut, "--out", out)
+    assert rc == 0, err
+    report = json.loads((out / "run.json").read_text())
+    assert 0 < report["frames"] < 90
+    assert report["decode_error"] and "stopped" in report["decode_error"]
+    assert "warning" in err and "cut.mp4" in err
+
+
+def test_bad_option_values(tmp_path, capsys):
+    rc, err = run_cli(capsys, tmp_path / "x.mp4", "--out", tmp_path, "--skeleton", "smpl")
+    assert rc == 1 and "--skeleton" in err
+    with pytest.raises(SystemExit):
+        main(["run", "x.mp4"])  # --out is required
