@@ -1,0 +1,450 @@
+"""Real motion capture: the DeepMimic humanoid clips shipped inside pybullet's data files.
+
+The clips (``humanoid3d_<name>.txt``) and the character (``humanoid/humanoid.urdf``)
+come out of the PyPI wheel ``pybullet==3.2.7`` through :mod:`vidpose.store`, pinned
+by sha256. pybullet itself is never imported: the URDF is parsed with
+``xml.etree`` and the motion JSON with :mod:`json`, and forward kinematics is
+done here.
+
+Motion file layout (checked against every clip): ``{"Loop": "wrap"|"none",
+"Frames": [[44 floats], ...]}`` with, per frame::
+
+    duration (s) | root position xyz | root quat wxyz | chest quat | neck quat |
+    right hip quat | right knee angle | right ankle quat | right shoulder quat |
+    right elbow angle | left hip quat | left knee angle | left ankle quat |
+    left shoulder quat | left elbow angle
+
+Quaternions are joint rotations relative to the parent link; knees and elbows
+are hinges about the local z axis. The character frame is y-up, x forward,
+z to the character's right. The URDF's lengths are 4x the motion's metres
+(pybullet loads it with ``globalScaling=0.25``), so offsets are scaled by 0.25.
+
+:func:`forward_kinematics` returns positions in a z-up *world* frame
+(X forward, Y left, Z up, metres; ground at Z = 0), the frame vidpose's
+generator uses.
+
+Mapping to COCO-17 (see docs/synthetic.md): shoulders, elbows, wrists, hips,
+knees and ankles are the URDF joints of those names. The face points are fixed
+points of the neck link (which carries the head sphere, centre 0.175 m above the
+neck joint, radius 0.1025 m): nose on the front of the sphere, eyes above and
+beside it, ears at the sides. H36M-17 joints are derived from COCO-17 with
+:func:`vidpose.skeletons.convert`, so they match what a COCO detector's output
+converts to.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidpose import store
+from vidpose.errors import InputError
+from vidpose.skeletons import convert
+
+PACKAGE, VERSION = "pybullet", "3.2.7"
+URDF_MEMBER = "pybullet_data/humanoid/humanoid.urdf"
+URDF_SCALE = 0.25  # pybullet's DeepMimic env loads the humanoid with globalScaling=0.25
+
+# clip name -> (sha256, size) of pybullet_data/data/motions/humanoid3d_<name>.txt
+_CLIP_FILES: dict[str, tuple[str, int]] = {
+    "backflip": ("ffc5e117f69364e239eeedc86d6a30ab854500a375a1c137a405f1b7652905e6", 13536),
+    "cartwheel": ("17453459a40ec4ea08346072748ae3c7c384b49e619753e9779637fa8a9f7c49", 75101),
+    "crawl": ("104a3b675131a43e7a214e24c0ed631c6a0d814b85c8b66b71ce63b23a5731ae", 80707),
+    "dance_a": ("15ef3731f594edc9ed078170f1075815cc164acaca9e35a46db12a31ac64b717", 90879),
+    "dance_b": ("b5a9d7a3f2304f6242776d7ff6d19d1f6bcb98d78d68622761c3843b614a92b5", 141863),
+    "getup_facedown": ("1bd1a96e9175f65eb66e10f225473b4467bd70c68e283f4006b2ab090e337c0b", 169673),
+    "getup_faceup": ("5936c32d51dad9b0cd5e61df681079d160436cdce845c312f200d7a347c4040d", 210461),
+    "jump": ("a433557e94b193d8a95530572a0e32f387eb6d9996987b4216efb65444c3c641", 99221),
+    "kick": ("177cfb399466309ba7f4a8a987c3b6f6edde1cbe8b2d476e53dc6061ec5d4bac", 43601),
+    "punch": ("1ab4b654cecdb4ff3b2a4bf4086e50397bef28435bb59ab3aedd6a6bdc926fde", 60287),
+    "roll": ("50d75c2243b2859f8dcae4ad8fa14b59054dd9ee529b4fb52ec14470cd982c55", 55136),
+    "run": ("2cbe488023b243e5769299158ce7c78875ec4b701a2ffe6c0beeaf83d16ca87b", 23284),
+    "spin": ("9614f10b92e7a8b123990ad5bcfafc65aa4d8fa8ac7f10ade3c3591122d34425", 49517),
+    "spinkick": ("60ec9c200d96e0cd71693061f24db0bd8da9eb295daf487f6f60f8dfb324075a", 35643),
+    "walk": ("32d082c3599bc40aac50b1afa196ff1e2cf3842bb40f0541ab088845f6328a41", 36185),
+}
+CLIP_NAMES: tuple[str, ...] = tuple(sorted(_CLIP_FILES))
+
+
+def _register() -> None:
+    common = dict(registry="pypi", package=PACKAGE, version=VERSION, licence="Zlib (pybullet_data)")
+    store.register(store.StoreEntry(
+        name="deepmimic-humanoid", filename="deepmimic_humanoid.urdf", member=URDF_MEMBER,
+        sha256="4a449f923dcbd242c1c6a3ad15e62047c6cb2fc1d275bf31a339bf60d27a6894", size=9809,
+        description="DeepMimic humanoid character (URDF, bone offsets)", **common,
+    ))
+    for name, (sha, size) in _CLIP_FILES.items():
+        store.register(store.StoreEntry(
+            name=f"mocap-{name}", filename=f"deepmimic_humanoid3d_{name}.txt",
+            member=f"pybullet_data/data/motions/humanoid3d_{name}.txt", sha256=sha, size=size,
+            description=f"DeepMimic motion capture clip '{name}' (humanoid3d)", **common,
+        ))
+
+
+_register()
+
+# Joints of the DeepMimic humanoid in FK (parent-before-child) order.
+JOINTS: tuple[str, ...] = (
+    "root", "chest", "neck",
+    "right_hip", "right_knee", "right_ankle", "right_shoulder", "right_elbow", "right_wrist",
+    "left_hip", "left_knee", "left_ankle", "left_shoulder", "left_elbow", "left_wrist",
+)
+JOINT_INDEX = {n: i for i, n in enumerate(JOINTS)}
+# Motion-file channels after duration/root: (joint, number of values) in file order.
+_CHANNELS: tuple[tuple[str, int], ...] = (
+    ("chest", 4), ("neck", 4), ("right_hip", 4), ("right_knee", 1), ("right_ankle", 4),
+    ("right_shoulder", 4), ("right_elbow", 1), ("left_hip", 4), ("left_knee", 1),
+    ("left_ankle", 4), ("left_shoulder", 4), ("left_elbow", 1),
+)
+FRAME_WIDTH = 1 + 3 + 4 + sum(n for _, n in _CHANNELS)  # 44
+
+# Character (y-up, x forward, z right) -> world (X forward, Y left, Z up).
+TO_WORLD = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+
+# Fixed points on links, character frame, metres (already at motion scale).
+HEAD_CENTRE = np.array([0.0, 0.175, 0.0])  # neck link: head sphere centre (URDF 0.7 * 0.25)
+HEAD_RADIUS = 0.1025  # URDF 0.41 * 0.25
+FACE_POINTS: dict[str, np.ndarray] = {  # neck link frame
+    "nose": np.array([0.100, 0.160, 0.0]),
+    "left_eye": np.array([0.088, 0.200, -0.033]),
+    "right_eye": np.array([0.088, 0.200, 0.033]),
+    "left_ear": np.array([0.0, 0.180, -0.095]),
+    "right_ear": np.array([0.0, 0.180, 0.095]),
+    "head_top": np.array([0.0, 0.2775, 0.0]),
+}
+FOOT_POINTS: dict[str, np.ndarray] = {  # ankle link frame: foot box spans x -0.044..0.133, bottom y -0.05
+    "heel": np.array([-0.035, -0.035, 0.0]),
+    "toe": np.array([0.125, -0.035, 0.0]),
+}
+
+
+# --- quaternions -----------------------------------------------------------------------------
+
+def quat_normalize(q: np.ndarray) -> np.ndarray:
+    """Unit quaternions ``(..., 4)`` wxyz."""
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    return q / np.maximum(n, 1e-12)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` wxyz (normalised first)."""
+    w, x, y, z = np.moveaxis(quat_normalize(np.asarray(q, np.float64)), -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def quat_slerp(q0: np.ndarray, q1: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Spherical interpolation of ``(..., 4)`` quaternions by ``a`` ``(...)`` in [0, 1]."""
+    q0, q1 = quat_normalize(q0), quat_normalize(q1)
+    d = np.sum(q0 * q1, -1)
+    # q and -q are the same rotation: take the short way round.
+    q1 = np.where((d < 0)[..., None], -q1, q1)
+    d = np.abs(d)
+    a = np.asarray(a, np.float64)[..., None]
+    theta = np.arccos(np.clip(d, -1.0, 1.0))[..., None]
+    s = np.sin(theta)
+    near = s < 1e-6
+    w0 = np.where(near, 1 - a, np.sin((1 - a) * theta) / np.where(near, 1, s))
+    w1 = np.where(near, a, np.sin(a * theta) / np.where(near, 1, s))
+    return quat_normalize(w0 * q0 + w1 * q1)
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotations ``(..., 3, 3)`` about a fixed unit ``axis`` (3,) by ``angle`` ``(...)`` radians."""
+    axis = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    angle = np.asarray(angle, np.float64)
+    c, s = np.cos(angle)[..., None, None], np.sin(angle)[..., None, None]
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+# --- the character ---------------------------------------------------------------------------
+
+@dataclass
+class Rig:
+    """Bone offsets of the DeepMimic humanoid (character frame, metres).
+
+    ``offsets[j]`` (3,) is joint ``j``'s position in its parent's frame;
+    ``parents[j]`` its parent index (-1 for the root); ``hinge_axes`` the axis
+    of each revolute joint.
+    """
+
+    offsets: np.ndarray  # (J, 3)
+    parents: tuple[int, ...]
+    hinge_axes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def scaled(self, factors: dict[str, float] | np.ndarray) -> "Rig":
+        """A copy with each joint's offset multiplied by ``factors`` (per joint name or (J,) array)."""
+        f = np.ones(len(JOINTS))
+        if isinstance(factors, dict):
+            for k, v in factors.items():
+                f[JOINT_INDEX[k]] = v
+        else:
+            f = np.asarray(factors, np.float64)
+        return Rig(self.offsets * f[:, None], self.parents, dict(self.hinge_axes))
+
+
+def parse_urdf(text: bytes | str, source: str = "urdf") -> Rig:
+    """Read joint origins and hinge axes from the DeepMimic humanoid URDF text."""
+    if isinstance(text, str):
+        text = text.encode()
+    # The shipped file ends in a NUL byte, which XML parsers reject.
+    try:
+        root = ET.fromstring(text.rstrip(b"\x00 \r\n\t"))
+    except ET.ParseError as e:
+        raise InputError(f"{source}: not valid URDF XML ({e})") from None
+    found: dict[str, tuple[str, np.ndarray, np.ndarray | None]] = {}
+    for j in root.findall("joint"):
+        name = j.get("name")
+        parent, origin = j.find("parent"), j.find("origin")
+        if name is None or parent is None or origin is None:
+            raise InputError(f"{source}: joint {name!r} lacks a name, parent or origin")
+        try:
+            xyz = np.array([float(v) for v in origin.get("xyz", "0 0 0").split()])
+            rpy = [float(v) for v in origin.get("rpy", "0 0 0").split()]
+        except ValueError:
+            raise InputError(f"{source}: joint {name!r} has a non-numeric origin") from None
+        if xyz.shape != (3,) or any(abs(v) > 1e-9 for v in rpy):
+            raise InputError(f"{source}: joint {name!r} origin must be xyz with rpy 0 0 0")
+        axis = j.find("axis")
+        ax = np.array([float(v) for v in axis.get("xyz").split()]) if axis is not None else None
+        found[name] = (parent.get("link"), xyz, ax)
+    offsets = np.zeros((len(JOINTS), 3))
+    parents = []
+    hinges = {}
+    for i, name in enumerate(JOINTS):
+        if name not in found:
+            raise InputError(f"{source}: joint {name!r} is missing")
+        plink, xyz, ax = found[name]
+        if name == "root":
+            parents.append(-1)
+            continue
+        if plink not in JOINT_INDEX:
+            raise InputError(f"{source}: joint {name!r} has unknown parent link {plink!r}")
+        parents.append(JOINT_INDEX[plink])
+        offsets[i] = xyz * URDF_SCALE
+        if ax is not None:
+            hinges[name] = ax
+    return Rig(offsets, tuple(parents), hinges)
+
+
+_RIG: Rig | None = None
+
+
+def load_rig() -> Rig:
+    """The DeepMimic humanoid's rig, from the store (downloaded once, then cached)."""
+    global _RIG
+    if _RIG is None:
+        p = store.path("deepmimic-humanoid", quiet=True)
+        _RIG = parse_urdf(p.read_bytes(), str(p))
+    return _RIG
+
+
+# --- motions ---------------------------------------------------------------------------------
+
+@dataclass
+class Motion:
+    """A motion of the humanoid at a fixed frame rate (character frame: y-up).
+
+    ``root_pos`` (T, 3) metres; ``rotations`` (T, J, 3, 3): the root's world
+    rotation at index 0 and every other joint's rotation relative to its parent.
+    """
+
+    name: str
+    fps: float
+    root_pos: np.ndarray
+    rotations: np.ndarray
+    loop: bool = False
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.root_pos.shape[0])
+
+
+@dataclass
+class MocapClip:
+    """One DeepMimic clip as stored: key frames at ``times`` (K,) seconds."""
+
+    name: str
+    loop: bool
+    times: np.ndarray  # (K,)
+    root_pos: np.ndarray  # (K, 3)
+    quats: np.ndarray  # (K, J, 4) wxyz; hinge joints stored as quaternions about their axis
+    duration: float
+
+    def sample(self, fps: float, num_frames: int | None = None, start: float = 0.0) -> Motion:
+        """Resample to ``fps`` from ``start`` seconds (slerp between key frames).
+
+        Past the end a looping clip repeats, carried forward by its per-cycle
+        root displacement on the ground plane; a non-looping clip plays back
+        and forth so the motion stays continuous.
+        """
+        if fps <= 0:
+            raise InputError(f"fps must be positive, got {fps}")
+        if num_frames is None:
+            num_frames = max(1, int(np.floor(self.duration * fps)) + 1)
+        t = start + np.arange(num_frames) / fps
+        D = self.duration
+        if self.loop:
+            cycles = np.floor(t / D)
+            tl = t - cycles * D
+        else:
+            cycles = np.zeros_like(t)
+            ph = np.mod(t, 2 * D)
+            tl = np.where(ph <= D, ph, 2 * D - ph)
+        i = np.clip(np.searchsorted(self.times, tl, side="right") - 1, 0, len(self.times) - 2)
+        t0, t1 = self.times[i], self.times[i + 1]
+        a = np.clip((tl - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
+        pos = self.root_pos[i] * (1 - a)[:, None] + self.root_pos[i + 1] * a[:, None]
+        if self.loop:
+            delta = self.root_pos[-1] - self.root_pos[0]
+            delta[1] = 0.0  # height does not accumulate
+            pos = pos + cycles[:, None] * delta
+        q = quat_slerp(self.quats[i], self.quats[i + 1], np.repeat(a[:, None], self.quats.shape[1], 1))
+        return Motion(self.name, float(fps), pos, quat_to_matrix(q), self.loop)
+
+
+def parse_motion(text: str | bytes, name: str = "motion", rig: Rig | None = None,
+                 source: str | None = None) -> MocapClip:
+    """Parse a DeepMimic motion JSON text into key frames (``source`` names the file in errors)."""
+    where = source or name
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: not valid JSON ({e})") from None
+    frames = data.get("Frames") if isinstance(data, dict) else None
+    if not isinstance(frames, list) or len(frames) < 2:
+        raise InputError(f"{where}: field 'Frames' must be a list of at least 2 frames")
+    try:
+        arr = np.array(frames, np.float64)
+    except (ValueError, TypeError):
+        raise InputError(f"{where}: field 'Frames' rows must be lists of numbers of equal length") from None
+    if arr.ndim != 2 or arr.shape[1] != FRAME_WIDTH or not np.isfinite(arr).all():
+        raise InputError(f"{where}: field 'Frames' must be K x {FRAME_WIDTH} finite numbers, got {arr.shape}")
+    loop = data.get("Loop", "none")
+    if loop not in ("wrap", "none"):
+        raise InputError(f"{where}: field 'Loop' must be 'wrap' or 'none', got {loop!r}")
+    dur = arr[:, 0]
+    if (dur[:-1] <= 0).any():
+        raise InputError(f"{where}: frame durations must be positive")
+    times = np.concatenate([[0.0], np.cumsum(dur[:-1])])
+    K = arr.shape[0]
+    quats = np.zeros((K, len(JOINTS), 4))
+    quats[:, 0] = arr[:, 4:8]
+    col = 8
+    hinge_axes = rig.hinge_axes if rig is not None else {}
+    for joint, n in _CHANNELS:
+        j = JOINT_INDEX[joint]
+        if n == 4:
+            quats[:, j] = arr[:, col:col + 4]
+        else:
+            ax = hinge_axes.get(joint, np.array([0.0, 0.0, 1.0]))
+            ang = arr[:, col]
+            quats[:, j, 0] = np.cos(ang / 2)
+            quats[:, j, 1:] = np.sin(ang / 2)[:, None] * ax[None, :]
+        col += n
+    # wrists are fixed joints: identity
+    for w in ("right_wrist", "left_wrist"):
+        quats[:, JOINT_INDEX[w], 0] = 1.0
+    return MocapClip(name, loop == "wrap", times, arr[:, 1:4].copy(), quat_normalize(quats), float(times[-1]))
+
+
+_CLIPS: dict[str, MocapClip] = {}
+
+
+def load_clip(name: str) -> MocapClip:
+    """Load a DeepMimic clip by name (one of :data:`CLIP_NAMES`) from the store."""
+    if name not in _CLIP_FILES:
+        raise InputError(f"unknown mocap clip {name!r}; known: {', '.join(CLIP_NAMES)}")
+    if name not in _CLIPS:
+        p = store.path(f"mocap-{name}", quiet=True)
+        _CLIPS[name] = parse_motion(p.read_bytes(), name, load_rig(), source=str(p))
+    return _CLIPS[name]
+
+
+# --- forward kinematics ----------------------------------------------------------------------
+
+@dataclass
+class PoseFK:
+    """Result of forward kinematics in the world frame (z-up, metres).
+
+    ``joints`` (T, J, 3) joint positions in :data:`JOINTS` order;
+    ``frames`` (T, J, 3, 3) each link's world rotation (columns: link axes).
+    """
+
+    joints: np.ndarray
+    frames: np.ndarray
+
+    def link_point(self, joint: str, local: np.ndarray) -> np.ndarray:
+        """World positions (T, 3) of a point fixed in ``joint``'s link (character-frame offset, metres)."""
+        j = JOINT_INDEX[joint]
+        return self.joints[:, j] + np.einsum("tab,b->ta", self.frames[:, j], local)
+
+
+def forward_kinematics(motion: Motion, rig: Rig) -> PoseFK:
+    """Chain the rotations from the root to every joint: positions (T, J, 3), rotations (T, J, 3, 3)."""
+    T = motion.num_frames
+    J = len(JOINTS)
+    R = np.zeros((T, J, 3, 3))
+    P = np.zeros((T, J, 3))
+    for j in range(J):
+        p = rig.parents[j]
+        if p < 0:
+            R[:, j] = motion.rotations[:, j]
+            P[:, j] = motion.root_pos
+        else:
+            R[:, j] = R[:, p] @ motion.rotations[:, j]
+            P[:, j] = P[:, p] + R[:, p] @ rig.offsets[j]
+    # Character frame -> world frame, for positions and link frames alike.
+    return PoseFK(P @ TO_WORLD.T, np.einsum("ab,tjbc->tjac", TO_WORLD, R))
+
+
+_COCO_FROM_JOINTS = {
+    "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder",
+    "left_elbow": "left_elbow", "right_elbow": "right_elbow",
+    "left_wrist": "left_wrist", "right_wrist": "right_wrist",
+    "left_hip": "left_hip", "right_hip": "right_hip",
+    "left_knee": "left_knee", "right_knee": "right_knee",
+    "left_ankle": "left_ankle", "right_ankle": "right_ankle",
+}
+
+
+def coco17_from_fk(fk: PoseFK, head_scale: float = 1.0) -> np.ndarray:
+    """COCO-17 keypoints (T, 17, 3) world metres from an FK result."""
+    from vidpose.skeletons import COCO17
+
+    out = np.zeros((fk.joints.shape[0], 17, 3))
+    for i, n in enumerate(COCO17.keypoints):
+        if n in _COCO_FROM_JOINTS:
+            out[:, i] = fk.joints[:, JOINT_INDEX[_COCO_FROM_JOINTS[n]]]
+        else:
+            out[:, i] = fk.link_point("neck", FACE_POINTS[n] * head_scale)
+    return out
+
+
+def h36m17_from_coco(coco: np.ndarray) -> np.ndarray:
+    """H36M-17 joints (..., 17, 3) from COCO-17 (..., 17, C) with the project's conversion."""
+    return convert(coco, "coco17", "h36m17")
+
+
+def clip_keypoints(name: str, fps: float = 30.0, skeleton: str = "coco17",
+                   num_frames: int | None = None) -> np.ndarray:
+    """A mocap clip resampled to ``fps`` as (T, 17, 3) world joints (z-up, metres)."""
+    if skeleton not in ("coco17", "h36m17"):
+        raise InputError(f"skeleton must be 'coco17' or 'h36m17', got {skeleton!r}")
+    rig = load_rig()
+    fk = forward_kinematics(load_clip(name).sample(fps, num_frames), rig)
+    coco = coco17_from_fk(fk)
+    return coco if skeleton == "coco17" else h36m17_from_coco(coco)
+
+
+def fetch_all() -> list[Path]:
+    """Make sure the rig and every clip are cached; return their paths."""
+    return [store.path("deepmimic-humanoid", quiet=True)] + [store.path(f"mocap-{n}", quiet=True) for n in CLIP_NAMES]

@@ -1,0 +1,186 @@
+"""Synthetic videos with exact ground truth (``vidpose synth``), and their reader.
+
+Layout written by :func:`generate_split`::
+
+    <out>/<split>/<subset>/<clip>/annotations.json
+    <out>/<split>/<subset>/<clip>/frames/000000.jpg ...   (or video.mp4 with --video)
+    <out>/<split>/<subset>/<clip>/flow/000000.npy ...     (with --flow)
+
+:func:`read_synth` reads ``<out>/<split>`` back as a :class:`PoseDataset`;
+:func:`read_synth_3d` as :class:`Sequence3D` lists for 2D->3D lifting.
+See docs/synthetic.md for the annotation format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset, Sequence3D
+from vidpose.errors import InputError
+from vidpose.skeletons import COCO17
+
+from vidpose.data.synth.generate import FORMAT, HELD_OUT, SPLITS, SUBSETS, SplitConfig, generate_clip, generate_split
+
+__all__ = ["FORMAT", "HELD_OUT", "SPLITS", "SUBSETS", "SplitConfig", "generate_clip", "generate_split",
+           "read_clip", "read_synth", "read_synth_3d"]
+
+
+def _field(obj: dict, key: str, where: str, types=None):
+    if not isinstance(obj, dict) or key not in obj:
+        raise InputError(f"{where}: missing field '{key}'")
+    v = obj[key]
+    if types is not None and not isinstance(v, types):
+        raise InputError(f"{where}: field '{key}' has type {type(v).__name__}")
+    return v
+
+
+def _array(v, shape: tuple[int, ...], where: str) -> np.ndarray:
+    try:
+        a = np.asarray(v, np.float64)
+    except (ValueError, TypeError):
+        a = None
+    if a is None or a.shape != shape or not np.isfinite(a).all():
+        got = None if a is None else a.shape
+        raise InputError(f"{where}: expected {shape} finite numbers, got {got}")
+    return a
+
+
+def read_clip(path: str | os.PathLike) -> dict:
+    """Load and validate one ``annotations.json``; return the parsed dict."""
+    p = Path(path)
+    try:
+        ann = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{p}: annotation file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{p}: not valid JSON ({e})") from None
+    w = str(p)
+    if not isinstance(ann, dict):
+        raise InputError(f"{w}: top level must be an object")
+    if _field(ann, "format", w, str) != FORMAT:
+        raise InputError(f"{w}: field 'format' is {ann['format']!r}, expected {FORMAT!r}")
+    video = _field(ann, "video", w, dict)
+    for k in ("width", "height", "num_frames"):
+        if not isinstance(_field(video, k, f"{w}: video", int), int) or video[k] < 0:
+            raise InputError(f"{w}: field 'video.{k}' must be a non-negative integer")
+    fps = _field(video, "fps", f"{w}: video", (int, float))
+    if fps <= 0:
+        raise InputError(f"{w}: field 'video.fps' must be positive")
+    _field(video, "frames", f"{w}: video", (str, type(None)))
+    sk = _field(ann, "skeleton", w, dict)
+    if _field(sk, "name", f"{w}: skeleton", str) != "coco17":
+        raise InputError(f"{w}: field 'skeleton.name' must be 'coco17'")
+    cam = _field(ann, "camera", w, dict)
+    _array(_field(cam, "intrinsics", f"{w}: camera"), (3, 3), f"{w}: field 'camera.intrinsics'")
+    frames = _field(ann, "frames", w, list)
+    for fi, fr in enumerate(frames):
+        fw = f"{w}: frames[{fi}]"
+        _field(fr, "index", fw, int)
+        for pi, per in enumerate(_field(fr, "persons", fw, list)):
+            pw = f"{fw}.persons[{pi}]"
+            _field(per, "track_id", pw, int)
+            kp = _array(_field(per, "keypoints", pw), (17, 3), f"{pw}: field 'keypoints'")
+            if not np.isin(kp[:, 2], (0, 1, 2)).all():
+                raise InputError(f"{pw}: field 'keypoints' visibility must be 0, 1 or 2")
+            _array(_field(per, "bbox", pw), (4,), f"{pw}: field 'bbox'")
+            _array(_field(per, "keypoints_3d", pw), (17, 3), f"{pw}: field 'keypoints_3d'")
+            _array(_field(per, "h36m_2d", pw), (17, 2), f"{pw}: field 'h36m_2d'")
+            _array(_field(per, "h36m_3d", pw), (17, 3), f"{pw}: field 'h36m_3d'")
+    return ann
+
+
+def _clip_dirs(root: Path, subset: str) -> list[Path]:
+    if subset not in SUBSETS:
+        raise InputError(f"subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
+    d = root / subset
+    if not d.is_dir():
+        raise InputError(f"{d}: no such folder (expected <out>/<split>/{subset}/ written by 'vidpose synth')")
+    clips = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".") and (c / "annotations.json").is_file())
+    if not clips:
+        raise InputError(f"{d}: contains no clip folders with annotations.json")
+    return clips
+
+
+def read_synth(root: str | os.PathLike, subset: str) -> PoseDataset:
+    """Read ``<root>/<subset>/*/annotations.json`` (``root`` = ``<out>/<split>``) as a PoseDataset.
+
+    Frames carry the JPEG path (``image``) or the clip's ``video`` and frame
+    ``index``; persons carry ``keypoints`` (17, 3) pixels + COCO visibility,
+    ``bbox`` (4,), ``track_id``, ``keypoints_3d`` (17, 3) camera metres, ``area``;
+    ``extra`` holds ``h36m_2d`` (17, 2), ``h36m_3d`` (17, 3), ``occlusion`` and
+    the clip's ``camera`` intrinsics (3, 3). One sequence per clip.
+    """
+    root = Path(root)
+    frames: list[FrameAnnotation] = []
+    sequences: dict[str, list[int]] = {}
+    fps = None
+    for cdir in _clip_dirs(root, subset):
+        ann = read_clip(cdir / "annotations.json")
+        v = ann["video"]
+        fps = float(v["fps"])
+        K = np.asarray(ann["camera"]["intrinsics"], np.float64)
+        pattern = v["frames"]
+        idxs = []
+        for fr in ann["frames"]:
+            i = fr["index"]
+            image = video = None
+            if pattern is not None and pattern.endswith(".mp4"):
+                video = cdir / pattern
+            elif pattern is not None:
+                image = cdir / pattern.format(i)
+            persons = [
+                PersonAnnotation(
+                    keypoints=np.asarray(p["keypoints"], np.float64),
+                    bbox=np.asarray(p["bbox"], np.float64),
+                    track_id=int(p["track_id"]),
+                    keypoints_3d=np.asarray(p["keypoints_3d"], np.float64),
+                    area=float(p.get("area", 0.0)),
+                    extra={"h36m_2d": np.asarray(p["h36m_2d"], np.float64),
+                           "h36m_3d": np.asarray(p["h36m_3d"], np.float64),
+                           "occlusion": float(p.get("occlusion", 0.0)), "camera": K},
+                )
+                for p in fr["persons"]
+            ]
+            idxs.append(len(frames))
+            frames.append(FrameAnnotation(image=image, persons=persons, width=v["width"], height=v["height"],
+                                          index=i, video=video, image_id=f"{ann['clip']}/{i:06d}"))
+        sequences[ann["clip"]] = idxs
+    return PoseDataset(name=f"{root.name}/{subset}", skeleton="coco17", keypoint_names=COCO17.keypoints,
+                       frames=frames, sequences=sequences, fps=fps)
+
+
+def read_synth_3d(root: str | os.PathLike, subset: str, min_frames: int = 1) -> list[Sequence3D]:
+    """Per clip and track, the runs of consecutive frames in view as H36M-17 sequences.
+
+    ``joints_3d`` (T, 17, 3) camera metres, ``joints_2d`` (T, 17, 2) pixels;
+    ``camera_params`` has ``intrinsics`` (3, 3), ``width``, ``height``.
+    """
+    out: list[Sequence3D] = []
+    for cdir in _clip_dirs(Path(root), subset):
+        ann = read_clip(cdir / "annotations.json")
+        v = ann["video"]
+        runs: dict[int, list[list]] = {}
+        last: dict[int, int] = {}
+        for fr in ann["frames"]:
+            for p in fr["persons"]:
+                tid = p["track_id"]
+                if last.get(tid) != fr["index"] - 1:
+                    runs.setdefault(tid, []).append([])
+                runs[tid][-1].append((p["h36m_3d"], p["h36m_2d"]))
+                last[tid] = fr["index"]
+        for tid in sorted(runs):
+            for r, run in enumerate(runs[tid]):
+                if len(run) < min_frames:
+                    continue
+                out.append(Sequence3D(
+                    subject=ann["clip"], action=f"track{tid}_run{r}", camera=0,
+                    joints_3d=np.asarray([a for a, _ in run], np.float64),
+                    joints_2d=np.asarray([b for _, b in run], np.float64), fps=float(v["fps"]),
+                    camera_params={"intrinsics": np.asarray(ann["camera"]["intrinsics"], np.float64),
+                                   "width": v["width"], "height": v["height"]},
+                ))
+    return out
