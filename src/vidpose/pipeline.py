@@ -268,6 +268,60 @@ class PoseRun:
 # --- the whole job: vidpose run ---------------------------------------------------------------
 
 
+class OverlayThread:
+    """Draws and encodes the overlay video in a background thread (bounded queue).
+
+    Encoding H.264 at full resolution costs about as much as the pose models;
+    on its own thread it overlaps with them (PyAV releases the GIL while encoding).
+    """
+
+    def __init__(self, path: Path, info, skeleton: Skeleton, min_score: float, timings: Timings):
+        from vidpose.io.video import VideoWriter
+
+        self.writer = VideoWriter(path, info.fps, info.width, info.height)
+        self.skeleton, self.min_score, self.timings = skeleton, min_score, timings
+        self.q: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        from vidpose.viz import draw_poses
+
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is not None:
+                continue  # drain after a failure
+            image, persons, t = item
+            t0 = time.perf_counter()
+            try:
+                self.writer.write(draw_poses(image, persons, self.skeleton, self.min_score), time=t)
+            except BaseException as e:
+                self.error = e
+            self.timings.add("overlay", time.perf_counter() - t0)
+
+    def put(self, image, persons: list[dict], t: float) -> None:
+        if self.error is not None:
+            raise self.error
+        self.q.put((image, persons, t))
+
+    def close(self) -> None:
+        self.q.put(_END)
+        self.thread.join()
+        if self.error is not None:
+            self.writer.abort()
+            raise self.error
+        self.writer.close()
+
+    def abort(self) -> None:
+        self.error = self.error or RuntimeError("aborted")
+        self.q.put(_END)
+        self.thread.join()
+        self.writer.abort()
+
+
 class Progress:
     """A one-line progress bar on stderr (silent when quiet)."""
 
@@ -323,8 +377,6 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     from vidpose import __version__, store
     from vidpose.io.atomic import atomic_write_text
     from vidpose.io.poses import PosesCsvWriter, PosesJsonWriter, TrcWriter
-    from vidpose.io.video import VideoWriter
-    from vidpose.viz import draw_poses
 
     config = config or RunConfig()
     out = Path(out_dir)
@@ -348,7 +400,8 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
         if config.csv:
             writers.append(PosesCsvWriter(out / "poses.csv", skeleton))
         trc = TrcWriter(out, "poses", skeleton, info.fps) if config.trc else None
-        overlay = VideoWriter(out / "overlay.mp4", info.fps, info.width, info.height) if config.overlay else None
+        if config.overlay:
+            overlay = OverlayThread(out / "overlay.mp4", info, skeleton, config.min_score, pr.timings)
         for fp in pr:
             fd = frame_dict(fp)
             t0 = time.perf_counter()
@@ -358,9 +411,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
                 trc.write_frame(fd)
             pr.timings.add("write", time.perf_counter() - t0)
             if overlay is not None:
-                t0 = time.perf_counter()
-                overlay.write(draw_poses(fp.image, fd["persons"], skeleton, config.min_score), time=fp.time)
-                pr.timings.add("overlay", time.perf_counter() - t0)
+                overlay.put(fp.image, fd["persons"], fp.time)
             fp.image = None
             track_ids.update(p["track_id"] for p in fd["persons"])
             frames_with_person += bool(fd["persons"])

@@ -204,24 +204,30 @@ def refine_from_heatmaps(
     """Sub-pixel refinement as MediaPipe does it: confidence-weighted centroid around each point.
 
     xy_crop (J, 2) in crop pixels (0..256), heatmaps (h, w, >=J) logits -> refined (J, 2).
-    A point is moved only when the peak confidence in its window is >= min_confidence.
+    A point is moved only when the peak confidence (sigmoid) in its window is >= min_confidence.
+    All joints at once: windows are gathered from a heatmap padded with "no confidence".
     """
     h, w = heatmaps.shape[:2]
+    j = xy_crop.shape[0]
     stride = LANDMARK_SIZE / w
-    out = xy_crop.copy()
     r = kernel // 2
-    for j in range(xy_crop.shape[0]):
-        cx, cy = int(xy_crop[j, 0] / stride), int(xy_crop[j, 1] / stride)
-        x0, x1 = max(0, cx - r), min(w, cx + r + 1)
-        y0, y1 = max(0, cy - r), min(h, cy + r + 1)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        conf = sigmoid(heatmaps[y0:y1, x0:x1, j])
-        if conf.max() < min_confidence or conf.sum() <= 0:
-            continue
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        out[j, 0] = ((xs * conf).sum() / conf.sum() + 0.5) * stride
-        out[j, 1] = ((ys * conf).sum() / conf.sum() + 0.5) * stride
+    padded = np.pad(heatmaps[:, :, :j], ((r, r), (r, r), (0, 0)), constant_values=-80.0)
+    cx = np.clip((xy_crop[:, 0] / stride).astype(int), -r - 1, w + r)
+    cy = np.clip((xy_crop[:, 1] / stride).astype(int), -r - 1, h + r)
+    offs = np.arange(kernel)
+    ys = np.clip(cy[:, None] + offs, 0, h + 2 * r - 1)  # (J, k) rows in the padded map
+    xs = np.clip(cx[:, None] + offs, 0, w + 2 * r - 1)
+    inside = ((cy[:, None] + offs >= 0) & (cy[:, None] + offs < h + 2 * r))[:, :, None] & (
+        (cx[:, None] + offs >= 0) & (cx[:, None] + offs < w + 2 * r)
+    )[:, None, :]
+    win = padded[ys[:, :, None], xs[:, None, :], np.arange(j)[:, None, None]]  # (J, k, k)
+    conf = np.where(inside, sigmoid(win), 0.0)
+    total = conf.sum(axis=(1, 2))
+    ok = (conf.max(axis=(1, 2)) >= min_confidence) & (total > 0)
+    gx = ((conf * (xs - r)[:, None, :]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) + 0.5) * stride
+    gy = ((conf * (ys - r)[:, :, None]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) + 0.5) * stride
+    out = xy_crop.astype(np.float64).copy()
+    out[ok, 0], out[ok, 1] = gx[ok], gy[ok]
     return out
 
 
