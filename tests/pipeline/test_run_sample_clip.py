@@ -84,3 +84,24 @@ def test_python_api_matches_the_cli(tmp_path):
     assert all(len(p["keypoints"]) == 33 for f in streamed for p in f["persons"])
     with pytest.raises(vidpose.InputError, match="unknown option"):
         vidpose.estimate(clip, max_frame=3)
+
+
+def test_image_folder_and_single_image_sources(tmp_path):
+    import cv2
+
+    from vidpose import store
+    from vidpose.io.video import open_source
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    with open_source(store.path("sample-sports2d", quiet=True)) as src:
+        for f in src:
+            if f.index in (118, 119, 120):
+                cv2.imwrite(str(folder / f"img_{f.index - 117}.png"), cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
+            if f.index > 120:
+                break
+    poses = vidpose.estimate(folder, fps=10)
+    assert [f["time"] for f in poses["frames"]] == [0.0, 0.1, 0.2]
+    assert all(len(f["persons"]) >= 1 for f in poses["frames"])
+    single = vidpose.estimate(folder / "img_3.png")
+    assert len(single["frames"]) == 1 and len(single["frames"][0]["persons"]) >= 1

@@ -1,0 +1,67 @@
+"""The import layering documented in docs/architecture.md, checked on the source.
+
+Every top-level part of the package has a layer; a module may import only from
+strictly lower layers (so no two parts import each other, and shared
+mechanisms sit below everything that uses them).
+"""
+
+import ast
+import pathlib
+
+import vidpose
+
+LAYERS = {
+    "errors": 0, "skeletons": 0,
+    "types": 1, "store": 1, "io": 1,
+    "metrics": 2, "viz": 2,
+    "tracking": 3, "backends": 3, "models": 3,
+    "data": 4,
+    "training": 5,
+    "pipeline": 6,
+    "api": 7,
+    "bench": 8,
+    "cli": 9,
+}
+
+ROOT = pathlib.Path(vidpose.__file__).parent
+
+
+def _imports():
+    for f in ROOT.rglob("*.py"):
+        rel = f.relative_to(ROOT).parts
+        if rel == ("__init__.py",):
+            continue  # the package root re-exports the API lazily
+        unit = rel[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] if node.module != "vidpose" else [f"vidpose.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for n in names:
+                parts = n.split(".")
+                if parts[0] == "vidpose" and len(parts) > 1 and parts[1] != unit:
+                    yield f, unit, parts[1]
+
+
+def test_every_part_has_a_layer():
+    parts = {p.name.removesuffix(".py") for p in ROOT.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    parts.discard("__init__")
+    assert parts <= set(LAYERS), f"add {sorted(parts - set(LAYERS))} to LAYERS and docs/architecture.md"
+
+
+def test_imports_only_go_down():
+    bad = []
+    for f, unit, target in _imports():
+        if target in ("__version__",):
+            continue
+        if target not in LAYERS or LAYERS[target] >= LAYERS[unit]:
+            bad.append(f"{f.relative_to(ROOT)}: {unit} (layer {LAYERS[unit]}) imports {target} (layer {LAYERS.get(target)})")
+    assert not bad, "\n".join(bad)
+
+
+def test_models_never_import_the_pipeline_cli_or_bench():
+    for f, unit, target in _imports():
+        if unit == "models":
+            assert target not in ("pipeline", "cli", "bench", "api", "training", "data"), f
