@@ -1,13 +1,41 @@
+"""``vidpose train CONFIG.toml [--set section.key=value ...] [--resume] [--out DIR] [--quiet]``.
+
+Under ``torchrun --nproc_per_node N -m vidpose.cli train CONFIG.toml`` the same
+command trains with DistributedDataParallel (gloo, CPU).
+"""
+
 from __future__ import annotations
 
 import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("config", help="training config (TOML); see docs/training.md and configs/")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config key, e.g. --set optim.lr=5e-4 --set model.input_size=128,96")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from last.safetensors + train_state.pt in the output folder")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides run.out_dir)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
 
 
 def main(args: argparse.Namespace) -> int:
-    from vidpose.errors import VidposeError
+    import json
+    import math
+    import os
+    import sys
 
-    raise VidposeError("'vidpose train' is not implemented yet")
+    from vidpose.training.config import load_config
+
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"run.out_dir={args.out}")
+    cfg = load_config(args.config, overrides)
+
+    from vidpose.training.trainer import train
+
+    metrics = train(cfg, resume=args.resume, quiet=args.quiet)
+    if not args.quiet and os.environ.get("RANK", "0") == "0":
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+        print(json.dumps(clean, sort_keys=True), file=sys.stdout)
+    return 0

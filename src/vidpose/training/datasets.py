@@ -1,0 +1,142 @@
+"""Dataset names of ``[data] dataset`` mapped to loader functions.
+
+Each loader takes the :class:`DataConfig` and a subset name and returns a
+:class:`~vidpose.data.types.PoseDataset`. Readers are imported inside the
+loader, so a missing reader only matters for the dataset that needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from vidpose.data.types import PoseDataset
+from vidpose.errors import InputError
+from vidpose.training.config import DataConfig
+
+
+def _path(cfg: DataConfig, template: str, subset: str, key: str) -> Path:
+    if not template:
+        raise InputError(f"config: data.{key} must be set for dataset {cfg.dataset!r}")
+    p = Path(template.replace("{subset}", subset)).expanduser()
+    if not p.is_absolute() and cfg.root:
+        p = Path(cfg.root).expanduser() / p
+    return p
+
+
+def _root(cfg: DataConfig) -> Path:
+    if not cfg.root:
+        raise InputError(f"config: data.root must be set for dataset {cfg.dataset!r}")
+    return Path(cfg.root).expanduser()
+
+
+def _synth(cfg: DataConfig, subset: str) -> PoseDataset:
+    from vidpose.data.synth import read_synth
+
+    return read_synth(_root(cfg), subset)
+
+
+def _coco(cfg: DataConfig, subset: str) -> PoseDataset:
+    from vidpose.data.readers import read_coco
+
+    return read_coco(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+
+
+def _mpii(cfg: DataConfig, subset: str) -> PoseDataset:
+    """MPII JSON; the person box is MPII's own: centre +- 100 * scale (scale = height / 200 px)."""
+    import numpy as np
+
+    from vidpose.data.readers import read_mpii_json
+
+    ds = read_mpii_json(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+    for frame in ds.frames:
+        for p in frame.persons:
+            c, s = p.extra.get("center"), p.extra.get("scale")
+            if p.bbox is None and c is not None and s is not None and s > 0:
+                c = np.asarray(c, np.float64)
+                p.bbox = np.concatenate([c - 100.0 * s, c + 100.0 * s])
+    return ds
+
+
+def _lsp(cfg: DataConfig, subset: str) -> PoseDataset:
+    """LSP: one joints.mat for all 2000 images; by the dataset's convention the first
+    1000 are for training and the last 1000 for testing (subset "train" / "test").
+    LSP-extended (10000 images) is training data only: every subset name gives all of it."""
+    from vidpose.data.readers import read_lsp
+
+    ds = read_lsp(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+    if ds.name == "lspet":
+        return ds
+    half = len(ds.frames) // 2
+    if subset == "train":
+        ds.frames = ds.frames[:half]
+    elif subset in ("test", "val"):
+        ds.frames = ds.frames[half:]
+    elif subset != "all":
+        raise InputError(f"config: data subset {subset!r} for lsp must be train, test (= val) or all")
+    return ds
+
+
+def _posetrack(cfg: DataConfig, subset: str) -> PoseDataset:
+    """PoseTrack18: ann_file is one JSON or a folder of them (e.g. annotations/{subset})."""
+    from vidpose.data.readers import read_posetrack18
+
+    return read_posetrack18(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+
+
+def _hie(cfg: DataConfig, subset: str) -> PoseDataset:
+    from vidpose.data.readers import read_hie
+
+    return read_hie(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+
+
+def _by_train_flag(ds: PoseDataset, subset: str, name: str) -> PoseDataset:
+    """Keep the frames of the official train or test half (persons' ``extra["train"]``)."""
+    if subset not in ("train", "test", "val"):
+        raise InputError(f"config: data subset {subset!r} for {name} must be train or test (= val)")
+    want = subset == "train"
+    ds.frames = [f for f in ds.frames if f.persons and bool(f.persons[0].extra.get("train")) == want]
+    ds.sequences = {}  # indices changed; top-down training does not use sequences
+    return ds
+
+
+def _penn_action(cfg: DataConfig, subset: str) -> PoseDataset:
+    from vidpose.data.readers import read_penn_action
+
+    return _by_train_flag(read_penn_action(_root(cfg)), subset, "penn_action")
+
+
+def _jhmdb(cfg: DataConfig, subset: str) -> PoseDataset:
+    """JHMDB split 1 (``root`` holds joint_positions/ and the split files)."""
+    from vidpose.data.readers import read_jhmdb
+
+    return _by_train_flag(read_jhmdb(_root(cfg), 1), subset, "jhmdb")
+
+
+LOADERS: dict[str, Callable[[DataConfig, str], PoseDataset]] = {
+    "synth-single": _synth,
+    "synth-crowd": _synth,
+    "coco": _coco,
+    "mpii": _mpii,
+    "lsp": _lsp,
+    "posetrack18": _posetrack,
+    "hie": _hie,
+    "penn_action": _penn_action,
+    "jhmdb": _jhmdb,
+}
+
+
+def describe_source(cfg: DataConfig, subset: str) -> str:
+    """The file or folder a subset is read from, for messages."""
+    if cfg.ann_file:
+        return str(_path(cfg, cfg.ann_file, subset, "ann_file"))
+    return str(Path(cfg.root) / subset) if cfg.root else "(data.root unset)"
+
+
+def load_dataset(cfg: DataConfig, subset: str) -> PoseDataset:
+    """The PoseDataset for ``subset`` of the configured dataset."""
+    try:
+        loader = LOADERS[cfg.dataset]
+    except KeyError:
+        raise InputError(f"config: data.dataset {cfg.dataset!r} is unknown; known: {', '.join(LOADERS)}") from None
+    return loader(cfg, subset)
