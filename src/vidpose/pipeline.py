@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -322,41 +321,6 @@ class OverlayThread:
         self.writer.abort()
 
 
-class Progress:
-    """A one-line progress bar on stderr (silent when quiet)."""
-
-    def __init__(self, total: int | None, quiet: bool, label: str = "frames"):
-        self.total, self.quiet, self.label = total, quiet, label
-        self.tty = sys.stderr.isatty()
-        self.n, self._last, self._t0 = 0, 0.0, time.perf_counter()
-        self._next_pct = 25
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-        if self.quiet:
-            return
-        now = time.perf_counter()
-        if self.tty and now - self._last > 0.1:
-            self._last = now
-            rate = self.n / max(now - self._t0, 1e-9)
-            if self.total:
-                w = 30
-                k = min(w, int(w * self.n / self.total))
-                bar = "#" * k + "." * (w - k)
-                msg = f"\r[{bar}] {self.n}/{self.total} {self.label} {rate:.1f}/s"
-            else:
-                msg = f"\r{self.n} {self.label} {rate:.1f}/s"
-            sys.stderr.write(msg)
-            sys.stderr.flush()
-        elif not self.tty and self.total and 100 * self.n / self.total >= self._next_pct:
-            sys.stderr.write(f"vidpose: {self.n}/{self.total} {self.label}\n")
-            self._next_pct += 25
-
-    def close(self) -> None:
-        if not self.quiet and self.tty:
-            sys.stderr.write("\n")
-
-
 def check_output_dir(out_dir: Path) -> None:
     """Create ``out_dir`` and prove it is writable, before any work is done."""
     try:
@@ -377,6 +341,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     from vidpose import __version__, store
     from vidpose.io.atomic import atomic_write_text
     from vidpose.io.poses import PosesCsvWriter, PosesJsonWriter, TrcWriter
+    from vidpose.progress import Progress
 
     config = config or RunConfig()
     out = Path(out_dir)
@@ -390,7 +355,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     info = pr.info
     skeleton = get_skeleton(config.skeleton)
     total = info.num_frames if config.max_frames is None else min(config.max_frames, info.num_frames or config.max_frames)
-    progress = Progress(total, config.quiet)
+    progress = Progress(total, "frames", enabled=not config.quiet)
     track_ids: set[int] = set()
     frames_with_person = 0
     writers: list = []

@@ -13,7 +13,7 @@ import torch
 from vidpose.cli import main as cli_main
 from vidpose.models.checkpoint import load_checkpoint
 from vidpose.training.config import load_config
-from vidpose.training.progress import Progress
+from vidpose.progress import Progress
 from vidpose.training.trainer import train
 
 

@@ -18,12 +18,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from vidpose.data.synth import generate_split
+    from vidpose.progress import Progress
+
+    bars: dict[str, Progress] = {}
 
     def progress(sub: str, k: int, n: int) -> None:
-        print(f"\r{args.split}/{sub}: {k}/{n} clips", end="" if k < n else "\n", file=sys.stderr, flush=True)
+        bar = bars.setdefault(sub, Progress(n, f"{args.split}/{sub} clips"))
+        bar.update(k - bar.n)
+        if k >= n:
+            bar.close()
 
     stats = generate_split(args.split, args.out, subset=args.subset, clips=args.clips, frames=args.frames,
                            seed=args.seed, flow=args.flow, video=args.video, progress=progress)

@@ -334,7 +334,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     from torch.utils.data import DistributedSampler, SequentialSampler
 
     from vidpose.models import build_model
-    from vidpose.training.progress import Progress
+    from vidpose.progress import Progress
 
     run, o = cfg.run, cfg.optim
     out = Path(run.out_dir)

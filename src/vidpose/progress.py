@@ -14,12 +14,12 @@ from typing import IO
 class Progress:
     """``with Progress(total, "epoch 1/10") as bar: bar.update(1, loss=0.3)``."""
 
-    def __init__(self, total: int, desc: str = "", enabled: bool = True, stream: IO[str] | None = None,
+    def __init__(self, total: int | None, desc: str = "", enabled: bool = True, stream: IO[str] | None = None,
                  width: int = 24) -> None:
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(enabled and isatty is not None and isatty())
-        self.total = max(int(total), 0)
+        self.total = max(int(total or 0), 0)
         self.desc = desc
         self.width = width
         self.n = 0
@@ -37,12 +37,18 @@ class Progress:
         self.n += n
         self.postfix.update(postfix)
         now = time.monotonic()
-        if self.enabled and (now - self._last_draw >= 0.1 or self.n >= self.total):
+        if self.enabled and (now - self._last_draw >= 0.1 or (self.total and self.n >= self.total)):
             self._last_draw = now
             self._draw(now)
 
     def _draw(self, now: float) -> None:
-        frac = self.n / self.total if self.total else 1.0
+        if not self.total:  # unknown length (a webcam, a stream): count and rate only
+            elapsed = now - self._start
+            rate = self.n / elapsed if elapsed > 0 else 0.0
+            self.stream.write(f"\r{self.desc} {self.n} {rate:.2f}it/s\x1b[K")
+            self.stream.flush()
+            return
+        frac = self.n / self.total
         filled = int(round(frac * self.width))
         bar = "#" * filled + "-" * (self.width - filled)
         elapsed = now - self._start
