@@ -1,0 +1,96 @@
+"""`vidpose bench clnet`: the quick suite and the shipped synth-single weights.
+
+The quick suite evaluates every shipped checkpoint on the first 2 synth-single
+test clips (generated on first use under vidpose.store.home()/synth, about 3 s).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from vidpose.bench import clnet  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+NAMES = [name for name, _ in clnet.ROWS]
+# Lowest pck@0.2 measured on the quick set (2 test clips) was 0.76 (simplebaseline-s16; see
+# docs/benchmarks.md); the bound leaves a wide margin for other CPUs / torch builds.
+MIN_PCK = 0.6
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return clnet.run(quick=True)
+
+
+def test_quick_suite_rows(quick):
+    assert quick["suite"] == "clnet"
+    assert quick["missing_weights"] == []
+    assert [r["name"] for r in quick["rows"]] == NAMES
+    assert quick["quick"] is True and quick["test_clips"] == clnet.QUICK_CLIPS
+    assert quick["threads"] == clnet.THREADS
+    for r in quick["rows"]:
+        for k in ("pck@0.2", "pck@0.2_visible", "pck@0.1", "oks_ap", "oks_ap50", "mean_px_error", "gflops", "params_m", "cpu_ms"):
+            assert isinstance(r[k], float) and math.isfinite(r[k]), (r["name"], k, r[k])
+        assert 0.0 <= r["pck@0.2"] <= 1.0 and 0.0 <= r["oks_ap"] <= 1.0
+        assert 0.0 < r["gflops"] < 1.0 and 0.0 < r["params_m"] < 2.0  # quarter-width, 128x96
+        assert r["cpu_ms"] > 0
+        assert r["input_size"] == [128, 96]
+        assert r["heatmap_stride"] in (4, 8, 16)
+    for key, _, _ in clnet.PAIRS:
+        d = quick[key]
+        assert set(d) >= {"pck_delta", "gflops_ratio", "oks_ap_delta", "cpu_ms_ratio", "claim_holds"}
+        assert all(math.isfinite(d[k]) for k in ("pck_delta", "gflops_ratio", "oks_ap_delta", "cpu_ms_ratio"))
+    # FLOPs are deterministic: the composite heads are cheaper than the stride-4 heatmap heads.
+    assert quick["clnet_vs_simplebaseline"]["gflops_ratio"] < 1.0
+    assert quick["clnet_hourglass_vs_hourglass"]["gflops_ratio"] < 1.0
+
+
+def test_shipped_weights_accuracy(quick):
+    """A sanity bound: every shipped model localises most joints of the quick test clips."""
+    for r in quick["rows"]:
+        assert r["pck@0.2"] > MIN_PCK, r
+
+
+@pytest.mark.parametrize("name,stem", clnet.ROWS)
+def test_shipped_checkpoint_matches_config(name, stem):
+    from vidpose.models.checkpoint import load_checkpoint, read_checkpoint_metadata
+    from vidpose.training.config import load_config
+
+    path = clnet.weight_path(stem)
+    assert path.is_file(), path
+    assert path.stat().st_size < 4 * 2**20  # a few MB at most
+    cfg = load_config(CONFIGS / f"{stem}.toml")
+    model = load_checkpoint(path)
+    assert model.cfg == cfg.model
+    assert next(model.parameters()).dtype == torch.float32  # float16 on disk, float32 once loaded
+    stored_cfg, meta = read_checkpoint_metadata(path)
+    assert stored_cfg == cfg.model
+    extra = meta["extra"]
+    assert f"vidpose train configs/{stem}.toml" in extra["command"]
+    assert extra["epochs"] == cfg.optim.epochs
+    assert 0.0 < extra["val_pck"] <= 1.0
+
+
+def test_shipped_weights_total_size():
+    total = sum(clnet.weight_path(stem).stat().st_size for _, stem in clnet.ROWS)
+    assert total < 16 * 2**20
+
+
+def test_pairs_share_everything_but_the_head():
+    """The compared configs differ only in the head (arch, stride, deconvs, loss settings)."""
+    from vidpose.training.config import load_config
+
+    head = {"arch", "heatmap_stride", "num_deconv", "sigma", "offset_weight", "composite_target", "cell_sigma"}
+    for _, cand, ref in clnet.PAIRS:
+        a, b = (load_config(CONFIGS / f"{dict(clnet.ROWS)[n]}.toml") for n in (cand, ref))
+        da, db = a.to_dict(), b.to_dict()
+        assert {k: v for k, v in da["model"].items() if k not in head} == \
+            {k: v for k, v in db["model"].items() if k not in head}
+        for sec in ("data", "aug", "optim"):
+            assert da[sec] == db[sec], (cand, ref, sec)
