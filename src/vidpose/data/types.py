@@ -33,6 +33,7 @@ class FrameAnnotation:
     index: int = 0  # frame index inside its sequence
     video: Path | None = None  # video file the frame is decoded from, if any
     image_id: int | str | None = None  # the dataset's own id (COCO image_id ...)
+    extra: dict = field(default_factory=dict)  # frame-level dataset fields (ignore regions ...)
 
 
 @dataclass
@@ -61,3 +62,4 @@ class Sequence3D:
     joints_2d: np.ndarray | None = None  # (T, J, 2) pixels
     fps: float | None = None
     camera_params: dict | None = None
+    extra: dict = field(default_factory=dict)  # dataset-specific: valid-frame masks, camera ids ...

@@ -7,7 +7,7 @@ naming the file, the field and the fault for malformed input. See
 docs/datasets.md for where to get each dataset and the expected layout.
 """
 
-from vidpose.data.readers._common import AnnotatedSequence3D
+from vidpose.data.types import Sequence3D
 from vidpose.data.readers.coco import read_coco
 from vidpose.data.readers.hie import read_hie
 from vidpose.data.readers.jhmdb import JHMDB15_KEYPOINTS, read_jhmdb
@@ -37,7 +37,7 @@ from vidpose.data.readers.videopose3d import (
 )
 
 __all__ = [
-    "AnnotatedSequence3D",
+    "Sequence3D",
     "read_coco",
     "read_mpii_json",
     "read_mpii_mat",

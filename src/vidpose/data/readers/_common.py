@@ -7,25 +7,12 @@ Every check raises :class:`vidpose.errors.InputError` with a message of the form
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vidpose.data.types import Sequence3D
 from vidpose.errors import InputError
-
-
-@dataclass
-class AnnotatedSequence3D(Sequence3D):
-    """A :class:`Sequence3D` with dataset-specific fields in ``extra``.
-
-    ``Sequence3D`` has no free-form field; the 3D readers need one for per-frame
-    validity masks, camera ids and similar, so they return this subclass.
-    """
-
-    extra: dict = field(default_factory=dict)
 
 
 def fail(path: str | Path, what: str, fault: str) -> InputError:

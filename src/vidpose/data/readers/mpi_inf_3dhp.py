@@ -30,7 +30,6 @@ from typing import Iterable
 import numpy as np
 
 from vidpose.data.readers._common import (
-    AnnotatedSequence3D,
     as_array,
     fail,
     is_hdf5,
@@ -38,6 +37,7 @@ from vidpose.data.readers._common import (
     require_dir,
     require_file,
 )
+from vidpose.data.types import Sequence3D
 from vidpose.errors import InputError
 
 MPI_INF_3DHP28_KEYPOINTS: tuple[str, ...] = (
@@ -70,7 +70,7 @@ def read_mpi_inf_3dhp(
     cameras: Iterable[int] | None = None,
     universal: bool = False,
     joints_17: bool = False,
-) -> list[AnnotatedSequence3D]:
+) -> list[Sequence3D]:
     """Read every ``root/S<i>/Seq<j>/annot.mat`` into one sequence per camera.
 
     ``subject`` = ``"S1"``, ``action`` = ``"Seq1"``, ``camera`` = camera number;
@@ -91,7 +91,7 @@ def read_mpi_inf_3dhp(
     )
     if not files:
         raise InputError(f"{base}: no S<i>/Seq<j>/ folders (MPI-INF-3DHP training layout)")
-    out: list[AnnotatedSequence3D] = []
+    out: list[Sequence3D] = []
     for subj, seq, path in files:
         require_file(path, "annot.mat")
         m = load_mat(path)
@@ -118,7 +118,7 @@ def read_mpi_inf_3dhp(
             if sel is not None:
                 j2, j3 = j2[:, sel], j3[:, sel]
             out.append(
-                AnnotatedSequence3D(
+                Sequence3D(
                     subject=f"S{subj}", action=f"Seq{seq}", camera=cam, joints_3d=j3, joints_2d=j2,
                     extra={"video": path.parent / "imageSequence" / f"video_{cam}.avi", "universal": universal},
                 )
@@ -167,7 +167,7 @@ def _test_joints(arr: np.ndarray, c: int, path: Path, what: str) -> np.ndarray:
     return a.transpose(2, 1, 0).copy()
 
 
-def read_mpi_inf_3dhp_test(root: str | Path, *, universal: bool = False) -> list[AnnotatedSequence3D]:
+def read_mpi_inf_3dhp_test(root: str | Path, *, universal: bool = False) -> list[Sequence3D]:
     """Read ``mpi_inf_3dhp_test_set/TS*/annot_data.mat`` (``root`` may be that folder or its parent).
 
     One sequence per ``TS<k>``: ``subject`` = ``"TS1"``, ``action`` =
@@ -185,7 +185,7 @@ def read_mpi_inf_3dhp_test(root: str | Path, *, universal: bool = False) -> list
     if not dirs:
         raise InputError(f"{base}: no TS<k>/ folders (MPI-INF-3DHP test set layout)")
     key3 = "univ_annot3" if universal else "annot3"
-    out: list[AnnotatedSequence3D] = []
+    out: list[Sequence3D] = []
     for d in dirs:
         path = require_file(d / "annot_data.mat", "annot_data.mat")
         m = _load_test_mat(path, ("annot2", key3, "valid_frame", "activity_annotation"))
@@ -214,6 +214,6 @@ def read_mpi_inf_3dhp_test(root: str | Path, *, universal: bool = False) -> list
                 raise fail(path, "activity_annotation", f"has {act.size} entries for {t} frames")
             extra["activity"] = act.astype(np.int64)
         out.append(
-            AnnotatedSequence3D(subject=d.name, action="test", camera=None, joints_3d=j3, joints_2d=j2, extra=extra)
+            Sequence3D(subject=d.name, action="test", camera=None, joints_3d=j3, joints_2d=j2, extra=extra)
         )
     return out

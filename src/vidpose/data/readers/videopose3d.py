@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from vidpose.data.readers._common import AnnotatedSequence3D, as_array, fail, require_file
+from vidpose.data.readers._common import as_array, fail, require_file
+from vidpose.data.types import Sequence3D
 from vidpose.errors import InputError
 from vidpose.skeletons import H36M17
 
@@ -86,7 +87,7 @@ def _read(
     layout: str,
     fps: float,
     camera_ids: tuple[str, ...],
-) -> list[AnnotatedSequence3D]:
+) -> list[Sequence3D]:
     p3 = Path(data_3d_path)
     pos3d = _as_dict(_load_pickled(p3, "positions_3d"), p3, "positions_3d")
     pos2d = meta = None
@@ -105,7 +106,7 @@ def _read(
                 f"{layout!r} with {num_joints} (2D from another layout, e.g. 'coco', needs a skeleton conversion first)",
             )
 
-    out: list[AnnotatedSequence3D] = []
+    out: list[Sequence3D] = []
     for subject in sorted(pos3d):
         actions = _as_dict(pos3d[subject], p3, f"positions_3d[{subject!r}]")
         for action in sorted(actions):
@@ -118,7 +119,7 @@ def _read(
                 raise fail(p3, what, f"expected {allowed} joints, got {j3.shape[1]}")
             t = j3.shape[0]
             if pos2d is None:
-                out.append(AnnotatedSequence3D(subject=str(subject), action=str(action), camera=None, joints_3d=j3, fps=fps))
+                out.append(Sequence3D(subject=str(subject), action=str(action), camera=None, joints_3d=j3, fps=fps))
                 continue
             w2 = f"positions_2d[{subject!r}][{action!r}]"
             if subject not in pos2d or action not in pos2d[subject]:
@@ -141,7 +142,7 @@ def _read(
                         extra["trimmed_2d_frames"] = j2.shape[0] - t
                         j2 = j2[:t]
                 out.append(
-                    AnnotatedSequence3D(
+                    Sequence3D(
                         subject=str(subject), action=str(action), camera=c, joints_3d=j3,
                         joints_2d=j2, fps=fps, extra=extra,
                     )
@@ -149,7 +150,7 @@ def _read(
     return out
 
 
-def read_h36m_npz(data_3d_path: str | Path, data_2d_path: str | Path | None = None) -> list[AnnotatedSequence3D]:
+def read_h36m_npz(data_3d_path: str | Path, data_2d_path: str | Path | None = None) -> list[Sequence3D]:
     """Read VideoPose3D Human3.6M files into 3D sequences in ``h36m17`` order.
 
     Without 2D: one sequence per (subject, action), ``camera = None``. With
@@ -166,7 +167,7 @@ def read_h36m_npz(data_3d_path: str | Path, data_2d_path: str | Path | None = No
     )
 
 
-def read_humaneva_npz(data_3d_path: str | Path, data_2d_path: str | Path | None = None) -> list[AnnotatedSequence3D]:
+def read_humaneva_npz(data_3d_path: str | Path, data_2d_path: str | Path | None = None) -> list[Sequence3D]:
     """Read VideoPose3D HumanEva-I files (``humaneva15`` layout) into 3D sequences.
 
     Same layout and rules as :func:`read_h36m_npz`, with 15 joints in
