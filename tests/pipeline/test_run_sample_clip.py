@@ -40,8 +40,8 @@ def test_people_found_and_tracked(demo):
     ids = {p["track_id"] for f in frames for p in f["persons"]}
     assert with_person >= 0.9 * len(frames)
     assert both >= 40  # the woman walks through from about frame 75 to 200 while the man is in view
-    # Two people; the man's backflip loses him for ~20 frames. Few extra ids are tolerated, not many.
-    assert 2 <= len(ids) <= 6
+    # Two people; the man's backflip loses him for ~20 frames; re-identification gives him his id back.
+    assert 2 <= len(ids) <= 3  # measured: 2
     # the two longest tracks cover most detections
     counts = sorted((sum(p["track_id"] == i for f in frames for p in f["persons"]) for i in ids), reverse=True)
     assert sum(counts[:2]) >= 0.95 * sum(counts)

@@ -244,6 +244,7 @@ class BlazePoseConfig:
     presence_threshold: float = 0.5  # drop a tracked ROI when the landmark model's pose flag falls below
     duplicate_iou: float = 0.5  # two tracked people whose boxes overlap more than this are one
     duplicate_containment: float = 0.8  # ... or whose intersection covers this much of the smaller box
+    new_person_containment: float = 0.6  # a new detection's pose may cover at most this much of a tracked person
     refine: bool = True  # heatmap sub-pixel refinement (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
@@ -409,6 +410,10 @@ class BlazePose:
                     continue  # already tracked
                 person, flag, nroi = self.estimate_roi(image, roi)
                 if flag < cfg.presence_threshold:
+                    continue
+                if any(box_containment(person.bbox, b) > cfg.new_person_containment for b in boxes):
+                    # A detection between two tracked people tends to give one pose
+                    # spanning both; a new person must not mostly cover a tracked one.
                     continue
                 people.append(person)
                 next_tracks.append(_Track(nroi, True))
