@@ -169,7 +169,7 @@ def test_empty_predictions_score_zero(tmp_path):
     assert r["jitter"] == 0.0 and r["accel"] == 0.0
 
 
-def _bad(tmp_path, mutate, match, gt_mutate=None):
+def expect_input_error(tmp_path, mutate, match, gt_mutate=None):
     s = make_synth()
     pr = poses_from(s)
     mutate(pr)
@@ -183,39 +183,39 @@ def _bad(tmp_path, mutate, match, gt_mutate=None):
 def test_bad_video_inputs(tmp_path):
     def extra_frame(pr):
         pr["frames"].append({"index": 99, "time": 4.0, "persons": []})
-    _bad(tmp_path, extra_frame, r"pred.json: predictions for frames not in the ground truth .*gt.json: \[99\]")
+    expect_input_error(tmp_path, extra_frame, r"pred.json: predictions for frames not in the ground truth .*gt.json: \[99\]")
 
     def short_kp(pr):
         pr["frames"][1]["persons"][0]["keypoints"].pop()
-    _bad(tmp_path, short_kp, r"pred.json: frames\[1\].persons\[0\].keypoints: 16 keypoints but skeleton coco17 has 17")
+    expect_input_error(tmp_path, short_kp, r"pred.json: frames\[1\].persons\[0\].keypoints: 16 keypoints but skeleton coco17 has 17")
 
     def nan_kp(pr):
         pr["frames"][0]["persons"][1]["keypoints"][2][0] = float("nan")
-    _bad(tmp_path, nan_kp, r"frames\[0\].persons\[1\].keypoints: contains NaN")
+    expect_input_error(tmp_path, nan_kp, r"frames\[0\].persons\[1\].keypoints: contains NaN")
 
     def no_bbox(pr):
         del pr["frames"][2]["persons"][0]["bbox"]
-    _bad(tmp_path, no_bbox, r"pred.json: frames\[2\].persons\[0\]: missing key 'bbox'")
+    expect_input_error(tmp_path, no_bbox, r"pred.json: frames\[2\].persons\[0\]: missing key 'bbox'")
 
     def gt_no_area(s):
         del s["frames"][0]["persons"][0]["area"]
-    _bad(tmp_path, lambda pr: None, r"gt.json: frames\[0\].persons\[0\]: missing key 'area'", gt_no_area)
+    expect_input_error(tmp_path, lambda pr: None, r"gt.json: frames\[0\].persons\[0\]: missing key 'area'", gt_no_area)
 
     def bad_vis(s):
         s["frames"][0]["persons"][0]["keypoints"][0][2] = 3
-    _bad(tmp_path, lambda pr: None, "visibility must be 0, 1 or 2", bad_vis)
+    expect_input_error(tmp_path, lambda pr: None, "visibility must be 0, 1 or 2", bad_vis)
 
     def other_skeleton(pr):
         pr["skeleton"] = {"name": "hie14", "keypoints": ["k"] * 14, "links": []}
-    _bad(tmp_path, other_skeleton, "keypoints: 17 keypoints but skeleton hie14 has 14")
+    expect_input_error(tmp_path, other_skeleton, "keypoints: 17 keypoints but skeleton hie14 has 14")
 
     def wrong_count(pr):
         pr["skeleton"]["keypoints"] = pr["skeleton"]["keypoints"][:15]
-    _bad(tmp_path, wrong_count, "skeleton.keypoints lists 15 names but coco17 has 17")
+    expect_input_error(tmp_path, wrong_count, "skeleton.keypoints lists 15 names but coco17 has 17")
 
     def dup(pr):
         pr["frames"].append(dict(pr["frames"][0]))
-    _bad(tmp_path, dup, r"frame 0 appears twice")
+    expect_input_error(tmp_path, dup, r"frame 0 appears twice")
 
 
 def test_bad_files_and_metrics(tmp_path):
