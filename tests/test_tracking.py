@@ -73,3 +73,16 @@ def test_no_reid_without_images_gives_new_id():
     tr.update(5, [b])
     assert b.track_id != a.track_id
     assert COCO17.num_keypoints == 17
+
+
+def test_pairs_below_the_threshold_do_not_steer_the_assignment():
+    tr = PoseTracker("coco17", TrackerConfig(min_similarity=0.2))
+    a, b = person(0), person(500)
+    tr.update(0, [a, b])
+    sim = np.array([[0.5, 0.45], [0.15, 0.0]])
+    tr.similarity = lambda frame, persons, apps=None: sim  # the assignment step alone
+    c, d = person(0), person(500)
+    tr.update(1, [c, d])
+    # track a keeps its best match (0.5); b's only option is below the bar -> new track
+    assert c.track_id == a.track_id
+    assert d.track_id not in (a.track_id, b.track_id)

@@ -108,7 +108,9 @@ class PoseTracker:
         sim = self.similarity(frame, persons, apps)
         matched_p: set[int] = set()
         if sim.size:
-            rows, cols = linear_sum_assignment(-sim)
+            # Pairs below the bar must not steer the assignment: a forbidden pair
+            # could otherwise win a detection away from its best track.
+            rows, cols = linear_sum_assignment(-np.where(sim >= cfg.min_similarity, sim, -1e6))
             for r, c in zip(rows, cols):
                 if sim[r, c] < cfg.min_similarity:
                     continue

@@ -107,11 +107,15 @@ def test_roi_affine_and_crop_put_the_scale_point_at_the_top():
 
 
 def test_refine_from_heatmaps_moves_to_the_peak_centroid():
-    hm = np.full((64, 64, 2), -10.0, np.float32)
+    hm = np.full((64, 64, 3), -10.0, np.float32)
     yy, xx = np.mgrid[:64, :64]
     hm[:, :, 0] = 10 - ((xx - 20.3) ** 2 + (yy - 30.6) ** 2)  # peak between pixels
-    refined = refine_from_heatmaps(np.array([[20 * 4 + 2, 30 * 4 + 2], [100.0, 100.0]]), hm)
-    assert refined[0, 0] == pytest.approx((20.3 + 0.5) * 4, abs=0.4)
-    assert refined[0, 1] == pytest.approx((30.6 + 0.5) * 4, abs=0.4)
+    refined = refine_from_heatmaps(np.array([[20 * 4 + 2, 30 * 4 + 2], [100.0, 100.0], [-30.0, 50.0]]), hm)
+    # MediaPipe's convention: heatmap cell index * stride, no half-cell offset
+    assert refined[0, 0] == pytest.approx(20.3 * 4, abs=0.4)
+    assert refined[0, 1] == pytest.approx(30.6 * 4, abs=0.4)
     # no confident heatmap: the point stays where it was
     assert np.allclose(refined[1], [100, 100])
+    # a point whose cell is off the heatmap is never moved
+    hm[:, :3, 2] = 10.0
+    assert np.allclose(refine_from_heatmaps(np.array([[-6.0, 50.0]] * 3), hm)[2], [-6.0, 50.0])

@@ -295,7 +295,8 @@ def test_npz_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="metric 'pck@0.2' is not available"):
         evaluate(full, None, ["pck@0.2"])
     np.savez(tmp_path / "empty.npz", pred=np.zeros((0, 17, 3)), gt=gt)
-    assert evaluate(tmp_path / "empty.npz", None, ["mpjpe", "pck3d"]) == {"mpjpe": 0.0, "pck3d": 0.0}
+    with pytest.raises(InputError, match=r"empty.npz: 'pred' shape \(0, 17, 3\) does not match"):
+        evaluate(tmp_path / "empty.npz", None, ["mpjpe", "pck3d"])  # never a perfect 0 mm
 
 
 # --- CLI ------------------------------------------------------------------------------------

@@ -204,7 +204,10 @@ def refine_from_heatmaps(
     """Sub-pixel refinement as MediaPipe does it: confidence-weighted centroid around each point.
 
     xy_crop (J, 2) in crop pixels (0..256), heatmaps (h, w, >=J) logits -> refined (J, 2).
-    A point is moved only when the peak confidence (sigmoid) in its window is >= min_confidence.
+    A point is moved only when its cell lies on the heatmap and the peak confidence
+    (sigmoid) in its window is >= min_confidence. As in MediaPipe, the centroid of
+    cell indices maps to crop pixels as ``index * stride`` (no half-cell offset:
+    that is the convention the model's own regression uses).
     All joints at once: windows are gathered from a heatmap padded with "no confidence".
     """
     h, w = heatmaps.shape[:2]
@@ -223,9 +226,10 @@ def refine_from_heatmaps(
     win = padded[ys[:, :, None], xs[:, None, :], np.arange(j)[:, None, None]]  # (J, k, k)
     conf = np.where(inside, sigmoid(win), 0.0)
     total = conf.sum(axis=(1, 2))
-    ok = (conf.max(axis=(1, 2)) >= min_confidence) & (total > 0)
-    gx = ((conf * (xs - r)[:, None, :]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) + 0.5) * stride
-    gy = ((conf * (ys - r)[:, :, None]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) + 0.5) * stride
+    on_map = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+    ok = on_map & (conf.max(axis=(1, 2)) >= min_confidence) & (total > 0)
+    gx = (conf * (xs - r)[:, None, :]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) * stride
+    gy = (conf * (ys - r)[:, :, None]).sum(axis=(1, 2)) / np.maximum(total, 1e-12) * stride
     out = xy_crop.astype(np.float64).copy()
     out[ok, 0], out[ok, 1] = gx[ok], gy[ok]
     return out

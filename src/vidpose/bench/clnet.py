@@ -36,6 +36,8 @@ training command and final validation metrics in the checkpoint's ``extra``).
 
 from __future__ import annotations
 
+import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -83,6 +85,12 @@ def data_root() -> Path:
     return home() / "synth" / SPLIT
 
 
+def _renderer_version(ann: Path) -> int:
+    """The renderer version recorded in a clip's annotations (1 when absent: the first renderer)."""
+    with open(ann, encoding="utf-8") as f:
+        return int(json.load(f).get("renderer", 1))
+
+
 def ensure_test_clips(n: int | None = None) -> Path:
     """Generate the missing clips among the first ``n`` (default: all) test clips; return the root.
 
@@ -90,13 +98,17 @@ def ensure_test_clips(n: int | None = None) -> Path:
     ``annotations.json`` is complete; clip ``k`` depends only on (seed, split, subset, k).
     """
     from vidpose.data.synth.generate import generate_clip, get_split
+    from vidpose.data.synth.render import RENDERER_VERSION
 
     cfg = get_split(SPLIT)
     total = cfg.clips[SUBSET]
     n = total if n is None else min(int(n), total)
     out_dir = data_root() / SUBSET
     for k in range(n):
-        if not (out_dir / f"{SUBSET}_{k:05d}" / "annotations.json").is_file():
+        ann = out_dir / f"{SUBSET}_{k:05d}" / "annotations.json"
+        if not ann.is_file() or _renderer_version(ann) != RENDERER_VERSION:
+            if ann.is_file():  # made by an older renderer: same labels, other pixels
+                shutil.rmtree(ann.parent)
             generate_clip(cfg, SUBSET, k, SEED, out_dir)
     return data_root()
 

@@ -412,9 +412,8 @@ def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
 
 def _metrics_3d(gt: np.ndarray, pred: np.ndarray, gt_path: str, pred_path: str, metrics: list[str],
                 root_joint: int | None) -> dict:
-    if pred.shape[0] == 0:
-        # No predictions: nothing to score; zeros (documented) rather than a crash.
-        return {m: 0.0 for m in metrics}
+    # 3D metrics are errors: a missing prediction must not score as a perfect one,
+    # so every ground-truth frame needs a prediction (an empty 'pred' is refused).
     if pred.shape != gt.shape:
         raise InputError(f"{pred_path}: 'pred' shape {pred.shape} does not match {gt_path}: 'gt' shape {gt.shape}")
     if root_joint is not None:
@@ -426,7 +425,9 @@ def _metrics_3d(gt: np.ndarray, pred: np.ndarray, gt_path: str, pred_path: str, 
     out = {}
     for m in metrics:
         if m == "mpjve":
-            out[m] = pose3d.mpjve(pred, gt) if pred.shape[0] >= 2 else 0.0
+            if pred.shape[0] < 2:
+                raise InputError(f"{pred_path}: mpjve needs at least 2 frames, got {pred.shape[0]}")
+            out[m] = pose3d.mpjve(pred, gt)
         else:
             out[m] = fns[m](pred, gt)
     return out

@@ -23,7 +23,8 @@ import numpy as np
 from vidpose.data import mocap
 from vidpose.data.synth import body as bodymod
 from vidpose.data.synth.render import (
-    Background, Camera, PersonFrame, look_at, random_intrinsics, render_background, render_frame, smooth_wobble,
+    RENDERER_VERSION, Background, Camera, PersonFrame, look_at, random_intrinsics, render_background, render_frame,
+    smooth_wobble,
 )
 from vidpose.errors import InputError
 from vidpose.io.atomic import atomic_write_text
@@ -283,7 +284,8 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
         if flow and images:
             video_info["flow"] = "flow/{:06d}.npy"
         ann = {
-            "format": FORMAT, "split": cfg.name, "subset": subset, "clip": name, "seed": cseed,
+            "format": FORMAT, "renderer": RENDERER_VERSION, "split": cfg.name, "subset": subset, "clip": name,
+            "seed": cseed,
             "video": video_info,
             "skeleton": {"name": "coco17", "keypoints": list(COCO17.keypoints), "links": [list(l) for l in COCO17.links]},
             "camera": {"intrinsics": _r(cam.K, 4),

@@ -285,6 +285,23 @@ class RenderResult:
     flow: np.ndarray | None  # (H, W, 2) float32, pixels from this frame to the next
 
 
+# Bumped whenever the pixels change for the same annotations, so cached clips
+# made by an older renderer are regenerated (see bench/clnet.ensure_test_clips).
+RENDERER_VERSION = 2
+
+
+def _draw_face(image: np.ndarray, kp: np.ndarray, head_r: float) -> None:
+    """Dark eyes and a nose on the visible face points: without them a symmetric
+    body seen from the front and from behind look alike, and left/right become
+    unlearnable. kp (17, 3) x, y, v; head_r the head's radius in pixels."""
+    for j, frac, colour in ((1, 0.16, (25, 25, 25)), (2, 0.16, (25, 25, 25)), (0, 0.12, (60, 70, 120))):
+        if kp[j, 2] == 2:
+            r = max(1, int(round(frac * head_r)))
+            # OpenCV puts integer coordinates at pixel centres; ours are at +0.5.
+            centre = np.round((kp[j, :2] - 0.5) * 16).astype(int)
+            cv2.circle(image, (int(centre[0]), int(centre[1])), r * 16, colour, -1, lineType=cv2.LINE_AA, shift=4)
+
+
 def render_frame(people: list[PersonFrame], cam: Camera, i: int, background: np.ndarray | None,
                  bg_flow: np.ndarray | None = None, light: np.ndarray | None = None) -> RenderResult:
     """Draw ``people`` far to near into an ID buffer, colour it, compute visibility and flow.
@@ -308,8 +325,10 @@ def render_frame(people: list[PersonFrame], cam: Camera, i: int, background: np.
     kps: dict[int, np.ndarray] = {}
     boxes: dict[int, np.ndarray] = {}
     facing: dict[int, np.ndarray] = {}
+    head_px: dict[int, float] = {}
     for p in people:
         ends2, rpx, depth, valid, r3, length3, uv = _part_geometry(p, cam, p.cam_pts)
+        head_px[p.slot] = float(rpx[PART_INDEX["head"], 0])
         base = p.slot * IDS_PER_PERSON + 1
         sl = slice(base, base + len(PARTS))
         lut_a[sl], lut_b[sl], lut_r[sl] = ends2[:, 0], ends2[:, 1], np.maximum(rpx, 0.5)
@@ -351,7 +370,8 @@ def render_frame(people: list[PersonFrame], cam: Camera, i: int, background: np.
     # Painter's algorithm: far primitives first, near ones overwrite them.
     draw.sort(key=lambda d: (-d[0], d[1]))
     for _, pid, poly in draw:
-        cv2.fillPoly(ids, [np.round(poly * 16).astype(np.int32)], int(pid), lineType=cv2.LINE_8, shift=4)
+        # OpenCV rasterises integer coordinates at pixel centres; ours have centres at +0.5.
+        cv2.fillPoly(ids, [np.round((poly - 0.5) * 16).astype(np.int32)], int(pid), lineType=cv2.LINE_8, shift=4)
     # Visibility from the ID buffer: the pixel under a joint must show one of the
     # person's own parts next to that joint (and, for face points, the side of the
     # head facing the camera); anything else in front makes it occluded (v = 1).
@@ -397,6 +417,8 @@ def render_frame(people: list[PersonFrame], cam: Camera, i: int, background: np.
         if light is not None:
             col = col * light
         image[ys, xs] = np.clip(col, 0, 255).astype(np.uint8)
+        for p in people:
+            _draw_face(image, kps[p.slot], head_px[p.slot])
     if bg_flow is not None:
         flow = bg_flow.copy()
         # A body pixel keeps its place on its part: same position along the axis,
