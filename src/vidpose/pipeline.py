@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -321,13 +322,16 @@ class OverlayThread:
         self.writer.abort()
 
 
-def check_output_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove it is writable, before any work is done."""
+def make_staging_dir(out_dir: Path) -> Path:
+    """Create ``out_dir`` and a hidden staging folder inside it (proving it is writable).
+
+    Every output is written into the staging folder first and moved into
+    ``out_dir`` only when all of them are complete, so a failure at any point
+    (the overlay encoder, the disk) leaves no new file, partial or complete.
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".vidpose-probe-", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
+        return Path(tempfile.mkdtemp(prefix=".vidpose-run-", dir=out_dir))
     except OSError as e:
         raise InputError(f"cannot write to output directory {out_dir}: {e.strerror or e}") from None
 
@@ -348,7 +352,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     t_start = time.perf_counter()
     pr = PoseRun(source, config)  # a bad source fails here, before anything is created
     try:
-        check_output_dir(out)
+        stage = make_staging_dir(out)
     except BaseException:
         pr.source.close()
         raise
@@ -361,12 +365,12 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     writers: list = []
     trc = overlay = None
     try:
-        writers.append(PosesJsonWriter(out / "poses.json", skeleton))
+        writers.append(PosesJsonWriter(stage / "poses.json", skeleton))
         if config.csv:
-            writers.append(PosesCsvWriter(out / "poses.csv", skeleton))
-        trc = TrcWriter(out, "poses", skeleton, info.fps) if config.trc else None
+            writers.append(PosesCsvWriter(stage / "poses.csv", skeleton))
+        trc = TrcWriter(stage, "poses", skeleton, info.fps) if config.trc else None
         if config.overlay:
-            overlay = OverlayThread(out / "overlay.mp4", info, skeleton, config.min_score, pr.timings)
+            overlay = OverlayThread(stage / "overlay.mp4", info, skeleton, config.min_score, pr.timings)
         for fp in pr:
             fd = frame_dict(fp)
             t0 = time.perf_counter()
@@ -394,6 +398,29 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
             overlay.close()
         if trc is not None:
             trc.close()
+        wall = time.perf_counter() - t_start
+        report = {
+            "vidpose_version": __version__,
+            "source": str(info.path),
+            "config": asdict(config),
+            "models": {
+                k: {"file": str(v), "sha256": store.sha256_file(v)} for k, v in pr.model_files.items()
+            },
+            "video": {"width": info.width, "height": info.height, "fps": info.fps, "rotation": info.rotation},
+            "frames": pr.frames,
+            "frames_with_person": frames_with_person,
+            "track_ids": sorted(track_ids),
+            "seconds": {k: round(v, 4) for k, v in pr.timings.seconds.items()},
+            "wall_seconds": round(wall, 3),
+            "fps": round(pr.frames / wall, 3) if wall > 0 else None,
+            "decode_error": pr.decode_error,
+            "outputs": sorted(p.name for p in stage.iterdir()) + ["run.json"],
+        }
+        atomic_write_text(stage / "run.json", json.dumps(report, indent=2) + "\n")
+        # Everything is complete: move it into place (renames within one folder).
+        for p in sorted(stage.iterdir(), key=lambda p: p.name == "run.json"):
+            os.replace(p, out / p.name)
+        stage.rmdir()
     except BaseException:
         progress.close()
         for w in writers:
@@ -402,29 +429,8 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
             overlay.abort()
         if trc is not None:
             trc.abort()
+        shutil.rmtree(stage, ignore_errors=True)
         raise
-    wall = time.perf_counter() - t_start
-    report = {
-        "vidpose_version": __version__,
-        "source": str(info.path),
-        "config": asdict(config),
-        "models": {
-            k: {"file": str(v), "sha256": store.sha256_file(v)} for k, v in pr.model_files.items()
-        },
-        "video": {"width": info.width, "height": info.height, "fps": info.fps, "rotation": info.rotation},
-        "frames": pr.frames,
-        "frames_with_person": frames_with_person,
-        "track_ids": sorted(track_ids),
-        "seconds": {k: round(v, 4) for k, v in pr.timings.seconds.items()},
-        "wall_seconds": round(wall, 3),
-        "fps": round(pr.frames / wall, 3) if wall > 0 else None,
-        "decode_error": pr.decode_error,
-        "outputs": sorted(
-            ["poses.json"] + (["poses.csv"] if config.csv else []) + (["overlay.mp4"] if config.overlay else [])
-            + ([p.name for p in trc.paths] if trc is not None else [])
-        ),
-    }
-    atomic_write_text(out / "run.json", json.dumps(report, indent=2) + "\n")
     if pr.decode_error:
         warnings.warn(f"{info.path}: {pr.decode_error}; outputs cover the {pr.frames} frames decoded", stacklevel=2)
     return report

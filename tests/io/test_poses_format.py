@@ -118,3 +118,23 @@ def test_load_poses_not_json(tmp_path):
         load_poses(p)
     with pytest.raises(InputError, match="no such"):
         load_poses(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.__setitem__("frames", [1]),
+        lambda d: d["frames"][0]["persons"][0].__setitem__("bbox", ["x", 0, 1, 1]),
+        lambda d: d["frames"][0]["persons"][0]["keypoints"].__setitem__(0, [1, 2]),
+        lambda d: d["frames"][0]["persons"][0].__setitem__("bbox", 5),
+        lambda d: d["frames"][0].__setitem__("persons", {"a": 1}),
+    ],
+)
+def test_load_poses_malformed_types_are_input_errors(tmp_path, mutate):
+    _write_json(tmp_path / "poses.json", _frames())
+    data = json.loads((tmp_path / "poses.json").read_text())
+    mutate(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="frames"):
+        load_poses(bad)

@@ -74,3 +74,21 @@ def test_bad_option_values(tmp_path, capsys):
     assert rc == 1 and "--skeleton" in err
     with pytest.raises(SystemExit):
         main(["run", "x.mp4"])  # --out is required
+
+
+@pytest.mark.slow
+def test_failure_while_finishing_leaves_no_outputs(make_video, tmp_path, monkeypatch):
+    """poses.json may already be complete when the last writer fails: still nothing is left."""
+    from vidpose.io.poses import TrcWriter
+    from vidpose.pipeline import RunConfig, run
+
+    clip = make_video("squares.mp4", n=5, width=160, height=120)
+    out = tmp_path / "out"
+
+    def broken_close(self):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TrcWriter, "close", broken_close)
+    with pytest.raises(OSError, match="disk full"):
+        run(clip, out, RunConfig(trc=True, quiet=True))
+    assert list(out.iterdir()) == []

@@ -188,27 +188,40 @@ def load_poses(path: str | os.PathLike) -> dict:
     if not isinstance(data["frames"], list):
         raise _fail(p, "frames", "must be a list")
     for fi, fr in enumerate(data["frames"]):
+        if not isinstance(fr, dict):
+            raise _fail(p, f"frames[{fi}]", f"must be an object, got {type(fr).__name__}")
         for key in ("index", "time", "persons"):
             if key not in fr:
                 raise _fail(p, f"frames[{fi}].{key}", "missing")
+        if not isinstance(fr["persons"], list):
+            raise _fail(p, f"frames[{fi}].persons", "must be a list")
         for pi, person in enumerate(fr["persons"]):
             where = f"frames[{fi}].persons[{pi}]"
-            for key in ("track_id", "bbox", "score", "keypoints"):
-                if key not in person:
-                    raise _fail(p, f"{where}.{key}", "missing")
-            kp = np.asarray(person["keypoints"], dtype=np.float64)
-            if kp.shape != (nk, 3):
-                raise _fail(p, f"{where}.keypoints", f"shape {kp.shape}, expected ({nk}, 3)")
-            if not np.all(np.isfinite(kp)):
-                raise _fail(p, f"{where}.keypoints", "contains NaN or inf")
-            k3 = person.get("keypoints_3d")
-            if k3 is not None:
-                k3 = np.asarray(k3, dtype=np.float64)
-                if k3.shape != (nk, 3) or not np.all(np.isfinite(k3)):
-                    raise _fail(p, f"{where}.keypoints_3d", f"must be ({nk}, 3) finite numbers or null")
-            if len(person["bbox"]) != 4 or not all(math.isfinite(float(v)) for v in person["bbox"]):
-                raise _fail(p, f"{where}.bbox", "must be 4 finite numbers")
+            try:
+                _check_person(p, where, person, nk)
+            except (TypeError, ValueError) as e:  # ragged lists, strings where numbers belong
+                raise _fail(p, where, f"malformed ({e})") from None
     return data
+
+
+def _check_person(p: Path, where: str, person: dict, nk: int) -> None:
+    if not isinstance(person, dict):
+        raise _fail(p, where, f"must be an object, got {type(person).__name__}")
+    for key in ("track_id", "bbox", "score", "keypoints"):
+        if key not in person:
+            raise _fail(p, f"{where}.{key}", "missing")
+    kp = np.asarray(person["keypoints"], dtype=np.float64)
+    if kp.shape != (nk, 3):
+        raise _fail(p, f"{where}.keypoints", f"shape {kp.shape}, expected ({nk}, 3)")
+    if not np.all(np.isfinite(kp)):
+        raise _fail(p, f"{where}.keypoints", "contains NaN or inf")
+    k3 = person.get("keypoints_3d")
+    if k3 is not None:
+        k3 = np.asarray(k3, dtype=np.float64)
+        if k3.shape != (nk, 3) or not np.all(np.isfinite(k3)):
+            raise _fail(p, f"{where}.keypoints_3d", f"must be ({nk}, 3) finite numbers or null")
+    if len(person["bbox"]) != 4 or not all(math.isfinite(float(v)) for v in person["bbox"]):
+        raise _fail(p, f"{where}.bbox", "must be 4 finite numbers")
 
 
 def track_arrays(poses: dict, track_id: int) -> tuple[np.ndarray, np.ndarray]:
