@@ -299,12 +299,16 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True)
     import shlex
     import sys
 
+    from vidpose.errors import InputError
     from vidpose.models.checkpoint import load_checkpoint, save_checkpoint
 
     run_dir = Path(run_dir)
     model = load_checkpoint(run_dir / "last.safetensors")
-    rows = list(csv.DictReader(open(run_dir / "metrics.csv", newline="")))
-    last = [r for r in rows if r.get("val_pck")][-1]
+    with open(run_dir / "metrics.csv", newline="") as f:
+        val_rows = [r for r in csv.DictReader(f) if r.get("val_pck")]
+    if not val_rows:
+        raise InputError(f"{run_dir / 'metrics.csv'}: no validation row; ship needs a run with validation")
+    last = val_rows[-1]
     extra = {
         "command": command,
         "ship_command": "python -m vidpose.bench.clnet ship " + " ".join(shlex.quote(a) for a in sys.argv[2:]),

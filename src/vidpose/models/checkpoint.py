@@ -86,7 +86,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu"):
         )
     model.load_state_dict(state, strict=True)
     model.extra = _extra(path, meta)  # provenance, for tools that report it
-    return model.eval()
+    return model.to(map_location).eval()
 
 
 def _open(path: Path, load: bool, device: str = "cpu") -> tuple[dict[str, str], dict[str, torch.Tensor]]:

@@ -229,6 +229,8 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
     need(d.max_samples >= 0, "data.max_samples", "must be >= 0")
     need(d.max_val_samples >= 0, "data.max_val_samples", "must be >= 0")
     need(bool(d.dataset), "data.dataset", "must be set")
+    need(d.val_subset != d.train_subset, "data.val_subset",
+         "must differ from data.train_subset (validation on the training data picks nothing)")
     try:
         cfg.aug.validate("aug")
     except InputError as e:

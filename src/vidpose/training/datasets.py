@@ -66,14 +66,19 @@ def _lsp(cfg: DataConfig, subset: str) -> PoseDataset:
 
     ds = read_lsp(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
     if ds.name == "lspet":
+        if subset not in ("train", "all"):
+            raise InputError(
+                f"config: data subset {subset!r}: LSP-extended is training data only (no held-out images); "
+                "validate on LSP's test half or set data.val_subset = \"\""
+            )
         return ds
     half = len(ds.frames) // 2
     if subset == "train":
         ds.frames = ds.frames[:half]
-    elif subset in ("test", "val"):
+    elif subset == "test":
         ds.frames = ds.frames[half:]
     elif subset != "all":
-        raise InputError(f"config: data subset {subset!r} for lsp must be train, test (= val) or all")
+        raise InputError(f"config: data subset {subset!r} for lsp must be train, test or all (LSP has no val half)")
     return ds
 
 
@@ -92,8 +97,8 @@ def _hie(cfg: DataConfig, subset: str) -> PoseDataset:
 
 def _by_train_flag(ds: PoseDataset, subset: str, name: str) -> PoseDataset:
     """Keep the frames of the official train or test half (persons' ``extra["train"]``)."""
-    if subset not in ("train", "test", "val"):
-        raise InputError(f"config: data subset {subset!r} for {name} must be train or test (= val)")
+    if subset not in ("train", "test"):
+        raise InputError(f"config: data subset {subset!r} for {name} must be train or test ({name} has no val half)")
     want = subset == "train"
     ds.frames = [f for f in ds.frames if f.persons and bool(f.persons[0].extra.get("train")) == want]
     ds.sequences = {}  # indices changed; top-down training does not use sequences

@@ -357,6 +357,9 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     if cfg.data.val_subset:
         val_ds = _build_data(cfg, model, cfg.data.val_subset, train=False)
         log(f"val: {val_ds.summary()}")
+        if cfg.data.val_subset == "test":
+            log("warning: validating on the test split: best.safetensors is selected on test data; "
+                "report last.safetensors (or validate on a held-out part of train) for unbiased numbers")
     sampler = DistributedSampler(train_ds, num_replicas=dist_.world, rank=dist_.rank, shuffle=True,
                                  seed=run.seed, drop_last=False)
     steps_per_epoch = len(sampler) // per_rank_batch if len(sampler) >= per_rank_batch else 1
