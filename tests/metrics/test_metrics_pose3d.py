@@ -82,3 +82,10 @@ def test_root_align_and_bad_inputs():
         p_mpjpe(bad, np.zeros((1, 17, 3)))
     with pytest.raises(InputError, match="gt"):
         mpjpe(np.zeros((1, 17, 3)), np.zeros((1, 17, 2)))
+
+
+def test_pck3d_warns_when_the_ground_truth_looks_like_metres():
+    rng = np.random.default_rng(0)
+    gt_m = rng.normal(0, 0.4, (5, 17, 3))  # a body in metres
+    with pytest.warns(UserWarning, match="looks like metres"):
+        pck3d(gt_m + 0.01, gt_m)

@@ -261,6 +261,7 @@ def _video_metrics(gt: VideoPoses, pred: VideoPoses, metrics: list[str]) -> dict
     for g in g_list:
         g.weights = None
     out: dict[str, float] = {}
+    mot = None
     matches = None
 
     def get_matches():
@@ -293,8 +294,9 @@ def _video_metrics(gt: VideoPoses, pred: VideoPoses, metrics: list[str]) -> dict
         elif m == "accel":
             out["accel"] = _video_accel(idx, g_list, p_list, get_matches(), gt.num_joints)
         elif m in ("mota", "idf1", "idsw", "precision", "recall"):
-            r = mot_metrics(g_list, p_list, distance="oks", max_distance=0.5, sigmas=sigmas)
-            out[m] = r[m]
+            if mot is None:  # one motmetrics accumulation serves all five
+                mot = mot_metrics(g_list, p_list, distance="oks", max_distance=0.5, sigmas=sigmas)
+            out[m] = mot[m]
     return out
 
 

@@ -104,14 +104,27 @@ def mpjve(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(p, axis=0) - np.diff(g, axis=0), axis=-1).mean())
 
 
+def _warn_if_metres(gt: np.ndarray) -> None:
+    # Thresholds are millimetres; a body in metres spans ~2 units and would score 100%.
+    g = np.asarray(gt, dtype=np.float64)
+    span = np.ptp(g.reshape(-1, g.shape[-1]), axis=0).max() if g.size else 0.0
+    if 0 < span < 10:
+        import warnings
+
+        warnings.warn("3D ground truth spans less than 10 units: it looks like metres, but 3DPCK/AUC "
+                      "thresholds are millimetres (multiply by 1000)", stacklevel=3)
+
+
 def pck3d(pred: np.ndarray, gt: np.ndarray, threshold: float = PCK3D_THRESHOLD_MM) -> float:
     """3DPCK: fraction of joints with error strictly below ``threshold`` (150 mm)."""
+    _warn_if_metres(gt)
     e = joint_errors(pred, gt)
     return float((e < threshold).mean()) if e.size else 0.0
 
 
 def auc(pred: np.ndarray, gt: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> float:
     """Area under the 3DPCK curve: mean 3DPCK over ``thresholds`` (0..150 mm, 31 steps)."""
+    _warn_if_metres(gt)
     e = joint_errors(pred, gt)
     if not e.size:
         return 0.0
