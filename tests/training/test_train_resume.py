@@ -70,3 +70,21 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, write_config):
     assert all(torch.equal(outs["a"][n], outs["b"][n]) for n in outs["a"])
     assert not torch.equal(outs["a"][k], outs["c"][k])
     assert not (tmp_path / "a" / "best.safetensors").exists()  # no validation, no "best"
+
+
+def test_resume_survives_a_crash_between_the_two_checkpoint_writes(tmp_path, write_config):
+    """last.safetensors newer than train_state.pt (a crash in between): resume from the state, exactly."""
+    import shutil
+
+    cfg_path = write_config()
+    full = load_config(cfg_path, [f"run.out_dir={tmp_path / 'full'}"])
+    m_full = train(full, quiet=True)
+    part = load_config(cfg_path, [f"run.out_dir={tmp_path / 'part'}", "run.stop_after_epochs=1"])
+    train(part, quiet=True)
+    # The crash: weights of a later save next to the state of the earlier one.
+    shutil.copy(tmp_path / "full" / "last.safetensors", tmp_path / "part" / "last.safetensors")
+    part.run.stop_after_epochs = 0
+    assert train(part, resume=True, quiet=True) == m_full
+    a = load_checkpoint(tmp_path / "full" / "last.safetensors").state_dict()
+    b = load_checkpoint(tmp_path / "part" / "last.safetensors").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

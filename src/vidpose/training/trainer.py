@@ -11,7 +11,8 @@ Files in ``run.out_dir`` (written by rank 0 only, each atomically):
 * ``config.toml`` -- the resolved config.
 * ``metrics.csv`` -- epoch, step, loss, lr, val_pck, val_mean_px_error, elapsed_s.
 * ``last.safetensors`` + ``train_state.pt`` -- weights, and optimiser, step,
-  epoch, RNG states and the weights' sha256 (so a mismatched pair is caught).
+  epoch, RNG states, the weights' sha256 and a copy of the weights (so resuming
+  is exact even after a crash between the two writes).
 * ``best.safetensors`` -- the weights with the highest validation PCK.
 * ``train.log`` -- the messages printed to stderr (dataset summaries ...).
 """
@@ -261,14 +262,20 @@ def _load_resume(out: Path, cfg: TrainConfig, model, optimizer) -> dict[str, Any
         diff = ", ".join(f"{k}={a.get(k)!r} (config: {b.get(k)!r})" for k in b if a.get(k) != b.get(k))
         raise InputError(f"{last}: checkpoint was trained with a different model: {diff}; "
                          "resume with the same [model] settings or start a new run.out_dir")
-    ck = load_checkpoint(last)
-    if _sha256(last) != state["weights_sha256"]:
-        raise InputError(f"{last}: does not match {state_path} (the two come from different saves); "
-                         "cannot resume exactly")
+    if "model" in state:
+        # The state file carries its own copy of the weights, so a crash between
+        # writing last.safetensors and train_state.pt still resumes exactly (from
+        # the state's epoch), whatever last.safetensors holds.
+        weights, source = state["model"], state_path
+    else:
+        if _sha256(last) != state["weights_sha256"]:
+            raise InputError(f"{last}: does not match {state_path} (the two come from different saves); "
+                             "cannot resume exactly")
+        weights, source = load_checkpoint(last).state_dict(), last
     try:
-        model.load_state_dict(ck.state_dict(), strict=True)
+        model.load_state_dict(weights, strict=True)
     except RuntimeError as e:
-        raise InputError(f"{last}: weights do not fit the configured model ({e})") from None
+        raise InputError(f"{source}: weights do not fit the configured model ({e})") from None
     try:
         optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError, RuntimeError) as e:
@@ -454,6 +461,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
                          "scheduler": {"schedule": o.schedule, "step": step}, "rng": _rng_state(),
                          "best_val_pck": best, "last_metrics": last_metrics,
                          "weights_sha256": _sha256(out / LAST_FILE), "model_config": cfg.model.to_json(),
+                         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                          "world_size": dist_.world}
                 with atomic_open(out / STATE_FILE, "wb") as f:
                     torch.save(state, f)
