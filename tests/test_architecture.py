@@ -11,7 +11,7 @@ import pathlib
 import vidpose
 
 LAYERS = {
-    "errors": 0, "skeletons": 0, "progress": 0,
+    "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0,
     "types": 1, "store": 1, "io": 1,
     "metrics": 2, "viz": 2,
     "tracking": 3, "backends": 3, "models": 3,

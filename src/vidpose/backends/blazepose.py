@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.geometry import apply_affine, invert_affine
 from vidpose.metrics.keypoints import iou_matrix
 from vidpose.skeletons import BLAZEPOSE33
 from vidpose.types import ROI, PersonPose
@@ -181,10 +182,6 @@ def roi_affine(roi: ROI, out_size: int = LANDMARK_SIZE) -> np.ndarray:
     return np.hstack([a, t[:, None]])
 
 
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    return cv2.invertAffineTransform(m.astype(np.float64))
-
-
 def crop_roi(image: np.ndarray, roi: ROI, out_size: int = LANDMARK_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Warp the rotated ROI to an ``out_size`` square. Returns (crop uint8, crop->image affine)."""
     m = roi_affine(roi, out_size)
@@ -192,10 +189,6 @@ def crop_roi(image: np.ndarray, roi: ROI, out_size: int = LANDMARK_SIZE) -> tupl
         image, invert_affine(m), (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
     return crop, m
-
-
-def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:, :2].T + m[:, 2]
 
 
 def refine_from_heatmaps(

@@ -166,7 +166,7 @@ def predict_image_pixels(model, crops: _Crops) -> np.ndarray:
     """(N, J, 3): x, y in image pixels, score."""
     import torch
 
-    from vidpose.data.topdown import apply_affine, invert_affine
+    from vidpose.geometry import apply_affine, invert_affine
 
     out = []
     with torch.no_grad():

@@ -28,6 +28,7 @@ import numpy as np
 
 from vidpose.data.types import PoseDataset
 from vidpose.errors import InputError
+from vidpose.geometry import apply_affine, invert_affine
 
 try:  # torch is an optional dependency of vidpose (the `train` extra)
     from torch.utils.data import Dataset as _TorchDataset
@@ -112,19 +113,6 @@ def crop_affine(center: np.ndarray, size: np.ndarray, rotation_deg: float, out_s
         m[0] = -m[0]
         m[0, 2] += out_w - 1
     return m
-
-
-def apply_affine(m: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Apply a ``(2, 3)`` affine to points ``(..., 2)``."""
-    xy = np.asarray(xy, dtype=np.float64)
-    return xy @ m[:, :2].T + m[:, 2]
-
-
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    """Inverse of a ``(2, 3)`` affine (image <- crop from crop <- image)."""
-    m = np.asarray(m, dtype=np.float64)
-    inv_lin = np.linalg.inv(m[:, :2])
-    return np.concatenate([inv_lin, (-inv_lin @ m[:, 2])[:, None]], axis=1)
 
 
 def flip_permutation_for(dataset: PoseDataset) -> np.ndarray:

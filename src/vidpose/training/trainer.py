@@ -196,7 +196,7 @@ def evaluate(model, loader) -> dict[str, float]:
     """
     import torch
 
-    from vidpose.data.topdown import apply_affine, invert_affine
+    from vidpose.geometry import apply_affine, invert_affine
     from vidpose.metrics.keypoints import bbox_max_norm, pck
 
     was_training = model.training
