@@ -138,3 +138,15 @@ def test_load_poses_malformed_types_are_input_errors(tmp_path, mutate):
     bad.write_text(json.dumps(data))
     with pytest.raises(InputError, match="frames"):
         load_poses(bad)
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from vidpose.io.atomic import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~umask
