@@ -8,13 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidpose.data.topdown import (
-    AugConfig,
-    TopDownDataset,
-    apply_affine,
-    crop_affine,
-    invert_affine,
-)
+from vidpose.data.topdown import AugConfig, TopDownDataset, crop_affine
+from vidpose.geometry import apply_affine, invert_affine
 from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 from vidpose.skeletons import COCO17

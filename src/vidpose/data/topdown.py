@@ -28,7 +28,7 @@ import numpy as np
 
 from vidpose.data.types import PoseDataset
 from vidpose.errors import InputError
-from vidpose.geometry import apply_affine, invert_affine
+from vidpose.geometry import apply_affine
 
 try:  # torch is an optional dependency of vidpose (the `train` extra)
     from torch.utils.data import Dataset as _TorchDataset

@@ -242,7 +242,6 @@ def _part_geometry(p: PersonFrame, cam: Camera, pts3: np.ndarray):
     """Per-part 2D axis endpoints (P, 2, 2), pixel radii (P, 2), depths (P,), valid (P,)."""
     uv = cam.project(pts3)
     z = pts3[:, 2]
-    P = len(PARTS)
     a = np.array([q[1] for q in PARTS])
     b = np.array([q[2] for q in PARTS])
     ti = PART_INDEX["torso_front"]
