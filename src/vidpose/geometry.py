@@ -16,3 +16,10 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
     inv_lin = np.linalg.inv(m[:, :2])
     return np.concatenate([inv_lin, (-inv_lin @ m[:, 2])[:, None]], axis=1)
+
+
+def crop_points_to_image(points: np.ndarray, affines: np.ndarray) -> np.ndarray:
+    """Map per-crop points ``(N, J, 2)`` back to the image through each crop's ``(N, 2, 3)`` affine
+    (image -> crop, as the crops were made)."""
+    pts = np.asarray(points, dtype=np.float64)
+    return np.stack([apply_affine(invert_affine(m), p) for m, p in zip(np.asarray(affines), pts)])

@@ -166,22 +166,20 @@ def predict_image_pixels(model, crops: _Crops) -> np.ndarray:
     """(N, J, 3): x, y in image pixels, score."""
     import torch
 
-    from vidpose.geometry import apply_affine, invert_affine
+    from vidpose.geometry import crop_points_to_image
 
     out = []
     with torch.no_grad():
         for lo in range(0, len(crops.images), BATCH):
             p = model.predict(crops.batch(lo, lo + BATCH)).numpy().astype(np.float64)
-            for i in range(p.shape[0]):
-                inv = invert_affine(crops.affines[lo + i])
-                p[i, :, :2] = apply_affine(inv, p[i, :, :2])
+            p[:, :, :2] = crop_points_to_image(p[:, :, :2], crops.affines[lo:lo + len(p)])
             out.append(p)
     return np.concatenate(out)
 
 
 def score(pred: np.ndarray, crops: _Crops) -> dict[str, float]:
     """pck@0.2 (bbox-max, labelled joints; also visible-only and @0.1), COCO OKS AP and mean pixel error of ``pred``."""
-    from vidpose.metrics.coco import coco_keypoint_ap
+    from vidpose.metrics.coco import coco_keypoint_ap, keypoint_coco_dicts
     from vidpose.metrics.keypoints import bbox_max_norm, pck
 
     gt = crops.gt
@@ -192,20 +190,13 @@ def score(pred: np.ndarray, crops: _Crops) -> dict[str, float]:
     res_vis = pck(pred[keep, :, :2], gt[keep, :, :2], gt[keep, :, 2] == 2, norm[keep], PCK_ALPHA)
     res_fine = pck(pred[keep, :, :2], gt[keep, :, :2], vis[keep], norm[keep], PCK_ALPHA / 2)
     err = np.linalg.norm(pred[..., :2] - gt[..., :2], axis=-1)
-    images, anns, results = [], [], []
-    for fid in sorted(set(crops.frame_ids.tolist())):
-        images.append({"id": int(fid)})
-    for i, person in enumerate(crops.persons):
-        b = np.asarray(person.bbox, np.float64)
-        kp = gt[i]
-        area = float(person.area) if person.area else float((b[2] - b[0]) * (b[3] - b[1]))
-        anns.append({"id": i + 1, "image_id": int(crops.frame_ids[i]), "category_id": 1, "iscrowd": 0,
-                     "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-                     "area": area, "keypoints": kp.ravel().tolist(), "num_keypoints": int((kp[:, 2] > 0).sum())})
-        results.append({"image_id": int(crops.frame_ids[i]), "category_id": 1,
-                        "keypoints": pred[i].ravel().tolist(), "score": float(np.mean(pred[i, :, 2]))})
-    ap = coco_keypoint_ap({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]},
-                          results)
+    areas = [float(p.area) if p.area else float((p.bbox[2] - p.bbox[0]) * (p.bbox[3] - p.bbox[1]))
+             for p in crops.persons]
+    coco_gt, results = keypoint_coco_dicts(
+        sorted(set(crops.frame_ids.tolist())), crops.frame_ids, gt, [p.bbox for p in crops.persons], areas,
+        crops.frame_ids, pred, pred[:, :, 2].mean(axis=1),
+    )
+    ap = coco_keypoint_ap(coco_gt, results)
     return {"pck@0.2": float(res.mean), "pck@0.2_visible": float(res_vis.mean), "pck@0.1": float(res_fine.mean),
             "oks_ap": float(ap["AP"]), "oks_ap50": float(ap["AP50"]),
             "mean_px_error": float(err[vis].mean())}

@@ -113,6 +113,31 @@ def validate_coco_results(res, name: str, img_ids: set, num_joints: int | None,
         )
 
 
+def keypoint_coco_dicts(image_ids, gt_image_ids, gt_keypoints, gt_boxes, gt_areas,
+                        pred_image_ids, pred_keypoints, pred_scores) -> tuple[dict, list]:
+    """A COCO keypoints GT dict and results list from flat arrays.
+
+    gt_keypoints (M, J, 3) with visibility, gt_boxes (M, 4) x1, y1, x2, y2, gt_areas (M,);
+    pred_keypoints (N, J, 3), pred_scores (N,); ``*_image_ids`` give each instance's image.
+    """
+    anns = []
+    for i, (img, kp, b, area) in enumerate(zip(gt_image_ids, gt_keypoints, gt_boxes, gt_areas)):
+        kp = np.asarray(kp, dtype=np.float64)
+        anns.append({
+            "id": i + 1, "image_id": int(img), "category_id": 1, "iscrowd": 0,
+            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+            "area": float(area), "keypoints": kp.ravel().tolist(), "num_keypoints": int((kp[:, 2] > 0).sum()),
+        })
+    results = [
+        {"image_id": int(img), "category_id": 1, "keypoints": np.asarray(kp, dtype=np.float64).ravel().tolist(),
+         "score": float(sc)}
+        for img, kp, sc in zip(pred_image_ids, pred_keypoints, pred_scores)
+    ]
+    gt = {"images": [{"id": int(i)} for i in image_ids], "annotations": anns,
+          "categories": [{"id": 1, "name": "person"}]}
+    return gt, results
+
+
 def coco_keypoint_ap(gt_json_path_or_dict, results_json_path_or_list, sigmas=None) -> dict:
     """COCO keypoint AP/AR with pycocotools.
 

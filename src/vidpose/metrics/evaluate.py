@@ -368,23 +368,16 @@ def _video_accel(idx, g_list, p_list, matches, j: int) -> float:
 
 def to_coco(idx: list[int], g_list: list[FramePoses], p_list: list[FramePoses]) -> tuple[dict, list]:
     """COCO keypoints GT dict and results list from aligned frames (image id = frame index)."""
-    images = [{"id": int(i)} for i in idx]
-    anns, res = [], []
-    for i, g, p in zip(idx, g_list, p_list):
-        for k in range(len(g)):
-            b = g.boxes[k]
-            kp = g.keypoints[k]
-            anns.append({
-                "id": len(anns) + 1, "image_id": int(i), "category_id": 1, "iscrowd": 0,
-                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-                "area": float(g.areas[k]), "keypoints": kp.ravel().tolist(),
-                "num_keypoints": int((kp[:, 2] > 0).sum()),
-            })
-        for k in range(len(p)):
-            res.append({"image_id": int(i), "category_id": 1,
-                        "keypoints": p.keypoints[k].ravel().tolist(), "score": float(p.scores[k])})
-    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
-    return gt, res
+    from vidpose.metrics.coco import keypoint_coco_dicts
+
+    g_img = [i for i, g in zip(idx, g_list) for _ in range(len(g))]
+    p_img = [i for i, p in zip(idx, p_list) for _ in range(len(p))]
+    return keypoint_coco_dicts(
+        idx, g_img,
+        [k for g in g_list for k in g.keypoints], [b for g in g_list for b in g.boxes],
+        [a for g in g_list for a in g.areas],
+        p_img, [k for p in p_list for k in p.keypoints], [s for p in p_list for s in p.scores],
+    )
 
 
 # --- 3D -------------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def evaluate(model, loader) -> dict[str, float]:
     """
     import torch
 
-    from vidpose.geometry import apply_affine, invert_affine
+    from vidpose.geometry import crop_points_to_image
     from vidpose.metrics.keypoints import bbox_max_norm, pck
 
     was_training = model.training
@@ -206,10 +206,8 @@ def evaluate(model, loader) -> dict[str, float]:
         for batch in loader:
             p = model.predict(batch["image"])
             p = p.detach().cpu().numpy() if hasattr(p, "detach") else np.asarray(p)
-            for i in range(p.shape[0]):
-                inv = invert_affine(batch["affine"][i].numpy())
-                preds.append(apply_affine(inv, p[i, :, :2].astype(np.float64)))
-                gts.append(batch["image_keypoints"][i].numpy())
+            preds.extend(crop_points_to_image(p[:, :, :2], batch["affine"].numpy()))
+            gts.extend(batch["image_keypoints"].numpy())
     model.train(was_training)
     pred = np.stack(preds)
     gt = np.stack(gts)
