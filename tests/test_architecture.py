@@ -11,16 +11,19 @@ import pathlib
 import vidpose
 
 LAYERS = {
-    "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0,
+    "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0, "version": 0, "settings": 0,
     "types": 1, "store": 1, "io": 1,
-    "metrics": 2, "viz": 2,
+    "metrics": 2, "viz": 2, "flow": 2,
     "tracking": 3, "backends": 3, "models": 3,
     "data": 4,
-    "training": 5,
-    "pipeline": 6,
-    "api": 7,
-    "bench": 8,
-    "cli": 9,
+    "objectives": 5,
+    "methods": 6,
+    "training": 7,
+    "stages": 8,
+    "pipeline": 9,
+    "api": 10,
+    "bench": 11,
+    "cli": 12,
 }
 
 ROOT = pathlib.Path(vidpose.__file__).parent

@@ -1,12 +1,6 @@
 """vidpose: human pose estimation in video, 2D and 3D, on an ordinary CPU."""
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("vidpose")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
-
+from vidpose.version import __version__
 from vidpose.errors import InputError, ModelStoreError, VidposeError
 
 
