@@ -142,7 +142,11 @@ def coco_keypoint_ap(gt_json_path_or_dict, results_json_path_or_list, sigmas=Non
     """COCO keypoint AP/AR with pycocotools.
 
     Returns ``{"AP", "AP50", "AP75", "APM", "APL", "AR"}`` plus ``"stats"`` (all ten
-    COCOeval stats). Empty results give zeros. ``sigmas`` (J,) replaces COCO's sigmas.
+    COCOeval stats). ``sigmas`` (J,) replaces COCO's sigmas.
+
+    Empty input differs from pycocotools (docs/metrics.md): no results, or a ground
+    truth without annotations, give 0.0 for every stat, where pycocotools' ``loadRes``
+    fails on an empty list and ``COCOeval`` reports -1 for a GT without annotations.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
