@@ -253,7 +253,7 @@ def test_npz_one_and_two_files(tmp_path):
     pred = gt + np.array([3.0, 4.0, 0.0])
     one = tmp_path / "both.npz"
     np.savez(one, pred=pred, gt=gt)
-    r = evaluate(one, None, ["mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck3d", "auc"])
+    r = evaluate(one, None, ["mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck3d", "auc"], root_joint=None)
     assert r["mpjpe"] == pytest.approx(5.0)
     assert r["p_mpjpe"] == pytest.approx(0.0, abs=1e-9)
     assert r["mpjve"] == pytest.approx(0.0, abs=1e-9)
@@ -261,10 +261,11 @@ def test_npz_one_and_two_files(tmp_path):
     assert r["auc"] == pytest.approx(29 / 31)  # error 5 mm counts below 10, 15, ..., 150 mm
     np.savez(tmp_path / "g.npz", gt=gt)
     np.savez(tmp_path / "p.npz", pred=pred)
-    r2 = evaluate(tmp_path / "g.npz", tmp_path / "p.npz", ["mpjpe"])
+    r2 = evaluate(tmp_path / "g.npz", tmp_path / "p.npz", ["mpjpe"], root_joint="none")
     assert r2["mpjpe"] == pytest.approx(5.0)
-    # root alignment removes the constant offset
+    # root alignment (the default, and any explicit joint) removes the constant offset
     assert evaluate(one, None, ["mpjpe"], root_joint=0)["mpjpe"] == pytest.approx(0.0, abs=1e-9)
+    assert evaluate(one, None, ["mpjpe"])["mpjpe"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_npz_bad_inputs(tmp_path):

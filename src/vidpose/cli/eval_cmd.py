@@ -12,8 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", required=True,
                    help="comma-separated metrics, e.g. oks_ap | pck@0.2,jitter,accel,mota,idf1,idsw | mpjpe,p_mpjpe")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the scores to FILE as JSON")
-    p.add_argument("--root-joint", type=int, default=None,
-                   help="3D only: subtract this joint from every pose before scoring")
+    p.add_argument("--root-joint", default="auto", metavar="auto|none|N",
+                   help="3D only: joint subtracted from every pose before scoring. auto (default): the "
+                        "skeleton's root (pelvis), MPJPE protocol #1; none: score the poses as given; N: joint N")
     p.add_argument("--skeleton", default=None,
                    help="COCO files only: skeleton whose OKS sigmas to use (coco17, hie14, h36m17, blazepose33)")
 
@@ -38,9 +39,14 @@ def main(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
     if not metrics:
         raise InputError("--metric: no metric named")
-    scores = evaluate(args.gt, args.pred, metrics, root_joint=args.root_joint, skeleton=args.skeleton)
+    notes: list[str] = []
+    scores = evaluate(args.gt, args.pred, metrics, root_joint=args.root_joint, skeleton=args.skeleton, notes=notes)
+    for note in notes:
+        print(note)
     print(format_table(scores))
     if args.json:
         doc = {"metrics": scores, "gt": str(args.gt), "pred": str(args.pred if args.pred else args.gt)}
+        if notes:
+            doc["notes"] = notes
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
     return 0

@@ -393,28 +393,85 @@ def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
         raise InputError(f"{path}: array {key!r} must have shape (N, J, 3), got {a.shape}")
     if not np.all(np.isfinite(a)):
         raise InputError(f"{path}: array {key!r} contains NaN or inf")
-    if "skeleton" in d:
-        from vidpose.skeletons import SKELETONS
-
-        name = str(d["skeleton"])
-        if name in SKELETONS and SKELETONS[name].num_keypoints != a.shape[1]:
-            raise InputError(
-                f"{path}: array {key!r} has {a.shape[1]} joints but skeleton {name} has "
-                f"{SKELETONS[name].num_keypoints}"
-            )
+    name = _npz_skeleton(d, path)
+    if name is not None and name in ROOT_JOINT_COUNTS and ROOT_JOINT_COUNTS[name] != a.shape[1]:
+        raise InputError(
+            f"{path}: array {key!r} has {a.shape[1]} joints but skeleton {name} has {ROOT_JOINT_COUNTS[name]}"
+        )
     return a
 
 
+# The root (pelvis) of each 3D joint layout, for the default root alignment (MPJPE
+# protocol #1). A tuple of several joints means their mean (skeletons without a
+# pelvis joint: the hip midpoint, as vidpose.skeletons builds H36M's pelvis).
+ROOT_JOINTS: dict[str, tuple[int, ...]] = {
+    "h36m17": (0,),           # pelvis (VideoPose3D order)
+    "humaneva15": (0,),       # pelvis
+    "mpi_inf_3dhp17": (14,),  # pelvis of the 17 test joints
+    "mpi_inf_3dhp28": (4,),   # pelvis of the 28 joints
+    "coco17": (11, 12),       # left_hip, right_hip
+    "hie14": (8, 11),         # right_hip, left_hip
+    "blazepose33": (23, 24),  # left_hip, right_hip
+}
+ROOT_JOINT_COUNTS = {"h36m17": 17, "humaneva15": 15, "mpi_inf_3dhp17": 17, "mpi_inf_3dhp28": 28,
+                     "coco17": 17, "hie14": 14, "blazepose33": 33}
+
+
+def _npz_skeleton(d: dict, path: str) -> str | None:
+    if "skeleton" not in d:
+        return None
+    a = d["skeleton"]
+    if a.dtype.kind != "U" or a.size != 1:
+        raise InputError(f"{path}: array 'skeleton' must be one string (e.g. 'h36m17'), got dtype {a.dtype} "
+                         f"shape {a.shape}")
+    return str(a.reshape(()))
+
+
+def resolve_root(root_joint, num_joints: int, skeleton: str | None, path: str) -> tuple[tuple[int, ...] | None, str]:
+    """The joints to subtract for ``root_joint`` ("auto", None/"none", or an index) and a sentence saying so.
+
+    "auto" (the default) is the skeleton's root: the pelvis (or the hip midpoint) of the
+    skeleton named in the .npz, or joint 0 when none is named (the pelvis in the
+    VideoPose3D layouts h36m17 and humaneva15).
+    """
+    if root_joint is None or (isinstance(root_joint, str) and root_joint.lower() == "none"):
+        return None, "3D poses scored as given (no root alignment: --root-joint none)"
+    if isinstance(root_joint, str) and root_joint.lower() == "auto":
+        if skeleton is None:
+            return (0,), ("3D poses root-aligned at joint 0 (no skeleton named in the .npz; joint 0 is the pelvis "
+                          "in h36m17 and humaneva15; --root-joint N picks another, --root-joint none scores raw poses)")
+        if skeleton not in ROOT_JOINTS:
+            raise InputError(
+                f"{path}: skeleton {skeleton!r} has no known root joint; pass --root-joint N (the pelvis index) "
+                f"or --root-joint none (known: {', '.join(ROOT_JOINTS)})"
+            )
+        if ROOT_JOINT_COUNTS[skeleton] != num_joints:
+            raise InputError(f"{path}: skeleton {skeleton} has {ROOT_JOINT_COUNTS[skeleton]} joints, the arrays have {num_joints}")
+        r = ROOT_JOINTS[skeleton]
+        what = f"joint {r[0]} (pelvis)" if len(r) == 1 else f"the mean of joints {r[0]} and {r[1]} (hips)"
+        return r, f"3D poses root-aligned at {what} of {skeleton} (--root-joint none scores raw poses)"
+    if isinstance(root_joint, str):
+        try:
+            root_joint = int(root_joint)
+        except ValueError:
+            raise InputError(f"root_joint: expected a joint index, 'auto' or 'none', got {root_joint!r}") from None
+    if isinstance(root_joint, bool) or not isinstance(root_joint, (int, np.integer)):
+        raise InputError(f"root_joint: expected a joint index, 'auto' or 'none', got {root_joint!r}")
+    if not 0 <= root_joint < num_joints:
+        raise InputError(f"root_joint: {root_joint} out of range 0..{num_joints - 1}")
+    return (int(root_joint),), f"3D poses root-aligned at joint {int(root_joint)} (--root-joint {int(root_joint)})"
+
+
 def _metrics_3d(gt: np.ndarray, pred: np.ndarray, gt_path: str, pred_path: str, metrics: list[str],
-                root_joint: int | None) -> dict:
+                root: tuple[int, ...] | None) -> dict:
     # 3D metrics are errors: a missing prediction must not score as a perfect one,
     # so every ground-truth frame needs a prediction (an empty 'pred' is refused).
     if pred.shape != gt.shape:
         raise InputError(f"{pred_path}: 'pred' shape {pred.shape} does not match {gt_path}: 'gt' shape {gt.shape}")
-    if root_joint is not None:
-        if not 0 <= root_joint < gt.shape[1]:
-            raise InputError(f"root_joint: {root_joint} out of range 0..{gt.shape[1] - 1}")
-        gt, pred = pose3d.root_align(gt, root_joint), pose3d.root_align(pred, root_joint)
+    if root is not None:
+        idx = list(root)
+        gt = gt - gt[:, idx].mean(axis=1, keepdims=True)
+        pred = pred - pred[:, idx].mean(axis=1, keepdims=True)
     fns = {"mpjpe": pose3d.mpjpe, "p_mpjpe": pose3d.p_mpjpe, "n_mpjpe": pose3d.n_mpjpe,
            "pck3d": pose3d.pck3d, "auc": pose3d.auc}
     out = {}
@@ -441,12 +498,16 @@ def _check_metrics(metrics: list[str], allowed: tuple[str, ...], what: str) -> l
 
 
 def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, metrics: list[str],
-             root_joint: int | None = None, skeleton: str | None = None) -> dict:
+             root_joint: int | str | None = "auto", skeleton: str | None = None,
+             notes: list[str] | None = None) -> dict:
     """Score ``pred_path`` against ``gt_path``; returns {metric name: value}.
 
     ``pred_path`` may be None (or equal ``gt_path``) for one .npz holding both arrays.
-    ``root_joint`` (3D only) subtracts that joint from both before scoring.
+    ``root_joint`` (3D only): "auto" (default) subtracts the skeleton's root (pelvis)
+    from both before scoring, as MPJPE's protocol #1 does (:func:`resolve_root`); an
+    index subtracts that joint; None or "none" scores the poses as given.
     ``skeleton`` (COCO files only) picks the OKS sigmas (:func:`sigmas_for`); default COCO's.
+    ``notes``, when given, receives sentences describing conventions applied (the root).
     """
     gt_path = str(gt_path)
     pred_path = gt_path if pred_path is None else str(pred_path)
@@ -456,8 +517,14 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
         if pk != "npz":
             raise InputError(f"{pred_path}: ground truth {gt_path} is .npz, predictions must be too")
         ms = _check_metrics(metrics, METRICS_3D, "3D .npz poses")
-        return _metrics_3d(_npz_array(gd, "gt", gt_path), _npz_array(pd, "pred", pred_path),
-                           gt_path, pred_path, ms, root_joint)
+        g3, p3 = _npz_array(gd, "gt", gt_path), _npz_array(pd, "pred", pred_path)
+        names = {n for n in (_npz_skeleton(gd, gt_path), _npz_skeleton(pd, pred_path)) if n is not None}
+        if len(names) > 1:
+            raise InputError(f"{pred_path}: skeleton {sorted(names)} differs between {gt_path} and {pred_path}")
+        root, note = resolve_root(root_joint, g3.shape[1], names.pop() if names else None, gt_path)
+        if notes is not None:
+            notes.append(note)
+        return _metrics_3d(g3, p3, gt_path, pred_path, ms, root)
     if gk == "coco_gt":
         if pk != "coco_results":
             raise InputError(f"{pred_path}: ground truth is COCO keypoints, predictions must be COCO results")
