@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.geometry import apply_affine, invert_affine
+from vidpose.geometry import apply_affine, crop_to_image_affine, invert_affine, warp_crop
 from vidpose.metrics.keypoints import iou_matrix
 from vidpose.skeletons import BLAZEPOSE33
 from vidpose.types import ROI, PersonPose
@@ -174,21 +174,15 @@ def roi_affine(roi: ROI, out_size: int = LANDMARK_SIZE) -> np.ndarray:
     """2x3 affine mapping crop pixels (u, v) in [0, out_size] to image pixels.
 
     image = centre + R(rotation) @ ((u, v) / out_size - 0.5) * size
+    (:func:`vidpose.geometry.crop_to_image_affine` with MediaPipe's pixel-corner convention).
     """
-    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
-    k = roi.size / out_size
-    a = np.array([[c * k, -s * k], [s * k, c * k]])
-    t = np.array([roi.cx, roi.cy]) - a @ np.array([out_size / 2, out_size / 2])
-    return np.hstack([a, t[:, None]])
+    return crop_to_image_affine((roi.cx, roi.cy), roi.size, roi.rotation, (out_size, out_size), pixel_centres=False)
 
 
 def crop_roi(image: np.ndarray, roi: ROI, out_size: int = LANDMARK_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Warp the rotated ROI to an ``out_size`` square. Returns (crop uint8, crop->image affine)."""
     m = roi_affine(roi, out_size)
-    crop = cv2.warpAffine(
-        image, invert_affine(m), (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
-    return crop, m
+    return warp_crop(image, invert_affine(m), (out_size, out_size)), m
 
 
 def refine_from_heatmaps(
@@ -242,7 +236,7 @@ class BlazePoseConfig:
     duplicate_iou: float = 0.5  # two tracked people whose boxes overlap more than this are one
     duplicate_containment: float = 0.8  # ... or whose intersection covers this much of the smaller box
     new_person_containment: float = 0.6  # a new detection's pose may cover at most this much of a tracked person
-    refine: bool = True  # heatmap sub-pixel refinement (as MediaPipe)
+    subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
 
@@ -360,7 +354,7 @@ class BlazePose:
         heatmaps = self._it.get_tensor(self._hm)[0]
         world = self._it.get_tensor(self._world)[0].reshape(NUM_LANDMARKS, 3)
         xy = raw[:, :2].astype(np.float64)
-        if self.config.refine:
+        if self.config.subpixel:
             xy[:33] = refine_from_heatmaps(xy[:33], heatmaps)
         img_xy = apply_affine(m, xy)
         vis = sigmoid(raw[:33, 3])

@@ -28,7 +28,7 @@ import numpy as np
 
 from vidpose.data.types import PoseDataset
 from vidpose.errors import InputError
-from vidpose.geometry import apply_affine
+from vidpose.geometry import apply_affine, box_to_center_size, image_to_crop_affine, warp_crop
 
 try:  # torch is an optional dependency of vidpose (the `train` extra)
     from torch.utils.data import Dataset as _TorchDataset
@@ -79,40 +79,16 @@ def person_box(keypoints: np.ndarray, bbox: np.ndarray | None) -> np.ndarray | N
     return np.concatenate([xy.min(0), xy.max(0)])
 
 
-def box_to_center_size(box: np.ndarray, aspect: float, padding: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centre ``(2,)`` and size ``(2,)`` (w, h) of ``box`` widened to ``aspect`` = W/H, times padding."""
-    x1, y1, x2, y2 = box
-    center = np.array([(x1 + x2) / 2, (y1 + y2) / 2], dtype=np.float64)
-    w, h = x2 - x1, y2 - y1
-    if w > aspect * h:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return center, np.array([w, h], dtype=np.float64) * padding
-
-
 def crop_affine(center: np.ndarray, size: np.ndarray, rotation_deg: float, out_size: tuple[int, int],
                 flip: bool = False) -> np.ndarray:
-    """The ``(2, 3)`` affine crop <- image.
+    """The ``(2, 3)`` affine crop <- image (:func:`vidpose.geometry.image_to_crop_affine`,
+    pixel-centre convention).
 
     ``center``/``size`` (w, h) in image pixels; ``rotation_deg`` turns the person
     counter-clockwise in the crop; ``out_size`` (H, W). With ``flip`` the crop
     is mirrored (x -> W-1-x).
     """
-    out_h, out_w = out_size
-    s = out_w / size[0]  # size has the output aspect, so x and y scales agree
-    t = np.deg2rad(rotation_deg)
-    c, si = np.cos(t), np.sin(t)
-    # Rotation by -t in image coordinates (y down) reads as a counter-clockwise turn on screen.
-    lin = s * np.array([[c, si], [-si, c]])
-    out_c = np.array([(out_w - 1) / 2, (out_h - 1) / 2])
-    m = np.zeros((2, 3), np.float64)
-    m[:, :2] = lin
-    m[:, 2] = out_c - lin @ center
-    if flip:
-        m[0] = -m[0]
-        m[0, 2] += out_w - 1
-    return m
+    return image_to_crop_affine(center, size, np.deg2rad(rotation_deg), out_size, pixel_centres=True, flip=flip)
 
 
 def flip_permutation_for(dataset: PoseDataset) -> np.ndarray:
@@ -245,8 +221,6 @@ class TopDownDataset(_TorchDataset):
     def crop(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """The crop of sample ``index``: image (H, W, 3) uint8 RGB, keypoints (J, 3) in crop
         pixels, affine (2, 3) crop <- image, flipped."""
-        import cv2
-
         it = self.items[index]
         frame = self.dataset.frames[it.frame]
         person = frame.persons[it.person]
@@ -256,8 +230,7 @@ class TopDownDataset(_TorchDataset):
         m = crop_affine(center, size, rot, self.input_size, flip)
         img = read_image(frame, it.frame)
         out_h, out_w = self.input_size
-        crop = cv2.warpAffine(img, m, (out_w, out_h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        crop = warp_crop(img, m, self.input_size)
         kp = np.asarray(person.keypoints, dtype=np.float64).copy()
         kp[:, :2] = apply_affine(m, kp[:, :2])
         if flip:
