@@ -145,11 +145,23 @@ def _load_test_mat(path: Path, keys: tuple[str, ...]) -> dict:
             "save('annot_data.mat', '-struct', 's', '-v7')`"
         ) from None
     out = {}
-    with h5py.File(path, "r") as f:
-        for k in keys:
-            if k in f:
+    try:
+        with h5py.File(path, "r") as f:
+            for k in keys:
+                if k not in f:
+                    continue
+                obj = f[k]
+                if not isinstance(obj, h5py.Dataset):
+                    raise fail(path, k, f"expected a numeric array, got an HDF5 {type(obj).__name__} "
+                                        "(a MATLAB struct or cell?)")
+                if obj.dtype.kind not in "fiub":
+                    raise fail(path, k, f"expected a numeric array, got HDF5 type {obj.dtype}")
                 # HDF5 stores MATLAB arrays with the dimension order reversed.
-                out[k] = np.asarray(f[k]).T
+                out[k] = np.asarray(obj[()]).T
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise InputError(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({e}); truncated?") from None
     return out
 
 
