@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from vidpose.errors import OutputError, VidposeError, output_error
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -23,7 +25,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{suffix}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{suffix}", dir=folder)
+    except OSError as e:  # no such folder, not a folder, not writable: name the target, not the temp name
+        raise OutputError(f"{path}: cannot create ({e.strerror or e})") from e
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp creates 0600 files; give the result the permissions a plain open() would
@@ -34,9 +39,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(e, OSError) and e.filename is None and not isinstance(e, VidposeError):
+            # A failed write() (disk full, file too large) does not say which file.
+            raise output_error(path, e) from e
         raise
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vidpose.errors import InputError
+from vidpose.errors import InputError, output_error
 from vidpose.io.atomic import atomic_path
 from vidpose.skeletons import Skeleton, get_skeleton
 
@@ -46,26 +46,50 @@ def person_dict(track_id: int | None, bbox, score: float, keypoints: np.ndarray,
 
 
 class _Streamed:
-    """Base for writers that stream into a temp file and rename on ``close``."""
+    """Base for writers that stream into a temp file and rename on ``close``.
+
+    An ``OSError`` while writing (disk full, file too large) is raised as an
+    :class:`~vidpose.errors.OutputError` naming the file.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
-        self._f = open(self._tmp, "w", encoding="utf-8", newline="")
+        try:
+            self._f = open(self._tmp, "w", encoding="utf-8", newline="")
+        except OSError as e:
+            self._ctx.__exit__(type(e), e, None)
+            raise output_error(self.path, e) from e
+
+    def write_frame(self, frame: dict) -> None:
+        try:
+            self._write_frame(frame)
+        except OSError as e:
+            raise output_error(self.path, e) from e
 
     def close(self) -> None:
-        self._finish()
-        self._f.close()
+        try:
+            self._finish()
+            self._f.close()
+        except OSError as e:
+            self.abort()
+            raise output_error(self.path, e) from e
         self._ctx.__exit__(None, None, None)
 
     def abort(self) -> None:
         """Drop everything written so far; the target path is left untouched."""
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError:
+            pass  # the data is being dropped anyway (e.g. a full disk fails the final flush)
         try:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
         except RuntimeError:
             pass
+
+    def _write_frame(self, frame: dict) -> None:
+        raise NotImplementedError
 
     def _finish(self) -> None:
         pass
@@ -80,7 +104,7 @@ class PosesJsonWriter(_Streamed):
         self._n = 0
         self._f.write('{"format": "%s",\n "skeleton": %s,\n "frames": [' % (POSES_FORMAT, json.dumps(skeleton_dict(skeleton))))
 
-    def write_frame(self, frame: dict) -> None:
+    def _write_frame(self, frame: dict) -> None:
         self._f.write(("\n  " if self._n == 0 else ",\n  ") + json.dumps(frame, separators=(",", ":")))
         self._n += 1
 
@@ -100,7 +124,7 @@ class PosesCsvWriter(_Streamed):
         self._w = csv.writer(self._f)
         self._w.writerow(CSV_COLUMNS)
 
-    def write_frame(self, frame: dict) -> None:
+    def _write_frame(self, frame: dict) -> None:
         for p in frame["persons"]:
             k3 = p["keypoints_3d"] or [["", "", ""]] * len(p["keypoints"])
             for name, (x, y, s), xyz in zip(self.skeleton.keypoints, p["keypoints"], k3):
@@ -131,24 +155,30 @@ class TrcWriter:
             self._tracks.setdefault(p["track_id"], {})[frame["index"]] = xyz
 
     def close(self) -> None:
-        names = [n for n in self.skeleton.keypoints]
+        names = list(self.skeleton.keypoints)
         for tid, frames in sorted(self._tracks.items()):
-            idx = sorted(frames)
-            first, last = idx[0], idx[-1]
             path = self.folder / f"{self.stem}_track{tid}.trc"
-            with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
-                n = last - first + 1
-                f.write(f"PathFileType\t4\t(X/Y/Z)\t{path.name}\n")
-                f.write("DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames\n")
-                f.write(f"{self.fps:.6g}\t{self.fps:.6g}\t{n}\t{len(names)}\tm\t{self.fps:.6g}\t{first + 1}\t{n}\n")
-                f.write("Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t\n")
-                f.write("\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))) + "\n\n")
-                for k in range(first, last + 1):
-                    t = self._times.get(k, (k - first) / self.fps)
-                    row = frames.get(k)
-                    vals = "\t".join(f"{v:.5f}" for v in row.ravel()) if row is not None else "\t" * (3 * len(names) - 1)
-                    f.write(f"{k + 1}\t{t:.6f}\t{vals}\n")
+            try:
+                self._write_track(path, frames, names)
+            except OSError as e:
+                raise output_error(path, e) from e
             self.paths.append(path)
+
+    def _write_track(self, path: Path, frames: dict[int, np.ndarray], names: list[str]) -> None:
+        idx = sorted(frames)
+        first, last = idx[0], idx[-1]
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            n = last - first + 1
+            f.write(f"PathFileType\t4\t(X/Y/Z)\t{path.name}\n")
+            f.write("DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames\n")
+            f.write(f"{self.fps:.6g}\t{self.fps:.6g}\t{n}\t{len(names)}\tm\t{self.fps:.6g}\t{first + 1}\t{n}\n")
+            f.write("Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t\n")
+            f.write("\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))) + "\n\n")
+            for k in range(first, last + 1):
+                t = self._times.get(k, (k - first) / self.fps)
+                row = frames.get(k)
+                vals = "\t".join(f"{v:.5f}" for v in row.ravel()) if row is not None else "\t" * (3 * len(names) - 1)
+                f.write(f"{k + 1}\t{t:.6f}\t{vals}\n")
 
     def abort(self) -> None:
         self._tracks.clear()

@@ -43,7 +43,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from vidpose.errors import InputError
+from vidpose.errors import InputError, OutputError
 from vidpose.io.atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -433,7 +433,7 @@ def _pick_codec(codec: str) -> str:
     try:
         av.Codec(codec, "w")
         return codec
-    except Exception:  # UnknownCodecError differs between PyAV versions
+    except ValueError:  # PyAV's UnknownCodecError (a ValueError): this build has no such encoder
         if codec == "libx264":
             warnings.warn("libx264 is not available in this PyAV build; writing MPEG-4 Part 2 video",
                           RuntimeWarning, stacklevel=3)
@@ -496,9 +496,11 @@ class VideoWriter:
                 # No CRF: pick a bit rate for decent quality (~0.2 bit per pixel).
                 stream.bit_rate = int(max(200_000, self._enc_w * self._enc_h * fps * 0.2))
             self._stream = stream
-        except FileNotFoundError:
+        except (FileNotFoundError, OutputError) as e:
             self._fail()
-            raise InputError(f"{self.path}: the output folder does not exist") from None
+            if isinstance(e, FileNotFoundError) or isinstance(e.__cause__, FileNotFoundError):
+                raise InputError(f"{self.path}: the output folder does not exist") from None
+            raise
         except (av.error.FFmpegError, ValueError, OSError) as e:
             self._fail()
             raise InputError(f"{self.path}: cannot create video ({_reason(e)})") from None
@@ -534,8 +536,12 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame.pts = pts
         frame.time_base = self.TIME_BASE
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as e:
+            self._fail()
+            raise OutputError(f"{self.path}: cannot write video ({_reason(e)})") from e
         self._last_pts = pts
         self._frames_written += 1
 
@@ -551,6 +557,9 @@ class VideoWriter:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
+        except (av.error.FFmpegError, OSError) as e:
+            self._fail()
+            raise OutputError(f"{self.path}: cannot write video ({_reason(e)})") from e
         except BaseException:
             self._fail()
             raise
