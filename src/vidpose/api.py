@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from vidpose.pipeline import PoseRun, RunConfig, frame_dict
 
 
@@ -20,15 +18,57 @@ def _config(options: dict) -> RunConfig:
     return RunConfig(**options)
 
 
-def stream(source, **options) -> Iterator[dict]:
-    """Yield one dict per frame, as in ``poses.json["frames"]``, as soon as it is ready."""
-    pr = PoseRun(source, _config(options))
-    for fp in pr:
-        yield frame_dict(fp)
+class PoseStream:
+    """What :func:`stream` returns: iterate it for one dict per frame, as soon as each is ready.
+
+    After the last frame, ``decode_error`` is None when the whole source was
+    decoded, or says where and why decoding stopped early (a truncated or
+    damaged file), as ``run.json``'s ``decode_error`` does. ``info`` describes
+    the source. One pass only; ``close()`` (or ``with``) releases the source if
+    you stop early.
+    """
+
+    def __init__(self, source, config: RunConfig):
+        self._run = PoseRun(source, config)  # a bad source fails here, at the call
+        self._frames = iter(self._run)
+
+    @property
+    def info(self):
+        return self._run.info
+
+    @property
+    def decode_error(self) -> str | None:
+        return self._run.decode_error
+
+    def __iter__(self) -> "PoseStream":
+        return self
+
+    def __next__(self) -> dict:
+        return frame_dict(next(self._frames))
+
+    def close(self) -> None:
+        self._frames.close()
+        self._run.source.close()
+
+    def __enter__(self) -> "PoseStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def stream(source, **options) -> PoseStream:
+    """Yield one dict per frame, as in ``poses.json["frames"]``; then ``.decode_error`` says if decoding stopped early."""
+    return PoseStream(source, _config(options))
 
 
 def estimate(source, **options) -> dict:
-    """Run the pipeline on ``source`` and return what ``vidpose run`` writes to poses.json."""
+    """Run the pipeline on ``source`` and return what ``vidpose run`` writes to poses.json.
+
+    One key more than poses.json: ``decode_error``, None when the whole source
+    was decoded, else where and why decoding stopped (the frames cover what was
+    decoded up to there), as in ``run.json``.
+    """
     from vidpose.errors import InputError
     from vidpose.io.poses import POSES_FORMAT, skeleton_dict
     from vidpose.skeletons import get_skeleton
@@ -45,4 +85,5 @@ def estimate(source, **options) -> dict:
                   "num_frames": len(frames)},
         "skeleton": skeleton_dict(get_skeleton(cfg.skeleton)),
         "frames": frames,
+        "decode_error": pr.decode_error,
     }
