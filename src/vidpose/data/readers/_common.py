@@ -6,13 +6,13 @@ Every check raises :class:`vidpose.errors.InputError` with a message of the form
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import read_json
 
 
 def fail(path: str | Path, what: str, fault: str) -> InputError:
@@ -35,14 +35,8 @@ def require_dir(path: str | Path, what: str = "directory") -> Path:
 
 
 def load_json(path: str | Path) -> Any:
-    p = require_file(path, "annotation file")
-    try:
-        with open(p, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{p}: not valid JSON ({e})") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not UTF-8 text ({e})") from None
+    """An annotation file's JSON content (:func:`vidpose.io.jsonfile.read_json` after an existence check)."""
+    return read_json(require_file(path, "annotation file"))
 
 
 def load_mat(path: str | Path, *, squeeze: bool = False, structs: bool = False) -> dict:
