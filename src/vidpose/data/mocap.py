@@ -34,7 +34,6 @@ converts to.
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 
 from vidpose import store
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import parse_json
 from vidpose.skeletons import convert
 
 PACKAGE, VERSION = "pybullet", "3.2.7"
@@ -315,10 +315,7 @@ def parse_motion(text: str | bytes, name: str = "motion", rig: Rig | None = None
                  source: str | None = None) -> MocapClip:
     """Parse a DeepMimic motion JSON text into key frames (``source`` names the file in errors)."""
     where = source or name
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{where}: not valid JSON ({e})") from None
+    data = parse_json(text, where)
     frames = data.get("Frames") if isinstance(data, dict) else None
     if not isinstance(frames, list) or len(frames) < 2:
         raise InputError(f"{where}: field 'Frames' must be a list of at least 2 frames")

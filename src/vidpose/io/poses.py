@@ -19,6 +19,7 @@ import numpy as np
 
 from vidpose.errors import InputError, output_error
 from vidpose.io.atomic import atomic_path
+from vidpose.io.jsonfile import read_json
 from vidpose.skeletons import Skeleton, get_skeleton
 
 POSES_FORMAT = "vidpose.poses/1"
@@ -200,10 +201,7 @@ def load_poses(path: str | os.PathLike) -> dict:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such poses file")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{p}: not valid JSON ({e})") from None
+    data = read_json(p)
     if not isinstance(data, dict) or data.get("format") != POSES_FORMAT:
         raise _fail(p, "format", f"expected {POSES_FORMAT!r}, got {data.get('format') if isinstance(data, dict) else type(data).__name__!r}")
     for key in ("video", "skeleton", "frames"):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import read_json
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 REPORTED = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -24,15 +24,7 @@ REPORTED = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 
 def _load_json(x, what: str):
     if isinstance(x, (str, os.PathLike)):
-        path = Path(x)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise InputError(f"{what} {path}: cannot read ({e.strerror or e})") from None
-        try:
-            return json.loads(text), str(path)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{what} {path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        return read_json(x), str(Path(x))
     return copy.deepcopy(x), what
 
 

@@ -13,7 +13,6 @@ See docs/synthetic.md for the annotation format.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset, Sequence3D
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import read_json
 from vidpose.skeletons import COCO17
 
 from vidpose.data.synth.generate import FORMAT, HELD_OUT, SPLITS, SUBSETS, SplitConfig, generate_clip, generate_split
@@ -52,12 +52,7 @@ def _array(v, shape: tuple[int, ...], where: str) -> np.ndarray:
 def read_clip(path: str | os.PathLike) -> dict:
     """Load and validate one ``annotations.json``; return the parsed dict."""
     p = Path(path)
-    try:
-        ann = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{p}: annotation file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: not valid JSON ({e})") from None
+    ann = read_json(p)
     w = str(p)
     if not isinstance(ann, dict):
         raise InputError(f"{w}: top level must be an object")
