@@ -70,6 +70,41 @@ def is_hdf5(path: str | Path) -> bool:
     return head[:8] == sig or head[512:520] == sig
 
 
+def _has_bool(value: Any, depth: int = 0) -> bool:
+    """True when a (nested) list holds a Python bool: JSON ``true``/``false`` are not numbers."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (list, tuple)) and depth < 8:
+        return any(_has_bool(v, depth + 1) for v in value)
+    return False
+
+
+def numeric(value: Any, path: str | Path, what: str, dtype: Any = np.float64) -> np.ndarray:
+    """``value`` as a numeric array, refusing what numpy would silently convert.
+
+    Strings (``"1"``), JSON booleans, complex numbers, ``None`` and ragged lists are
+    errors; integers too large for a float (JSON allows any size) are errors too.
+    """
+    if _has_bool(value):
+        raise fail(path, what, f"expected numbers, got a boolean in {_short(value)}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        raise fail(path, what, f"expected numbers (a regular array), got {_short(value)}") from None
+    if raw.dtype.kind not in "fiubO":
+        raise fail(path, what, f"expected numbers, got {_short(value)}")
+    if raw.dtype.kind == "O" and any(
+        isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating))
+        for v in raw.ravel()
+    ):
+        raise fail(path, what, f"expected numbers, got {_short(value)}")
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return np.asarray(raw, dtype=dtype)
+    except (TypeError, ValueError, OverflowError, FloatingPointError):
+        raise fail(path, what, f"expected numbers in range, got {_short(value)}") from None
+
+
 def as_array(
     value: Any,
     path: str | Path,
@@ -80,10 +115,7 @@ def as_array(
     dtype: Any = np.float64,
 ) -> np.ndarray:
     """Convert ``value`` to an array, check its shape (``None`` = any size) and finiteness."""
-    try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError):
-        raise fail(path, what, f"expected numbers, got {_short(value)}") from None
+    arr = numeric(value, path, what, dtype)
     if shape is not None:
         ok = arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape))
         if not ok:
@@ -96,13 +128,10 @@ def as_array(
 
 
 def as_scalar(value: Any, path: str | Path, what: str) -> float:
-    arr = np.asarray(value)
+    arr = numeric(value, path, what)
     if arr.size != 1:
         raise fail(path, what, f"expected one number, got shape {arr.shape}")
-    try:
-        v = float(arr.reshape(()))
-    except (TypeError, ValueError):
-        raise fail(path, what, f"expected a number, got {_short(value)}") from None
+    v = float(arr.reshape(()))
     if not np.isfinite(v):
         raise fail(path, what, "non-finite value (NaN or inf)")
     return v
@@ -137,6 +166,40 @@ def get(d: dict, key: str, path: str | Path, where: str) -> Any:
 def xywh_to_xyxy(box: np.ndarray) -> np.ndarray:
     """(4,) x, y, w, h -> (4,) x1, y1, x2, y2."""
     return np.array([box[0], box[1], box[0] + box[2], box[1] + box[3]], np.float64)
+
+
+def box_xywh(value: Any, path: str | Path, what: str) -> np.ndarray:
+    """A COCO-style ``[x, y, w, h]`` box, checked, as (4,) x1, y1, x2, y2."""
+    box = as_array(value, path, what, (4,))
+    if box[2] < 0 or box[3] < 0:
+        raise fail(path, what, f"negative width or height {box.tolist()}")
+    with np.errstate(over="ignore"):
+        out = xywh_to_xyxy(box)
+    if not np.isfinite(out).all():
+        raise fail(path, what, f"coordinates too large (x + w or y + h overflows): {box.tolist()}")
+    return out
+
+
+def as_id(value: Any, path: str | Path, what: str) -> int | str:
+    """An identifier: an integer or a non-empty string (not a list, float, boolean or null)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+        raise fail(path, what, f"expected an integer or string id, got {_short(value)}")
+    return value
+
+
+def as_name(value: Any, path: str | Path, what: str) -> str:
+    """A non-empty string (file names, keypoint names)."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise fail(path, what, f"expected a non-empty string, got {_short(value)}")
+    return value
+
+
+def as_size(value: Any, path: str | Path, what: str) -> int:
+    """An image width or height: a positive integer."""
+    v = as_int(value, path, what)
+    if v <= 0:
+        raise fail(path, what, f"expected a positive size in pixels, got {v}")
+    return v
 
 
 def keypoints_from_flat(

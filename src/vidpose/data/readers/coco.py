@@ -11,12 +11,15 @@ from pathlib import Path
 
 from vidpose.data.readers._common import (
     as_array,
+    as_id,
     as_int,
+    as_name,
+    as_size,
+    box_xywh,
     fail,
     get,
     keypoints_from_flat,
     load_json,
-    xywh_to_xyxy,
 )
 from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.skeletons import COCO17
@@ -48,33 +51,37 @@ def read_coco(ann_file: str | Path, image_root: str | Path) -> PoseDataset:
         raise fail(path, "images/annotations/categories", "expected lists")
 
     # The person category is the one that names keypoints.
-    kp_cats = [c for c in categories if isinstance(c, dict) and "keypoints" in c]
+    kp_cats = [(i, c) for i, c in enumerate(categories) if isinstance(c, dict) and "keypoints" in c]
     if not kp_cats:
         raise fail(path, "categories", "no category with a 'keypoints' list (not a keypoints file?)")
-    names = tuple(str(n) for n in kp_cats[0]["keypoints"])
-    cat_ids = {c.get("id") for c in kp_cats}
-    for c in kp_cats[1:]:
-        if tuple(c["keypoints"]) != names:
-            raise fail(path, f"categories[id={c.get('id')}].keypoints", "differs from the first keypoint category")
+    cat_names = []
+    for i, c in kp_cats:
+        kps = c["keypoints"]
+        if not isinstance(kps, list) or not kps:
+            raise fail(path, f"categories[{i}].keypoints", f"expected a non-empty list of names, got {kps!r:.60}")
+        cat_names.append(tuple(as_name(n, path, f"categories[{i}].keypoints[{k}]") for k, n in enumerate(kps)))
+    names = cat_names[0]
+    cat_ids = {as_id(get(c, "id", path, f"categories[{i}]"), path, f"categories[{i}].id") for i, c in kp_cats}
+    for (i, c), n in zip(kp_cats[1:], cat_names[1:]):
+        if n != names:
+            raise fail(path, f"categories[{i}].keypoints", "differs from the first keypoint category")
     num = len(names)
-    if num == 0:
-        raise fail(path, "categories.keypoints", "empty list")
 
     frames: list[FrameAnnotation] = []
     by_id: dict = {}
     for i, img in enumerate(images):
         where = f"images[{i}]"
-        img_id = get(img, "id", path, where)
+        img_id = as_id(get(img, "id", path, where), path, f"{where}.id")
         if img_id in by_id:
             raise fail(path, f"{where}.id", f"duplicate image id {img_id!r}")
-        file_name = get(img, "file_name", path, where)
+        file_name = as_name(get(img, "file_name", path, where), path, f"{where}.file_name")
         w = img.get("width")
         h = img.get("height")
         frame = FrameAnnotation(
-            image=root / str(file_name),
+            image=root / file_name,
             persons=[],
-            width=None if w is None else as_int(w, path, f"{where}.width"),
-            height=None if h is None else as_int(h, path, f"{where}.height"),
+            width=None if w is None else as_size(w, path, f"{where}.width"),
+            height=None if h is None else as_size(h, path, f"{where}.height"),
             index=i,
             image_id=img_id,
         )
@@ -83,17 +90,19 @@ def read_coco(ann_file: str | Path, image_root: str | Path) -> PoseDataset:
 
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
-        img_id = get(ann, "image_id", path, where)
+        img_id = as_id(get(ann, "image_id", path, where), path, f"{where}.image_id")
         if img_id not in by_id:
             raise fail(path, f"{where}.image_id", f"{img_id!r} is not an id in 'images'")
         cat = ann.get("category_id")
-        if cat is not None and cat not in cat_ids:
+        if cat is not None and (isinstance(cat, (list, dict)) or cat not in cat_ids):
             raise fail(path, f"{where}.category_id", f"{cat!r} is not a keypoint category")
         kp = keypoints_from_flat(get(ann, "keypoints", path, where), num, path, f"{where}.keypoints", _COCO_VIS)
-        box = as_array(get(ann, "bbox", path, where), path, f"{where}.bbox", (4,))
-        if box[2] < 0 or box[3] < 0:
-            raise fail(path, f"{where}.bbox", f"negative width or height {box.tolist()}")
+        box = box_xywh(get(ann, "bbox", path, where), path, f"{where}.bbox")
         area = ann.get("area")
+        if area is not None:
+            area = float(as_array(area, path, f"{where}.area", ()))
+            if area < 0:
+                raise fail(path, f"{where}.area", f"expected a non-negative area, got {area}")
         iscrowd = as_int(ann.get("iscrowd", 0), path, f"{where}.iscrowd")
         if iscrowd not in (0, 1):
             raise fail(path, f"{where}.iscrowd", f"expected 0 or 1, got {iscrowd}")
@@ -101,12 +110,15 @@ def read_coco(ann_file: str | Path, image_root: str | Path) -> PoseDataset:
         if "id" in ann:
             extra["id"] = ann["id"]
         if "num_keypoints" in ann:
-            extra["num_keypoints"] = as_int(ann["num_keypoints"], path, f"{where}.num_keypoints")
+            nk = as_int(ann["num_keypoints"], path, f"{where}.num_keypoints")
+            if not 0 <= nk <= num:
+                raise fail(path, f"{where}.num_keypoints", f"expected 0..{num}, got {nk}")
+            extra["num_keypoints"] = nk
         by_id[img_id].persons.append(
             PersonAnnotation(
                 keypoints=kp,
-                bbox=xywh_to_xyxy(box),
-                area=None if area is None else float(as_array(area, path, f"{where}.area", ())),
+                bbox=box,
+                area=area,
                 extra=extra,
             )
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from vidpose.data.readers._common import as_int, as_scalar, fail, get, load_json, require_file
+from vidpose.data.readers._common import as_int, as_name, as_scalar, fail, get, load_json, require_file
 from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 from vidpose.skeletons import HIE14
@@ -58,6 +58,8 @@ def _person(rect: Any, path: Path, where: str) -> PersonAnnotation:
         if not all(present):
             raise fail(path, f"{where}.x1/y1/x2/y2", "box is missing some corners")
         bbox = np.array([as_scalar(_one(rect[k], path, f"{where}.{k}"), path, f"{where}.{k}") for k in keys])
+        if bbox[2] < bbox[0] or bbox[3] < bbox[1]:
+            raise fail(path, f"{where}.x1/y1/x2/y2", f"x2 < x1 or y2 < y1: {bbox.tolist()}")
     kp = np.zeros((_J, 3))
     groups = rect.get("annopoints") or []
     if not isinstance(groups, list):
@@ -114,9 +116,7 @@ def read_hie(ann_dir_or_file: str | Path, image_root: str | Path) -> PoseDataset
         for i, entry in enumerate(annolist):
             where = f"annolist[{i}]"
             image = _one(get(entry, "image", path, where), path, f"{where}.image")
-            name = get(image, "name", path, f"{where}.image[0]")
-            if not isinstance(name, str) or not name:
-                raise fail(path, f"{where}.image[0].name", f"expected a file name, got {name!r}")
+            name = as_name(get(image, "name", path, f"{where}.image[0]"), path, f"{where}.image[0].name")
             rects = entry.get("annorect") or []
             if not isinstance(rects, list):
                 raise fail(path, f"{where}.annorect", f"expected a list, got {type(rects).__name__}")

@@ -72,6 +72,8 @@ def read_mpii_json(ann_file: str | Path, image_root: str | Path) -> PoseDataset:
             raise fail(path, f"{where}.image", f"expected an image file name, got {name!r}")
         center = as_array(get(entry, "center", path, where), path, f"{where}.center", (2,))
         scale = as_scalar(get(entry, "scale", path, where), path, f"{where}.scale")
+        if scale <= 0:
+            raise fail(path, f"{where}.scale", f"expected a positive scale (person height / 200 px), got {scale}")
         if unlabelled_file:
             kp = np.zeros((_J, 3))
             extra: dict[str, Any] = {"center": center, "scale": scale, "annotated": False}

@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from vidpose.data.readers._common import (
-    as_array,
+    as_id,
     as_int,
+    as_name,
+    as_size,
+    box_xywh,
     fail,
     get,
     keypoints_from_flat,
     load_json,
     require_file,
-    xywh_to_xyxy,
 )
 from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
@@ -50,10 +52,16 @@ def _files(ann: Path) -> list[Path]:
 
 
 def _box(value: Any, path: Path, what: str):
-    box = as_array(value, path, what, (4,))
-    if box[2] < 0 or box[3] < 0:
-        raise fail(path, what, f"negative width or height {box.tolist()}")
-    return xywh_to_xyxy(box)
+    return box_xywh(value, path, what)
+
+
+def _flag(value: Any, path: Path, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = as_int(value, path, what)
+    if v not in (0, 1):
+        raise fail(path, what, f"expected true/false (or 1/0), got {v}")
+    return bool(v)
 
 
 def read_posetrack18(
@@ -89,11 +97,16 @@ def read_posetrack18(
         annotations = get(data, "annotations", path, "")
         if not isinstance(images, list) or not isinstance(annotations, list):
             raise fail(path, "images/annotations", "expected lists")
-        for c in data.get("categories", []) or []:
+        cats = data.get("categories", []) or []
+        if not isinstance(cats, list):
+            raise fail(path, "categories", f"expected a list, got {type(cats).__name__}")
+        for ci, c in enumerate(cats):
             if isinstance(c, dict) and "keypoints" in c:
-                if len(c["keypoints"]) != len(names):
-                    raise fail(path, "categories.keypoints", f"expected {len(names)} names, got {len(c['keypoints'])}")
-                cat_names = tuple(str(n) for n in c["keypoints"])
+                kps = c["keypoints"]
+                if not isinstance(kps, list) or len(kps) != len(names):
+                    got = len(kps) if isinstance(kps, list) else type(kps).__name__
+                    raise fail(path, f"categories[{ci}].keypoints", f"expected a list of {len(names)} names, got {got}")
+                cat_names = tuple(as_name(n, path, f"categories[{ci}].keypoints[{k}]") for k, n in enumerate(kps))
                 if frames and cat_names != names:
                     raise fail(path, "categories.keypoints", "differs from the names in earlier files")
                 names = cat_names
@@ -102,19 +115,23 @@ def read_posetrack18(
         seen_ids: set = set()
         for i, img in enumerate(images):
             where = f"images[{i}]"
-            img_id = get(img, "id", path, where)
+            img_id = as_id(get(img, "id", path, where), path, f"{where}.id")
             if img_id in seen_ids:
                 raise fail(path, f"{where}.id", f"duplicate image id {img_id!r}")
             seen_ids.add(img_id)
-            get(img, "file_name", path, where)
-            vid = str(img.get("vid_id", path.stem))
-            order = img.get("frame_id", i)
-            videos.setdefault(vid, []).append((order, i, img))
+            file_name = as_name(get(img, "file_name", path, where), path, f"{where}.file_name")
+            vid = str(as_id(img.get("vid_id", path.stem), path, f"{where}.vid_id"))
+            order = as_int(img.get("frame_id", i), path, f"{where}.frame_id")
+            labeled = _flag(img.get("is_labeled", True), path, f"{where}.is_labeled")
+            w, h = img.get("width"), img.get("height")
+            w = None if w is None else as_size(w, path, f"{where}.width")
+            h = None if h is None else as_size(h, path, f"{where}.height")
+            videos.setdefault(vid, []).append((order, i, (img_id, file_name, labeled, w, h)))
 
         persons: dict[Any, list[PersonAnnotation]] = {}
         for i, a in enumerate(annotations):
             where = f"annotations[{i}]"
-            img_id = get(a, "image_id", path, where)
+            img_id = as_id(get(a, "image_id", path, where), path, f"{where}.image_id")
             if img_id not in seen_ids:
                 raise fail(path, f"{where}.image_id", f"{img_id!r} is not an id in 'images'")
             kp = keypoints_from_flat(get(a, "keypoints", path, where), len(names), path, f"{where}.keypoints", _VIS)
@@ -124,7 +141,7 @@ def read_posetrack18(
             if a.get("bbox_head") is not None:
                 extra["head_box"] = _box(a["bbox_head"], path, f"{where}.bbox_head")
             if "id" in a:
-                extra["id"] = a["id"]
+                extra["id"] = as_id(a["id"], path, f"{where}.id")
             persons.setdefault(img_id, []).append(PersonAnnotation(keypoints=kp, bbox=bbox, track_id=track, extra=extra))
 
         for vid, entries in videos.items():
@@ -132,21 +149,20 @@ def read_posetrack18(
                 raise fail(path, "images.vid_id", f"video {vid!r} also appears in an earlier file")
             entries.sort(key=lambda e: (e[0], e[1]))
             idx = []
-            for pos, (_, _, img) in enumerate(entries):
-                people = persons.get(img["id"], [])
-                labeled = bool(img.get("is_labeled", True)) or bool(people)
+            for pos, (_, _, (img_id, file_name, is_labeled, w, h)) in enumerate(entries):
+                people = persons.get(img_id, [])
+                labeled = is_labeled or bool(people)
                 if labeled_only and not labeled:
                     continue
                 idx.append(len(frames))
-                w, h = img.get("width"), img.get("height")
                 frames.append(
                     FrameAnnotation(
-                        image=root / str(img["file_name"]),
+                        image=root / file_name,
                         persons=people,
-                        width=None if w is None else as_int(w, path, "images.width"),
-                        height=None if h is None else as_int(h, path, "images.height"),
+                        width=w,
+                        height=h,
                         index=pos,
-                        image_id=img["id"],
+                        image_id=img_id,
                     )
                 )
             sequences[vid] = idx
