@@ -16,7 +16,6 @@ free, and so on, as long as OKS > 0 (:func:`greedy_oks_match`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import zipfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import read_json
 from vidpose.metrics import pose3d, temporal
 from vidpose.metrics.keypoints import oks_matrix, sigmas_for
 from vidpose.metrics.tracking import FramePoses, mot_metrics, occlusion_weights, weighted_oks_ap
@@ -37,17 +37,6 @@ METRICS_3D = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck3d", "auc")
 
 
 # --- loading --------------------------------------------------------------------------------
-
-def _read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: neither JSON text nor an .npz archive") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); truncated?") from None
-
 
 def _is_zip(path: Path) -> bool:
     with open(path, "rb") as f:
@@ -65,7 +54,7 @@ def load_any(path: str | os.PathLike) -> tuple[str, object]:
                 return "npz", {k: z[k] for k in z.files}
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
             raise InputError(f"{p}: unreadable .npz archive ({e}); truncated?") from None
-    d = _read_json(p)
+    d = read_json(p)  # not an .npz archive, so it must be JSON
     if isinstance(d, dict):
         fmt = d.get("format")
         if fmt == "vidpose.synth/1":
