@@ -11,8 +11,8 @@ import pathlib
 import vidpose
 
 LAYERS = {
-    "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0, "version": 0, "settings": 0,
-    "types": 1, "store": 1, "io": 1,
+    "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0, "version": 0,
+    "types": 1, "store": 1, "io": 1, "settings": 1,
     "metrics": 2, "viz": 2, "flow": 2,
     "tracking": 3, "backends": 3, "models": 3,
     "data": 4,

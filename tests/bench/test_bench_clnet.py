@@ -59,7 +59,9 @@ def test_shipped_weights_accuracy(quick):
 
 @pytest.mark.parametrize("name,stem", clnet.ROWS)
 def test_shipped_checkpoint_matches_config(name, stem):
-    from vidpose.models.checkpoint import load_checkpoint, read_checkpoint_metadata
+    from vidpose.methods import config_of
+    from vidpose.methods import load as load_checkpoint
+    from vidpose.models.checkpoint import read_checkpoint
     from vidpose.training.config import load_config
 
     path = clnet.weight_path(stem)
@@ -69,9 +71,9 @@ def test_shipped_checkpoint_matches_config(name, stem):
     model = load_checkpoint(path)
     assert model.cfg == cfg.model
     assert next(model.parameters()).dtype == torch.float32  # float16 on disk, float32 once loaded
-    stored_cfg, meta = read_checkpoint_metadata(path)
-    assert stored_cfg == cfg.model
-    extra = meta["extra"]
+    ck = read_checkpoint(path, weights=False)
+    assert ck.method == cfg.method and config_of(ck) == cfg.model
+    extra = ck.extra
     assert f"vidpose train configs/{stem}.toml" in extra["command"]
     assert extra["epochs"] == cfg.optim.epochs
     assert 0.0 < extra["val_pck"] <= 1.0
@@ -86,7 +88,7 @@ def test_pairs_share_everything_but_the_head():
     """The compared configs differ only in the head (arch, stride, deconvs, loss settings)."""
     from vidpose.training.config import load_config
 
-    head = {"arch", "heatmap_stride", "num_deconv", "sigma", "offset_weight", "composite_target", "cell_sigma"}
+    head = {"method", "backbone", "num_stacks", "deconv_channels", "heatmap_stride", "num_deconv", "sigma", "offset_weight", "composite_target", "cell_sigma"}
     for _, cand, ref in clnet.PAIRS:
         a, b = (load_config(CONFIGS / f"{dict(clnet.ROWS)[n]}.toml") for n in (cand, ref))
         da, db = a.to_dict(), b.to_dict()

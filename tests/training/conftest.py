@@ -21,14 +21,14 @@ def synth_root(tmp_path_factory) -> Path:
 def tiny_toml(root: Path, out_dir: Path, arch: str = "simplebaseline", epochs: int = 3, extra: str = "") -> str:
     """A config small enough to train a few epochs in seconds on one core."""
     stride = 8 if arch.startswith("clnet") else 4
+    head = {"simplebaseline": "num_deconv = 3\ndeconv_channels = 32", "clnet": "deconv_channels = 32"}.get(arch, "")
     return f"""
 [model]
-arch = "{arch}"
+method = "{arch}"
 width = 0.125
 input_size = [64, 64]
 heatmap_stride = {stride}
-num_deconv = 3
-deconv_channels = 32
+{head}
 
 [data]
 dataset = "synth-single"

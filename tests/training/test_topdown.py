@@ -134,10 +134,10 @@ def test_real_codec_targets_and_collate(tmp_path):
     import torch
     from torch.utils.data import DataLoader
 
-    from vidpose.models import ModelConfig, build_model
+    from vidpose.methods import build
 
-    cfg = ModelConfig(arch="simplebaseline", width=0.125, input_size=(64, 64))
-    model = build_model(cfg)
+    model = build("simplebaseline", width=0.125, input_size=(64, 64))
+    cfg = model.cfg
     ds = TopDownDataset(_dataset(tmp_path), cfg.input_size, model.codec, train=True, seed=1)
     batch = next(iter(DataLoader(ds, batch_size=1)))
     assert batch["image"].shape == (1, 3, 64, 64)

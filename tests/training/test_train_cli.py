@@ -11,7 +11,7 @@ import sys
 import torch
 
 from vidpose.cli import main as cli_main
-from vidpose.models.checkpoint import load_checkpoint
+from vidpose.methods import load as load_checkpoint
 from vidpose.training.config import load_config
 from vidpose.progress import Progress
 from vidpose.training.trainer import train

@@ -22,7 +22,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_load_and_override(tmp_path):
     p = _write(tmp_path, """
 [model]
-arch = "clnet"
+method = "clnet"
 input_size = [128, 96]
 heatmap_stride = 8
 width = 1          # an integer is fine for a float field
@@ -34,7 +34,7 @@ flip = false
 """)
     cfg = load_config(p, ["optim.lr=5e-4", "model.input_size=96,96", "aug.flip=true", "run.out_dir=x/y=z",
                           "optim.milestones=3", "data.val_subset="])
-    assert cfg.model.arch == "clnet" and cfg.model.heatmap_stride == 8
+    assert cfg.method == "clnet" and type(cfg.model).method == "clnet" and cfg.model.heatmap_stride == 8
     assert cfg.model.width == 1.0 and isinstance(cfg.model.width, float)
     assert cfg.model.input_size == (96, 96)
     assert cfg.optim.lr == 5e-4 and cfg.optim.milestones == (3,)
@@ -55,7 +55,8 @@ def test_to_toml_round_trip(tmp_path):
     ("[optim]\nepochs = 2.5\n", r"c\.toml: optim\.epochs: expected an integer"),
     ("[aug]\nflip = 1\n", r"c\.toml: aug\.flip: expected true or false"),
     ("[model]\ninput_size = [1, 2, 3]\n", r"c\.toml: model\.input_size: expected 2 values"),
-    ("[model]\narch = 'resnet'\n", r"c\.toml: \[model\] .*arch"),
+    ("[model]\nmethod = 'resnet'\n", r"c\.toml: model\.method 'resnet' is unknown; known: simplebaseline"),
+    ("[model]\nmethod = 'clnet'\nnum_deconv = 2\n", r"c\.toml: unknown key model\.num_deconv; known in \[model\]"),
     ("[optim]\nlr = -1.0\n", r"c\.toml: optim\.lr must be positive"),
     ("[aug]\nrotation_prob = 1.5\n", r"c\.toml: aug\.rotation_prob"),
     ("lr = 1\n", r"c\.toml: unknown section \[lr\]"),
@@ -74,6 +75,7 @@ def test_bad_files(tmp_path, text, match):
     ("optim.epochs=ten", r"--set optim\.epochs=ten: optim\.epochs: expected an integer"),
     ("model.input_size=128", r"model\.input_size: expected 2 comma-separated values"),
     ("aug.flip=maybe", r"aug\.flip: expected true or false"),
+    ("model.method=transformer", r"--set model\.method=transformer: model\.method 'transformer' is unknown"),
 ])
 def test_bad_overrides(tmp_path, item, match):
     with pytest.raises(InputError, match=match):
@@ -89,10 +91,10 @@ def test_missing_file(tmp_path):
 def test_shipped_configs_load(path):
     cfg = load_config(path)
     assert cfg.run.out_dir and cfg.optim.epochs >= 1
-    from vidpose.models import build_model
+    from vidpose.methods import get
 
     # Every shipped config builds its model (validates input size / stride combinations).
-    model = build_model(cfg.model)
+    model = get(cfg.method).build(cfg.model)
     assert model.cfg.num_keypoints == cfg.model.num_keypoints
 
 
@@ -100,4 +102,12 @@ def test_synth_pair_shares_backbone_and_input():
     sb = load_config(CONFIGS / "simplebaseline_synth_single.toml")
     cl = load_config(CONFIGS / "clnet_synth_single.toml")
     assert (sb.model.backbone, sb.model.input_size, sb.model.width) == (cl.model.backbone, cl.model.input_size, cl.model.width)
-    assert cl.model.arch == "clnet" and sb.model.arch == "simplebaseline"
+    assert cl.method == "clnet" and sb.method == "simplebaseline"
+
+
+def test_method_override_switches_the_model_section(tmp_path):
+    """--set model.method=... applies first, so the other [model] keys are checked against the new method."""
+    cfg = load_config(_write(tmp_path, "[model]\nwidth = 0.5\n"), ["model.heatmap_stride=16", "model.method=clnet"])
+    assert cfg.method == "clnet" and cfg.model.heatmap_stride == 16 and cfg.model.width == 0.5
+    assert cfg.to_dict()["model"]["method"] == "clnet"
+    assert config_from_dict(tomllib.loads(to_toml(cfg))) == cfg

@@ -10,8 +10,8 @@ import scipy.io
 
 from vidpose.data.topdown import flip_permutation_for
 from vidpose.errors import InputError
-from vidpose.training.config import DataConfig
-from vidpose.training.datasets import load_dataset
+from vidpose.data.loaders import DataConfig
+from vidpose.data.loaders import load_dataset
 
 
 def test_mpii_boxes_from_centre_and_scale(tmp_path):

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from vidpose.models.checkpoint import load_checkpoint
+from vidpose.methods import load as load_checkpoint
 
 
 @pytest.mark.slow
@@ -33,5 +33,5 @@ def test_torchrun_two_processes(tmp_path, write_config):
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"] and rows[-1]["val_pck"] != ""
     # Only rank 0 writes: one JSON line of final metrics, one log.
-    assert r.stdout.count('"best_val_pck"') == 1
+    assert r.stdout.count('"select": "val_pck"') == 1
     assert r.stderr.count("epoch 2/2 loss") == 1

@@ -48,10 +48,16 @@ def _copy(run, tmp_path):
 
 def test_resume_other_architecture(one_epoch_run, tmp_path):
     cfg_path, out = _copy(one_epoch_run, tmp_path)
-    cfg = load_config(cfg_path, [f"run.out_dir={out}", "model.arch=clnet", "model.heatmap_stride=8"])
+    cfg = load_config(cfg_path, [f"run.out_dir={out}", "model.width=0.25"])
     with pytest.raises(InputError, match=r"last\.safetensors: checkpoint was trained with a different model: "
-                                         r"arch='simplebaseline' \(config: 'clnet'\)"):
+                                         r"width=0\.125 \(config: 0\.25\)"):
         train(cfg, resume=True, quiet=True)
+    clnet = tmp_path / "clnet.toml"
+    clnet.write_text(cfg_path.read_text().replace("[model]\n", '[model]\nmethod = "clnet"\n'))
+    other = load_config(clnet, [f"run.out_dir={out}"])
+    with pytest.raises(InputError, match=r"last\.safetensors: checkpoint was trained with a different model: "
+                                         r"method='simplebaseline' \(config: 'clnet'\)"):
+        train(other, resume=True, quiet=True)
 
 
 def test_resume_truncated_files(one_epoch_run, tmp_path):
@@ -72,12 +78,13 @@ def test_resume_truncated_files(one_epoch_run, tmp_path):
 
 def test_resume_mismatched_pair_and_missing(one_epoch_run, tmp_path):
     cfg_path, out = _copy(one_epoch_run, tmp_path)
-    from vidpose.models import build_model, save_checkpoint
+    from vidpose.methods import get
+    from vidpose.models import save_checkpoint
 
     import torch
 
     cfg = load_config(cfg_path, [f"run.out_dir={out}", "optim.epochs=2"])
-    save_checkpoint(out / "last.safetensors", build_model(cfg.model))  # same arch, other weights
+    save_checkpoint(out / "last.safetensors", get(cfg.method).build(cfg.model))  # same method, other weights
     # A state without its own copy of the weights (older runs) cannot vouch for them.
     state = torch.load(out / "train_state.pt", weights_only=True)
     del state["model"]

@@ -6,7 +6,8 @@ import csv
 
 import torch
 
-from vidpose.models.checkpoint import load_checkpoint, read_checkpoint_metadata
+from vidpose.methods import load as load_checkpoint
+from vidpose.models.checkpoint import read_checkpoint
 from vidpose.training.config import load_config
 from vidpose.training.trainer import train
 
@@ -42,17 +43,23 @@ def test_resume_is_exact(tmp_path, write_config):
     best_a = load_checkpoint(tmp_path / "full" / "best.safetensors").state_dict()
     best_b = load_checkpoint(tmp_path / "part" / "best.safetensors").state_dict()
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
-    assert read_checkpoint_metadata(tmp_path / "full" / "best.safetensors")[1]["extra"] == \
-        read_checkpoint_metadata(tmp_path / "part" / "best.safetensors")[1]["extra"]
+    assert read_checkpoint(tmp_path / "full" / "best.safetensors", weights=False).extra == \
+        read_checkpoint(tmp_path / "part" / "best.safetensors", weights=False).extra
 
     # The run really trained and logged: 3 epoch rows, loss going down, validation present.
     rows = _rows(tmp_path / "full" / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"] and [r["step"] for r in rows] == ["4", "8", "12"]
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
-    assert 0.0 <= m_full["val_pck"] <= 1.0 and m_full["val_persons"] == 8.0
-    assert m_full["best_val_pck"] == max(float(r["val_pck"]) for r in rows)
-    cfg, meta = read_checkpoint_metadata(tmp_path / "full" / "best.safetensors")
-    assert cfg == full.model and meta["extra"]["val_pck"] == m_full["best_val_pck"]
+    assert 0.0 <= m_full["val_pck"] <= 1.0 and m_full["select"] == "val_pck"
+    assert m_full["best"] == max(float(r["val_pck"]) for r in rows)
+    ck = read_checkpoint(tmp_path / "full" / "best.safetensors", weights=False)
+    assert ck.method == "simplebaseline" and ck.extra["val_pck"] == m_full["best"]
+    from vidpose.methods import config_of
+
+    assert config_of(ck) == full.model
+    # Provenance: the resolved config's hash and the identity of the data it trained on.
+    assert ck.extra["config_sha256"] == full.sha256()
+    assert ck.extra["data"]["samples"] == 16 and len(ck.extra["data"]["labels_sha256"]) == 64
     log = (tmp_path / "part" / "train.log").read_text()
     assert "resumed from" in log and "16 person crops" in log
     # The resolved config is saved next to the weights and reloads to the same config.

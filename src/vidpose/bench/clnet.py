@@ -70,11 +70,9 @@ QUICK_CLIPS = 2
 BATCH = 64
 
 
-def weights_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "weights"
-
-
 def weight_path(stem: str) -> Path:
+    from vidpose.methods import weights_dir
+
     return weights_dir() / f"{stem}.safetensors"
 
 
@@ -223,7 +221,7 @@ def _latency(models: dict, input_sizes: dict, warmup: int, runs: int) -> dict[st
 def run(quick: bool = False) -> dict:
     import torch
 
-    from vidpose.models.checkpoint import load_checkpoint
+    from vidpose.methods import load
     from vidpose.models.flops import count_flops
 
     t_start = time.perf_counter()
@@ -236,7 +234,7 @@ def run(quick: bool = False) -> dict:
         for name, stem in ROWS:
             p = weight_path(stem)
             if p.is_file():
-                models[name] = (stem, load_checkpoint(p))
+                models[name] = (stem, load(p))
             else:
                 missing.append(p.name)
         crops: dict[tuple[int, int], _Crops] = {}
@@ -249,7 +247,7 @@ def run(quick: bool = False) -> dict:
             c = crops[size]
             pred = predict_image_pixels(model, c)
             fl = count_flops(model)
-            row = {"name": name, "arch": cfg.arch, "heatmap_stride": cfg.heatmap_stride,
+            row = {"name": name, "arch": model.method, "heatmap_stride": cfg.heatmap_stride,
                    "input_size": list(size), **score(pred, c),
                    "gflops": fl["gflops"], "params_m": fl["params_m"], "weights": f"{stem}.safetensors"}
             rows.append(row)
@@ -285,31 +283,36 @@ def run(quick: bool = False) -> dict:
 
 def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True) -> Path:
     """Copy ``run_dir/last.safetensors`` to ``dest`` (float16 weights unless ``half`` is False),
-    recording ``command``, the run's final validation metrics and the ship step in ``extra``."""
+    recording ``command``, the run's provenance (config hash, data identity), its final validation
+    metrics and the ship step in ``extra``."""
     import csv
     import shlex
     import sys
 
     from vidpose.errors import InputError
-    from vidpose.models.checkpoint import load_checkpoint, save_checkpoint
+    from vidpose.methods import load
+    from vidpose.models.checkpoint import save_checkpoint
 
     run_dir = Path(run_dir)
-    model = load_checkpoint(run_dir / "last.safetensors")
+    model = load(run_dir / "last.safetensors")
     with open(run_dir / "metrics.csv", newline="") as f:
         val_rows = [r for r in csv.DictReader(f) if r.get("val_pck")]
     if not val_rows:
         raise InputError(f"{run_dir / 'metrics.csv'}: no validation row; ship needs a run with validation")
     last = val_rows[-1]
+    train_extra = dict(getattr(model, "extra", {}))
     extra = {
         "command": command,
         "ship_command": "python -m vidpose.bench.clnet ship " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
         "trained_on": "synth-single train (vidpose synth --split synth-single --subset all --seed 0)",
+        "config_sha256": train_extra.get("config_sha256"),
+        "data": train_extra.get("data"),
         "epochs": int(last["epoch"]),
         "val_pck": float(last["val_pck"]),
         "val_mean_px_error": float(last["val_mean_px_error"]),
         "train_seconds": float(last["elapsed_s"]),
         "dtype": "float16" if half else "float32",
-        "train_extra": getattr(model, "extra", {}),
+        "train_extra": train_extra,
     }
     if half:
         model = model.half()

@@ -151,7 +151,7 @@ class TopDownDataset(_TorchDataset):
             raise InputError(f"seed: must be >= 0, got {seed}")
         self.epoch = 0
         if mean is None or std is None:
-            from vidpose.models import IMAGENET_MEAN, IMAGENET_STD
+            from vidpose.io.images import IMAGENET_MEAN, IMAGENET_STD
 
             mean = IMAGENET_MEAN if mean is None else mean
             std = IMAGENET_STD if std is None else std

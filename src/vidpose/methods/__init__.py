@@ -1,23 +1,32 @@
 """The methods vidpose implements, one module each: config, ``build()``, training objective.
 
+``METHODS`` maps a method's name to ``"module:attribute"`` of its
+:class:`~vidpose.methods.base.Method` (imported on use, so naming a method
+never imports torch for the others). A new method is one module plus one line
+here; the trainer, ``vidpose run --model`` and ``vidpose export`` find it by name.
+
 ``PRETRAINED`` names the checkpoints shipped in ``vidpose/weights`` (trained by
 vidpose itself, with the command recorded in each file). :func:`load` turns a
-shipped name or a checkpoint path into a ready model (eval mode).
-
-Public API (stable for the run pipeline, the benches and the CLI):
-
-* ``PRETRAINED``: shipped name -> weight file stem in ``vidpose/weights``;
-* :func:`resolve` (name or path -> checkpoint path), :func:`load` (-> model),
-  :func:`is_checkpoint_spec` (does ``--model`` name a trained model?),
-  :func:`describe_pretrained` (rows for ``vidpose models list``).
+shipped name, a ``.safetensors`` checkpoint or an ``.onnx`` export into a
+ready model (eval mode).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
 from vidpose.errors import InputError
+from vidpose.methods.base import Method
+
+METHODS: dict[str, str] = {
+    "simplebaseline": "vidpose.methods.simplebaseline:METHOD",
+    "hourglass": "vidpose.methods.hourglass:METHOD",
+    "clnet": "vidpose.methods.clnet:METHOD",
+    "clnet-hourglass": "vidpose.methods.clnet:HOURGLASS_METHOD",
+}
 
 # Shipped name -> file stem in vidpose/weights (the stem is also the training config's stem).
 PRETRAINED: dict[str, str] = {
@@ -29,6 +38,31 @@ PRETRAINED: dict[str, str] = {
     "simplebaseline-s16": "simplebaseline_s16_synth_single",
     "clnet-s16": "clnet_s16_synth_single",
 }
+
+
+def get(name: str) -> Method:
+    """The :class:`Method` registered as ``name`` (InputError listing the choices otherwise)."""
+    if name not in METHODS:
+        raise InputError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    module, attr = METHODS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def make_config(name: str, settings: dict[str, Any] | None = None, source: str = "model config") -> Any:
+    """The config dataclass of method ``name`` from a dict of settings (checked, errors name ``source``)."""
+    from vidpose.settings import from_dict
+
+    return from_dict(get(name).config, dict(settings or {}), source)
+
+
+def build(name: str, **settings: Any):
+    """A freshly initialised model of method ``name`` with ``settings`` (its config's fields)."""
+    return get(name).build(make_config(name, settings))
+
+
+def build_from(cfg: Any):
+    """A freshly initialised model from a method config (each config class names its method)."""
+    return get(type(cfg).method).build(cfg)
 
 
 def weights_dir() -> Path:
@@ -58,28 +92,80 @@ def resolve(spec: str | os.PathLike) -> Path:
         return p
     p = Path(s).expanduser()
     if not p.exists():
+        if os.sep in s or p.suffix:
+            raise InputError(f"{p}: checkpoint not found")
         raise InputError(f"model {s!r}: not a shipped model ({', '.join(PRETRAINED)}) and no such file")
     return p
 
 
+def config_of(ckpt) -> Any:
+    """The method config stored in a :class:`~vidpose.models.checkpoint.Checkpoint`.
+
+    Format-1 files stored one flat config for every architecture; the fields
+    the method does not have had no effect on it and are dropped.
+    """
+    settings = dict(ckpt.config)
+    if ckpt.legacy:
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(get(ckpt.method).config)}
+        settings = {k: v for k, v in settings.items() if k in known}
+    return make_config(ckpt.method, settings, f"{ckpt.path}: metadata 'vidpose_config'")
+
+
 def load(spec: str | os.PathLike, map_location: str = "cpu"):
-    """The model saved at ``spec`` (shipped name or .safetensors path), in eval mode.
+    """The model saved at ``spec`` (shipped name, ``.safetensors`` or ``.onnx`` path), in eval mode.
 
     The model has ``cfg`` (its method config: ``input_size`` (H, W), ``num_keypoints``),
     ``codec``, ``output_keys``, ``predict(images) -> (B, K, 3)`` in input pixels,
     ``method`` (the method name) and ``extra`` (provenance from the file).
+    Bad files raise InputError naming the file and the fault.
     """
-    from vidpose.models.checkpoint import load_checkpoint
+    path = resolve(spec)
+    if path.suffix == ".onnx":
+        return _load_onnx(path)
+    from vidpose.models.checkpoint import load_weights, read_checkpoint
 
-    model = load_checkpoint(resolve(spec), map_location=map_location)
-    if not hasattr(model, "method"):
-        model.method = model.cfg.arch
+    ckpt = read_checkpoint(path, map_location=map_location)
+    model = get(ckpt.method).build(config_of(ckpt))
+    load_weights(model, ckpt)
+    model.extra = ckpt.extra  # provenance, for tools that report it
+    return model.to(map_location).eval()
+
+
+def _load_onnx(path: Path):
+    """An ONNX export (``vidpose export``) with its method's codec, from the file's metadata."""
+    import json
+
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is in the train extra
+        raise InputError(f"{path}: reading ONNX models needs the onnx package (pip install 'vidpose[train]')") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError and others for corrupt files
+        raise InputError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if "vidpose_config" not in meta or "vidpose_method" not in meta:
+        raise InputError(f"{path}: not a vidpose ONNX export (no vidpose_method/vidpose_config metadata); "
+                         "export it with 'vidpose export'")
+    try:
+        settings = json.loads(meta["vidpose_config"])
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: metadata 'vidpose_config' is not valid JSON: {e}") from None
+    method = meta["vidpose_method"]
+    cfg = make_config(method, settings, f"{path}: metadata 'vidpose_config'")
+    codec = get(method).build(cfg).codec
+    from vidpose.models.runtime import load_onnx
+
+    model = load_onnx(path, codec, cfg)
+    model.method = method
     return model
 
 
 def describe_pretrained() -> list[dict]:
     """One row per shipped model: name, file, method, trained_on, note."""
-    from vidpose.models.checkpoint import read_checkpoint_metadata
+    from vidpose.models.checkpoint import read_checkpoint
 
     rows = []
     for name in PRETRAINED:
@@ -87,12 +173,12 @@ def describe_pretrained() -> list[dict]:
         row = {"name": name, "file": str(p), "method": None, "trained_on": None,
                "note": "trained on synthetic people only: weak on real video"}
         if p.is_file():
-            cfg, meta = read_checkpoint_metadata(p)
-            row["method"] = cfg.arch
-            row["trained_on"] = meta["extra"].get("trained_on") or meta["extra"].get("dataset")
+            ck = read_checkpoint(p, weights=False)
+            row["method"] = ck.method
+            row["trained_on"] = ck.extra.get("trained_on") or ck.extra.get("dataset")
         rows.append(row)
     return rows
 
 
-__all__ = ["PRETRAINED", "weights_dir", "pretrained_path", "is_checkpoint_spec", "resolve", "load",
-           "describe_pretrained"]
+__all__ = ["METHODS", "PRETRAINED", "Method", "get", "make_config", "build", "build_from", "weights_dir", "pretrained_path",
+           "is_checkpoint_spec", "resolve", "config_of", "load", "describe_pretrained"]

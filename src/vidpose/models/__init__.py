@@ -1,18 +1,11 @@
-"""Trainable 2D pose models: SimpleBaseline, stacked Hourglass, CLNet, CLNet-Hourglass.
+"""Shared parts of the trainable networks: backbones, heads, codecs, the composed PoseModel,
+checkpoints, FLOPs, ONNX export.
 
-Build one from a :class:`ModelConfig` with :func:`build_model`. A model's
-``codec`` encodes training targets and decodes its outputs to keypoints
-(B, J, 3) in input-image pixels. See docs/models.md.
+A method (``vidpose.methods.<name>``) chooses and builds these parts; see
+docs/models.md. A model's ``codec`` encodes training targets and decodes its
+outputs to keypoints (B, J, 3) in input-image pixels.
 """
 
-from vidpose.models.config import (
-    ARCHS,
-    BACKBONES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ModelConfig,
-    default_config,
-)
 from vidpose.models.codecs import (
     Codec,
     CompositeCodec,
@@ -20,13 +13,13 @@ from vidpose.models.codecs import (
     decode_composite,
     decode_heatmaps,
 )
-from vidpose.models.model import PoseModel, build_codec, build_model
+from vidpose.models.config import BACKBONES, TopDownConfig
+from vidpose.models.model import PoseModel
 from vidpose.models.flops import count_flops
-from vidpose.models.checkpoint import load_checkpoint, read_checkpoint_metadata, save_checkpoint
+from vidpose.models.checkpoint import Checkpoint, load_weights, read_checkpoint, save_checkpoint
 
 __all__ = [
-    "ARCHS", "BACKBONES", "IMAGENET_MEAN", "IMAGENET_STD", "ModelConfig", "default_config",
+    "BACKBONES", "TopDownConfig",
     "Codec", "CompositeCodec", "GaussianHeatmapCodec", "decode_composite", "decode_heatmaps",
-    "PoseModel", "build_codec", "build_model", "count_flops",
-    "load_checkpoint", "read_checkpoint_metadata", "save_checkpoint",
+    "PoseModel", "count_flops", "Checkpoint", "load_weights", "read_checkpoint", "save_checkpoint",
 ]

@@ -1,15 +1,22 @@
-"""Checkpoints: weights in safetensors, the ModelConfig and provenance as JSON metadata.
+"""Checkpoints: weights in safetensors; the method, its config and provenance as JSON metadata.
 
-Metadata keys (all strings, as safetensors requires):
-``vidpose_format`` ("1"), ``vidpose_config`` (ModelConfig JSON),
-``vidpose_version`` and ``vidpose_extra`` (JSON of the caller's ``extra``, e.g.
-the command that trained the model). Writes are atomic.
+Metadata keys (all strings, as safetensors requires), format "2":
+``vidpose_format`` ("2"), ``vidpose_method`` (the method's name, a key of
+``vidpose.methods.METHODS``), ``vidpose_config`` (the method config as JSON),
+``vidpose_version`` and ``vidpose_extra`` (JSON of the caller's ``extra``:
+the command that trained the model, the config's hash, the data's identity ...).
+Format "1" files (before methods were modules) stored one flat config whose
+``arch`` named the method; they are read as ``legacy``. Writes are atomic.
+
+This module only reads and writes files; rebuilding a model from a checkpoint
+is :func:`vidpose.methods.load` (which knows the methods).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +25,41 @@ from torch import nn
 
 from vidpose.errors import InputError
 from vidpose.io.atomic import atomic_path
-from vidpose.models.config import ModelConfig
+from vidpose.settings import to_dict
+from vidpose.version import __version__
 
-FORMAT = "1"
+FORMAT = "2"
+READABLE = ("1", "2")
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds. ``state`` is empty when the weights were not loaded."""
+
+    path: Path
+    method: str
+    config: dict[str, Any]
+    extra: dict[str, Any]
+    version: str | None = None
+    legacy: bool = False  # format "1": ``config`` may hold keys the method does not use
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s weights and config to ``path`` (safetensors) atomically; return the path."""
+    """Write ``model``'s weights, ``model.method`` and ``model.cfg`` to ``path`` atomically; return the path."""
     from safetensors.torch import save_file
 
-    from vidpose import __version__
-
-    cfg = getattr(model, "cfg", None)
-    if not isinstance(cfg, ModelConfig):
-        raise InputError(f"{path}: cannot save a model without a ModelConfig (.cfg)")
+    method, cfg = getattr(model, "method", None), getattr(model, "cfg", None)
+    if not isinstance(method, str) or cfg is None:
+        raise InputError(f"{path}: cannot save a model without .method and .cfg (build it with vidpose.methods)")
     try:
         extra_json = json.dumps(extra or {}, sort_keys=True)
     except TypeError as e:
         raise InputError(f"{path}: checkpoint extra metadata is not JSON-serialisable: {e}") from None
     meta = {
         "vidpose_format": FORMAT,
-        "vidpose_config": cfg.to_json(),
+        "vidpose_method": method,
+        "vidpose_config": json.dumps(to_dict(cfg), sort_keys=True),
         "vidpose_version": __version__,
         "vidpose_extra": extra_json,
     }
@@ -50,28 +71,52 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: dict[str, 
     return path
 
 
-def read_checkpoint_metadata(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
-    """(config, {"vidpose_version", "extra"}) of a checkpoint, without loading the weights."""
-    meta, _ = _open(Path(path), load=False)
-    return _config(Path(path), meta), {"vidpose_version": meta.get("vidpose_version"), "extra": _extra(Path(path), meta)}
+def read_checkpoint(path: str | os.PathLike, weights: bool = True, map_location: str = "cpu") -> Checkpoint:
+    """Read a checkpoint (metadata, and the weights unless ``weights`` is False).
 
-
-def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu"):
-    """Rebuild the model saved at ``path``, in eval mode. Bad files raise InputError naming ``path``."""
-    from vidpose.models.model import build_model
+    Bad files raise InputError naming ``path`` and the fault.
+    """
+    from safetensors import safe_open
 
     path = Path(path)
-    meta, state = _open(path, load=True, device=map_location)
-    cfg = _config(path, meta)
-    model = build_model(cfg)
+    if not path.exists():
+        raise InputError(f"{path}: checkpoint not found")
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint is not a file")
+    try:
+        with safe_open(str(path), framework="pt", device=map_location) as f:
+            meta = dict(f.metadata() or {})
+            state = {k: f.get_tensor(k) for k in f.keys()} if weights else {}
+    except Exception as e:  # safetensors raises its own error types for bad headers / short files
+        raise InputError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {e}") from None
+    if "vidpose_config" not in meta:
+        raise InputError(f"{path}: not a vidpose checkpoint (no 'vidpose_config' in the safetensors metadata)")
+    fmt = meta.get("vidpose_format", "1")
+    if fmt not in READABLE:
+        raise InputError(f"{path}: checkpoint format {fmt!r} is not supported (this vidpose reads {', '.join(READABLE)})")
+    config = _json(path, meta, "vidpose_config")
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: metadata 'vidpose_config' must be a JSON object")
+    if fmt == "1":
+        method = config.pop("arch", None)
+    else:
+        method = meta.get("vidpose_method")
+    if not isinstance(method, str) or not method:
+        raise InputError(f"{path}: metadata names no method ('vidpose_method')")
+    extra = _json(path, meta, "vidpose_extra", "{}")
+    if not isinstance(extra, dict):
+        raise InputError(f"{path}: metadata 'vidpose_extra' must be a JSON object")
+    return Checkpoint(path, method, config, extra, meta.get("vidpose_version"), fmt == "1", state)
+
+
+def load_weights(model: nn.Module, ckpt: Checkpoint) -> nn.Module:
+    """Load ``ckpt.state`` into ``model`` strictly; a mismatch raises InputError naming the file."""
     expected = model.state_dict()
+    state = ckpt.state
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+             for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -80,48 +125,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu"):
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
         if wrong:
             parts.append(f"{len(wrong)} with a different shape (e.g. {'; '.join(wrong[:3])})")
-        raise InputError(
-            f"{path}: weights do not match the stored config (arch {cfg.arch}, backbone {cfg.backbone}, "
-            f"width {cfg.width}): {'; '.join(parts)}"
-        )
+        raise InputError(f"{ckpt.path}: weights do not match the stored config (method {ckpt.method}): "
+                         f"{'; '.join(parts)}")
+    # A float16 shipped file loads into a float32 model (load_state_dict copies with a cast).
     model.load_state_dict(state, strict=True)
-    model.extra = _extra(path, meta)  # provenance, for tools that report it
-    return model.to(map_location).eval()
+    return model
 
 
-def _open(path: Path, load: bool, device: str = "cpu") -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    from safetensors import safe_open
-
-    if not path.exists():
-        raise InputError(f"{path}: checkpoint not found")
-    if not path.is_file():
-        raise InputError(f"{path}: checkpoint is not a file")
+def _json(path: Path, meta: dict[str, str], key: str, default: str | None = None) -> Any:
     try:
-        with safe_open(str(path), framework="pt", device=device) as f:
-            meta = dict(f.metadata() or {})
-            state = {k: f.get_tensor(k) for k in f.keys()} if load else {}
-    except InputError:
-        raise
-    except Exception as e:  # safetensors raises its own error types for bad headers / short files
-        raise InputError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {e}") from None
-    return meta, state
-
-
-def _config(path: Path, meta: dict[str, str]) -> ModelConfig:
-    if "vidpose_config" not in meta:
-        raise InputError(f"{path}: not a vidpose checkpoint (no 'vidpose_config' in the safetensors metadata)")
-    fmt = meta.get("vidpose_format", FORMAT)
-    if fmt != FORMAT:
-        raise InputError(f"{path}: checkpoint format {fmt!r} is not supported (this vidpose reads {FORMAT!r})")
-    try:
-        d = json.loads(meta["vidpose_config"])
+        return json.loads(meta[key] if default is None else meta.get(key, default))
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}: metadata 'vidpose_config' is not valid JSON: {e}") from None
-    return ModelConfig.from_dict(d, source=f"{path}: metadata 'vidpose_config'")
-
-
-def _extra(path: Path, meta: dict[str, str]) -> dict[str, Any]:
-    try:
-        return json.loads(meta.get("vidpose_extra", "{}"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: metadata 'vidpose_extra' is not valid JSON: {e}") from None
+        raise InputError(f"{path}: metadata {key!r} is not valid JSON: {e}") from None

@@ -196,6 +196,11 @@ class Codec:
         self.num_keypoints = int(num_keypoints)
         self.heatmap_size = (self.input_size[0] // self.stride, self.input_size[1] // self.stride)
 
+    @property
+    def output_channels(self) -> dict[str, int]:
+        """Channels of each raw output the network must produce, in order."""
+        return {"heatmaps": self.num_keypoints}
+
     def encode(self, keypoints: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -292,6 +297,10 @@ class CompositeCodec(Codec):
         self.target = target
         self.cell_sigma = float(cell_sigma)
         self.offset_weight = float(offset_weight)
+
+    @property
+    def output_channels(self) -> dict[str, int]:
+        return {"heatmaps": self.num_keypoints, "offsets": 2 * self.num_keypoints}
 
     def encode(self, keypoints: np.ndarray) -> dict[str, np.ndarray]:
         """keypoints (J, 3) -> heatmaps (J, h, w), offsets (J, 2), cells (J,), weights (J,)."""

@@ -5,10 +5,14 @@
 * :class:`CompositeHead` -- CLNet: a 1x1 channel reduction, as few 4x4 deconvs
   as the (coarse) output stride needs, then two 1x1 convs: K cell heatmaps and
   2K in-cell offsets (x_0, y_0, x_1, y_1, ...).
+* :class:`StackOutputs` -- for backbones that end in their own 1x1 heads (the
+  stacked hourglass): splits each stack's channels into the codec's named
+  outputs; the last stack's are the model's outputs, all of them go to the loss.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -68,3 +72,23 @@ class CompositeHead(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         f = self.body(x)
         return {"heatmaps": self.heatmap(f), "offsets": self.offset(f)}
+
+
+class StackOutputs(nn.Module):
+    """list of per-stack predictions (B, C, h, w) -> {name: last stack's slice, "stacks": [{name: slice}]}.
+
+    ``channels`` is the codec's output layout, e.g. {"heatmaps": K} or
+    {"heatmaps": K, "offsets": 2K}; C must be their sum. No parameters.
+    """
+
+    def __init__(self, channels: dict[str, int]) -> None:
+        super().__init__()
+        self.names = tuple(channels)
+        self.sizes = tuple(int(channels[n]) for n in self.names)
+
+    def split(self, pred: Tensor) -> dict[str, Tensor]:
+        return dict(zip(self.names, torch.split(pred, self.sizes, dim=1)))
+
+    def forward(self, preds: list[Tensor]) -> dict:
+        stacks = [self.split(p) for p in preds]
+        return {**stacks[-1], "stacks": stacks}

@@ -1,11 +1,12 @@
-"""Training of the 2D top-down pose models: configs, the loop, dataset loaders.
+"""The one trainer: configs (TOML dataclasses) and the loop; methods supply model and objective.
 
 ``vidpose train CONFIG.toml`` is the command line; :func:`train` is the API.
 """
 
-from vidpose.training.config import DataConfig, OptimConfig, RunConfig, TrainConfig, load_config
+from vidpose.data.loaders import DataConfig
+from vidpose.training.config import OptimConfig, TrainConfig, TrainRunConfig, load_config
 
-__all__ = ["DataConfig", "OptimConfig", "RunConfig", "TrainConfig", "load_config", "train"]
+__all__ = ["DataConfig", "OptimConfig", "TrainRunConfig", "TrainConfig", "load_config", "train"]
 
 
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[str, float]:

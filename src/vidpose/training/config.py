@@ -1,9 +1,11 @@
 """Training configuration: dataclasses loaded from TOML, overridable from the command line.
 
-A config file has the sections ``[model]`` (:class:`vidpose.models.ModelConfig`),
-``[data]``, ``[aug]``, ``[optim]`` and ``[run]``; every key is optional and
-defaults to the dataclass default. ``--set section.key=value`` overrides one
-key after the file is read; the value is parsed with the field's type
+A config file has the sections ``[model]`` (``method = NAME`` and that method's
+config fields, see ``vidpose.methods``), ``[data]``
+(:class:`vidpose.data.loaders.DataConfig`), ``[aug]``, ``[optim]`` and
+``[run]``; every key is optional and defaults to the dataclass default (the
+method to ``simplebaseline``). ``--set section.key=value`` overrides one key
+after the file is read; the value is parsed with the field's type
 (``true``/``false``, numbers, tuples as ``256,192``). Unknown sections or keys
 and values of the wrong type raise :class:`InputError` naming the file or flag
 and the key.
@@ -12,32 +14,18 @@ and the key.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidpose.data.loaders import DataConfig
 from vidpose.data.topdown import AugConfig
 from vidpose.errors import InputError
-from vidpose.models import ModelConfig
+from vidpose.settings import coerce, field_types, parse_text, to_dict, toml_value
 
-
-@dataclass
-class DataConfig:
-    """Which dataset to train and validate on (see vidpose.training.datasets.LOADERS)."""
-
-    dataset: str = "synth-single"  # synth-single | synth-crowd | coco | mpii | lsp | ...
-    root: str = ""  # dataset folder; relative paths below are resolved against it
-    train_subset: str = "train"
-    val_subset: str = "val"  # "" = no validation
-    # Annotation file and image folder for the file-based datasets; "{subset}" is
-    # replaced by the subset name (e.g. person_keypoints_{subset}.json).
-    ann_file: str = ""
-    image_root: str = ""
-    max_samples: int = 0  # cap on training person crops (0 = all)
-    max_val_samples: int = 0  # cap on validation person crops (0 = all)
+DEFAULT_METHOD = "simplebaseline"
 
 
 @dataclass
@@ -56,7 +44,7 @@ class OptimConfig:
 
 
 @dataclass
-class RunConfig:
+class TrainRunConfig:
     out_dir: str = "runs/train"
     seed: int = 0
     val_every: int = 1  # epochs between validations (and always after the last)
@@ -68,130 +56,65 @@ class RunConfig:
     #                             invocation; for time-sliced runs and resume tests (0 = off)
 
 
+def _default_model():
+    from vidpose.methods import make_config
+
+    return make_config(DEFAULT_METHOD)
+
+
 @dataclass
 class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: Any = field(default_factory=_default_model)  # the method's config dataclass
     data: DataConfig = field(default_factory=DataConfig)
     aug: AugConfig = field(default_factory=AugConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    run: TrainRunConfig = field(default_factory=TrainRunConfig)
+    method: str = DEFAULT_METHOD  # written as [model] method = NAME
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {f.name: _section_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        out = {name: to_dict(getattr(self, name)) for name in SECTIONS}
+        out["model"] = {"method": self.method, **out["model"]}
+        return out
+
+    def sha256(self) -> str:
+        """Hash of the resolved config without ``run`` (where and how fast it ran does not change the result)."""
+        d = {k: v for k, v in self.to_dict().items() if k != "run"}
+        d["run"] = {"seed": self.run.seed}
+        return hashlib.sha256(json_dumps(d).encode()).hexdigest()
 
 
-SECTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+def json_dumps(d: Any) -> str:
+    import json
+
+    return json.dumps(d, sort_keys=True)
 
 
-def _section_dict(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+SECTIONS = ("model", "data", "aug", "optim", "run")
+_SECTION_CLASSES = {"data": DataConfig, "aug": AugConfig, "optim": OptimConfig, "run": TrainRunConfig}
 
 
-def _section_types(section: str) -> dict[str, Any]:
-    cls = {f.name: f for f in dataclasses.fields(TrainConfig)}[section].default_factory  # type: ignore[misc]
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+def _section_types(section: str, method: str = DEFAULT_METHOD) -> dict[str, Any]:
+    if section == "model":
+        from vidpose.methods import get
 
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check a TOML value against the field type ``tp`` (ints are accepted for floats)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except InputError:
-                pass
-        raise InputError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            raise InputError(f"{where}: expected a list ({_type_name(tp)}), got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise InputError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise InputError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise InputError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise InputError(f"{where}: unsupported field type {_type_name(tp)}")  # pragma: no cover
-
-
-def _parse_text(text: str, tp: Any, where: str) -> Any:
-    """Parse a ``--set`` value string with the field type ``tp``."""
-    origin = typing.get_origin(tp)
-    s = text.strip()
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if type(None) in args and s.lower() in ("none", "null", ""):
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _parse_text(text, a, where)
-            except InputError:
-                pass
-        raise InputError(f"{where}: cannot parse {text!r} as {_type_name(tp)}")
-    if origin is tuple:
-        args = typing.get_args(tp)
-        parts = [p for p in s.strip("()[]").split(",")] if s.strip("()[]").strip() else []
-        inner = [args[0]] * len(parts) if len(args) == 2 and args[1] is Ellipsis else list(args)
-        if len(inner) != len(parts):
-            raise InputError(f"{where}: expected {len(inner)} comma-separated values, got {text!r}")
-        return tuple(_parse_text(p, a, f"{where}[{i}]") for i, (p, a) in enumerate(zip(parts, inner)))
-    if tp is bool:
-        low = s.lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise InputError(f"{where}: expected true or false, got {text!r}")
-    if tp is int:
-        try:
-            return int(s)
-        except ValueError:
-            raise InputError(f"{where}: expected an integer, got {text!r}") from None
-    if tp is float:
-        try:
-            return float(s)
-        except ValueError:
-            raise InputError(f"{where}: expected a number, got {text!r}") from None
-    if tp is str:
-        return text
-    raise InputError(f"{where}: unsupported field type {_type_name(tp)}")  # pragma: no cover
+        return {"method": str, **field_types(get(method).config)}
+    return field_types(_SECTION_CLASSES[section])
 
 
 def _build(raw: dict[str, dict[str, Any]], source: str) -> TrainConfig:
     """Dataclasses from already type-checked section dicts; validation errors name ``source``."""
-    sections = {f.name: f.default_factory for f in dataclasses.fields(TrainConfig)}  # type: ignore[misc]
-    built = {}
-    for name, factory in sections.items():
+    from vidpose.methods import make_config
+
+    model = dict(raw.get("model", {}))
+    method = model.pop("method", DEFAULT_METHOD)
+    built: dict[str, Any] = {"method": method}
+    try:
+        built["model"] = make_config(method, model, "[model]")
+    except InputError as e:
+        raise InputError(f"{source}: {e}") from None
+    for name, cls in _SECTION_CLASSES.items():
         try:
-            built[name] = factory(**raw.get(name, {}))
+            built[name] = cls(**raw.get(name, {}))
         except InputError as e:
             raise InputError(f"{source}: [{name}] {e}") from None
         except (TypeError, ValueError) as e:
@@ -249,20 +172,31 @@ def _check_tables(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]
             raise InputError(f"{source}: unknown section [{sec}]; known: {', '.join(SECTIONS)}")
         if not isinstance(table, dict):
             raise InputError(f"{source}: {sec} must be a table ([{sec}]), got {table!r}")
-        types_ = _section_types(sec)
+        types_ = _section_types(sec, _method_of(table, source) if sec == "model" else DEFAULT_METHOD)
         out[sec] = {}
         for key, value in table.items():
             if key not in types_:
                 raise InputError(
                     f"{source}: unknown key {sec}.{key}; known in [{sec}]: {', '.join(types_)}"
                 )
-            out[sec][key] = _coerce(value, types_[key], f"{source}: {sec}.{key}")
+            out[sec][key] = coerce(value, types_[key], f"{source}: {sec}.{key}")
     return out
+
+
+def _method_of(table: dict[str, Any], source: str) -> str:
+    from vidpose.methods import METHODS
+
+    m = table.get("method", DEFAULT_METHOD)
+    if m not in METHODS:
+        raise InputError(f"{source}: model.method {m!r} is unknown; known: {', '.join(METHODS)}")
+    return m
 
 
 def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """Apply ``section.key=value`` strings to section dicts (copied)."""
     out = {k: dict(v) for k, v in raw.items()}
+    # A method override comes first: it decides which [model] keys exist.
+    overrides = sorted(overrides, key=lambda item: item.split("=", 1)[0].strip() != "model.method")
     for item in overrides:
         flag = f"--set {item}"
         if "=" not in item:
@@ -274,10 +208,14 @@ def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dic
         sec, k = key.split(".", 1)
         if sec not in SECTIONS:
             raise InputError(f"{flag}: unknown section {sec!r}; known: {', '.join(SECTIONS)}")
-        types_ = _section_types(sec)
+        if sec == "model" and k == "method":
+            out.setdefault("model", {})["method"] = _method_of({"method": value.strip()}, flag)
+            continue
+        method = _method_of(out.get("model", {}), flag) if sec == "model" else DEFAULT_METHOD
+        types_ = _section_types(sec, method)
         if k not in types_:
             raise InputError(f"{flag}: unknown key {sec}.{k}; known in [{sec}]: {', '.join(types_)}")
-        out.setdefault(sec, {})[k] = _parse_text(value, types_[k], f"{flag}: {sec}.{k}")
+        out.setdefault(sec, {})[k] = parse_text(value, types_[k], f"{flag}: {sec}.{k}")
     return out
 
 
@@ -308,25 +246,11 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> TrainConfi
     return _build(_check_tables(data, source), source)
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (tuple, list)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if v is None:
-        raise InputError("config: None values cannot be written to TOML")
-    raise InputError(f"config: cannot write {type(v).__name__} to TOML")
-
-
 def to_toml(cfg: TrainConfig) -> str:
     """The full resolved config as TOML text (every key, for the run folder)."""
     lines = []
     for sec, table in cfg.to_dict().items():
         lines.append(f"[{sec}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        lines += [f"{k} = {toml_value(v)}" for k, v in table.items() if v is not None]
         lines.append("")
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""The training loop behind ``vidpose train``: single process or torchrun DDP on CPU.
+"""The one training loop behind ``vidpose train``: single process or torchrun DDP on CPU.
+
+The loop knows no method: ``[model] method`` names a :class:`vidpose.methods.Method`,
+which builds the model and its :class:`vidpose.objectives.Objective` (the data,
+the loss of a batch, the validation metric that picks ``best.safetensors``).
 
 Determinism: the model is initialised from ``run.seed``; the sampler order of
 epoch ``e`` comes from ``(seed, e)`` and each sample's augmentation from
@@ -9,19 +13,23 @@ for bit, as a run that was never stopped (same machine, same thread count).
 Files in ``run.out_dir`` (written by rank 0 only, each atomically):
 
 * ``config.toml`` -- the resolved config.
-* ``metrics.csv`` -- epoch, step, loss, lr, val_pck, val_mean_px_error, elapsed_s.
+* ``metrics.csv`` -- epoch, step, loss, lr, the objective's validation metrics, elapsed_s.
 * ``last.safetensors`` + ``train_state.pt`` -- weights, and optimiser, step,
-  epoch, RNG states, the weights' sha256 and a copy of the weights (so resuming
-  is exact even after a crash between the two writes).
-* ``best.safetensors`` -- the weights with the highest validation PCK.
+  epoch, RNG states, the weights' sha256, a copy of the weights and the CSV rows
+  (so resuming is exact, and the log complete, even after a crash between writes).
+* ``best.safetensors`` -- the weights with the best validation metric.
+
+Every checkpoint's metadata records the method, its config, the resolved
+config's sha256 (:meth:`TrainConfig.sha256`) and the training data's identity
+(:meth:`Objective.data_identity`: dataset, subset, size, a hash of the labels).
 * ``train.log`` -- the messages printed to stderr (dataset summaries ...).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
+import json
 import math
 import os
 import random
@@ -35,10 +43,10 @@ import numpy as np
 
 from vidpose.errors import InputError, VidposeError
 from vidpose.io.atomic import atomic_open, atomic_write_text
+from vidpose.store import sha256_file
+from vidpose.settings import to_dict
 from vidpose.training.config import TrainConfig, to_toml, validate
 
-CSV_COLUMNS = ("epoch", "step", "loss", "lr", "val_pck", "val_mean_px_error", "elapsed_s")
-PCK_ALPHA = 0.2
 STATE_FILE = "train_state.pt"
 LAST_FILE = "last.safetensors"
 BEST_FILE = "best.safetensors"
@@ -149,29 +157,6 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # workers only decode and warp; do not oversubscribe the cores
 
 
-def _build_data(cfg: TrainConfig, model, subset: str, train: bool):
-    from vidpose.data.topdown import TopDownDataset
-    from vidpose.models import IMAGENET_MEAN, IMAGENET_STD
-    from vidpose.training.datasets import describe_source, load_dataset
-
-    pose = load_dataset(cfg.data, subset)
-    nj = len(pose.keypoint_names)
-    if nj != cfg.model.num_keypoints:
-        raise InputError(
-            f"config: model.num_keypoints is {cfg.model.num_keypoints} but dataset {cfg.data.dataset!r} "
-            f"({describe_source(cfg.data, subset)}) has {nj} keypoints"
-        )
-    ds = TopDownDataset(pose, cfg.model.input_size, model.codec, train=train, aug=cfg.aug,
-                        seed=cfg.run.seed, max_samples=cfg.data.max_samples if train else cfg.data.max_val_samples,
-                        mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    if len(ds) == 0:
-        raise InputError(
-            f"{describe_source(cfg.data, subset)}: dataset {cfg.data.dataset!r} subset {subset!r} has no usable person "
-            f"({len(pose.frames)} frames; {ds.summary()})"
-        )
-    return ds
-
-
 def _loader(ds, batch_size: int, sampler, cfg: TrainConfig, train: bool, epoch: int):
     import torch
     from torch.utils.data import DataLoader
@@ -185,51 +170,7 @@ def _loader(ds, batch_size: int, sampler, cfg: TrainConfig, train: bool, epoch: 
                       worker_init_fn=_worker_init if cfg.run.num_workers else None)
 
 
-# --- validation ------------------------------------------------------------------------------
-
-def evaluate(model, loader) -> dict[str, float]:
-    """PCK@0.2 (bbox-max normaliser over labelled joints) and mean pixel error, in image pixels.
-
-    Predictions (crop pixels) are mapped back through each sample's affine.
-    Persons with fewer than two labelled joints have no bbox-max size and are
-    left out of PCK (still in the pixel error).
-    """
-    import torch
-
-    from vidpose.geometry import crop_points_to_image
-    from vidpose.metrics.keypoints import bbox_max_norm, pck
-
-    was_training = model.training
-    model.eval()
-    preds, gts = [], []
-    with torch.no_grad():
-        for batch in loader:
-            p = model.predict(batch["image"])
-            p = p.detach().cpu().numpy() if hasattr(p, "detach") else np.asarray(p)
-            preds.extend(crop_points_to_image(p[:, :, :2], batch["affine"].numpy()))
-            gts.extend(batch["image_keypoints"].numpy())
-    model.train(was_training)
-    pred = np.stack(preds)
-    gt = np.stack(gts)
-    vis = gt[..., 2] > 0
-    err = np.linalg.norm(pred - gt[..., :2], axis=-1)
-    mpe = float(err[vis].mean()) if vis.any() else float("nan")
-    norm = bbox_max_norm(gt, vis)
-    keep = norm > 0
-    res = pck(pred[keep], gt[keep, :, :2], vis[keep], norm[keep], PCK_ALPHA) if keep.any() else None
-    return {"val_pck": float(res.mean) if res is not None else float("nan"), "val_mean_px_error": mpe,
-            "val_persons": float(len(gt))}
-
-
 # --- checkpoints -----------------------------------------------------------------------------
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _save_weights(path: Path, model, extra: dict[str, Any]) -> None:
     from vidpose.models.checkpoint import save_checkpoint
@@ -241,7 +182,8 @@ def _load_resume(out: Path, cfg: TrainConfig, model, optimizer) -> dict[str, Any
     """Restore weights, optimiser and RNG from ``out``; InputError naming the file on any fault."""
     import torch
 
-    from vidpose.models.checkpoint import load_checkpoint, read_checkpoint_metadata
+    from vidpose.models.checkpoint import load_weights, read_checkpoint
+    from vidpose.store import sha256_file
 
     state_path, last = out / STATE_FILE, out / LAST_FILE
     for p in (state_path, last):
@@ -251,13 +193,16 @@ def _load_resume(out: Path, cfg: TrainConfig, model, optimizer) -> dict[str, Any
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a bad file
         raise InputError(f"{state_path}: truncated or corrupt training state ({type(e).__name__}: {e})") from None
-    need = ("epoch", "step", "optimizer", "rng", "weights_sha256", "model_config")
+    need = ("epoch", "step", "optimizer", "rng", "weights_sha256", "method", "model_config")
     if not isinstance(state, dict) or any(k not in state for k in need):
-        raise InputError(f"{state_path}: not a vidpose training state (missing {[k for k in need if k not in (state if isinstance(state, dict) else {})]})")
-    ck_cfg, _ = read_checkpoint_metadata(last)  # InputError naming the file when unreadable
-    if ck_cfg != cfg.model:
-        a, b = ck_cfg.to_dict(), cfg.model.to_dict()
-        diff = ", ".join(f"{k}={a.get(k)!r} (config: {b.get(k)!r})" for k in b if a.get(k) != b.get(k))
+        have = state if isinstance(state, dict) else {}
+        raise InputError(f"{state_path}: not a vidpose training state of this version "
+                         f"(missing {[k for k in need if k not in have]})")
+    ck = read_checkpoint(last, weights="model" not in state)  # InputError naming the file when unreadable
+    want = {"method": cfg.method, **to_dict(cfg.model)}
+    have = {"method": ck.method, **ck.config}
+    if have != want:
+        diff = ", ".join(f"{k}={have.get(k)!r} (config: {v!r})" for k, v in want.items() if have.get(k) != v)
         raise InputError(f"{last}: checkpoint was trained with a different model: {diff}; "
                          "resume with the same [model] settings or start a new run.out_dir")
     if "model" in state:
@@ -266,10 +211,10 @@ def _load_resume(out: Path, cfg: TrainConfig, model, optimizer) -> dict[str, Any
         # the state's epoch), whatever last.safetensors holds.
         weights, source = state["model"], state_path
     else:
-        if _sha256(last) != state["weights_sha256"]:
+        if sha256_file(last) != state["weights_sha256"]:
             raise InputError(f"{last}: does not match {state_path} (the two come from different saves); "
                              "cannot resume exactly")
-        weights, source = load_checkpoint(last).state_dict(), last
+        weights, source = load_weights(model, ck).state_dict(), last
     try:
         model.load_state_dict(weights, strict=True)
     except RuntimeError as e:
@@ -298,30 +243,26 @@ class _Log:
             print(msg, file=sys.stderr, flush=True)
 
 
-def _read_csv(path: Path, upto_epoch: int) -> list[dict[str, str]]:
-    """Rows already logged up to the resumed epoch (later ones came after the last checkpoint)."""
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r.get("epoch", "").isdigit() and int(r["epoch"]) <= upto_epoch]
-
-
 def _num(v: float) -> str:
     return repr(float(v))  # shortest text that reads back to the same float
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def csv_columns(objective) -> tuple[str, ...]:
+    return ("epoch", "step", "loss", "lr", *objective.metric_keys, "elapsed_s")
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k, "") for k in CSV_COLUMNS})
+        w.writerow({k: r.get(k, "") for k in columns})
     atomic_write_text(path, buf.getvalue())
 
 
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[str, float]:
-    """Train per ``cfg``; returns the final metrics (epoch, step, train_loss, lr, val_pck,
-    val_mean_px_error, best_val_pck). With ``resume``, continue from ``run.out_dir``."""
+    """Train per ``cfg``; returns the final metrics (epoch, step, train_loss, lr, the objective's
+    validation metrics, ``best`` and its key ``select``). With ``resume``, continue from ``run.out_dir``."""
     validate(cfg)
     dist_ = _setup_dist()
     try:
@@ -338,7 +279,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     import torch
     from torch.utils.data import DistributedSampler, SequentialSampler
 
-    from vidpose.models import build_model
+    from vidpose.methods import get
     from vidpose.progress import Progress
 
     run, o = cfg.run, cfg.optim
@@ -355,31 +296,34 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     dist_.barrier()
 
     seed_everything(run.seed)
-    model = build_model(cfg.model)
-    train_ds = _build_data(cfg, model, cfg.data.train_subset, train=True)
-    log(f"train: {train_ds.summary()}")
-    val_ds = None
-    if cfg.data.val_subset:
-        val_ds = _build_data(cfg, model, cfg.data.val_subset, train=False)
-        log(f"val: {val_ds.summary()}")
+    method = get(cfg.method)
+    model = method.build(cfg.model)
+    objective = method.objective(cfg, model)
+    columns = csv_columns(objective)
+    train_ds = objective.train_set()
+    log(f"method {cfg.method}; train: {_summary(train_ds)}")
+    val_ds = objective.val_set()
+    if val_ds is not None:
+        log(f"val: {_summary(val_ds)}")
         if cfg.data.val_subset == "test":
             log("warning: validating on the test split: best.safetensors is selected on test data; "
                 "report last.safetensors (or validate on a held-out part of train) for unbiased numbers")
+    provenance = {"dataset": cfg.data.dataset, "config_sha256": cfg.sha256(), "data": objective.data_identity()}
     sampler = DistributedSampler(train_ds, num_replicas=dist_.world, rank=dist_.rank, shuffle=True,
                                  seed=run.seed, drop_last=False)
     steps_per_epoch = len(sampler) // per_rank_batch if len(sampler) >= per_rank_batch else 1
     optimizer = _optimizer(cfg, model.parameters())
 
-    start_epoch, step, best = 0, 0, -1.0
+    start_epoch, step, best = 0, 0, None
     last_metrics: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     if resume:
         state = _load_resume(out, cfg, model, optimizer)
         start_epoch, step = int(state["epoch"]), int(state["step"])
-        best = float(state.get("best_val_pck", -1.0))
+        best = state.get("best")
+        best = None if best is None else float(best)
         last_metrics = {k: float(v) for k, v in dict(state.get("last_metrics", {})).items()}
-        if dist_.main:
-            rows = _read_csv(out / "metrics.csv", start_epoch)
+        rows = [dict(r) for r in state.get("csv_rows", [])]
         log(f"resumed from {out / LAST_FILE} after epoch {start_epoch} (step {step})")
         if int(state.get("world_size", 1)) != dist_.world:
             log(f"note: the run was saved with {state.get('world_size')} process(es) and resumes with "
@@ -398,75 +342,91 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     epochs_run = 0
     epoch = start_epoch
     model.train()
-    for epoch in range(start_epoch, o.epochs):
-        sampler.set_epoch(epoch)
-        train_ds.set_epoch(epoch)
-        loader = _loader(train_ds, per_rank_batch, sampler, cfg, True, epoch)
-        loss_sum, loss_n, chunk_sum, chunk_n = 0.0, 0, 0.0, 0
-        lr = lr_at(cfg, step, steps_per_epoch)
-        with Progress(len(loader), f"epoch {epoch + 1}/{o.epochs}", enabled=not quiet and dist_.main) as bar:
-            for batch in loader:
-                lr = lr_at(cfg, step, steps_per_epoch)
-                for g in optimizer.param_groups:
-                    g["lr"] = lr
-                outputs = net(batch["image"])
-                loss, _logs = model.loss(outputs, batch["targets"])
-                if not torch.isfinite(loss):
-                    raise VidposeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, "
-                                       f"step {step}; lower optim.lr (now {o.lr})")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if o.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-                optimizer.step()
-                step += 1
-                lv = float(loss.detach())
-                loss_sum, loss_n, chunk_sum, chunk_n = loss_sum + lv, loss_n + 1, chunk_sum + lv, chunk_n + 1
-                bar.update(1, loss=lv, lr=lr)
-                if run.log_every and step % run.log_every == 0:
-                    rows.append({"epoch": epoch + 1, "step": step, "loss": _num(chunk_sum / chunk_n),
-                                 "lr": _num(lr), "elapsed_s": f"{time.monotonic() - t0:.1f}"})
-                    chunk_sum, chunk_n = 0.0, 0
-        epoch_loss = loss_sum / max(loss_n, 1)
-        if dist_.enabled:  # report the mean over all processes
-            t = torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64)
-            torch.distributed.all_reduce(t)
-            epoch_loss = float(t[0] / max(t[1], 1.0))
-        epochs_run += 1
-        done = epoch + 1
-        last = done == o.epochs
-        stopping = bool(run.stop_after_epochs) and epochs_run >= run.stop_after_epochs and not last
-        metrics: dict[str, float] = {"epoch": float(done), "step": float(step), "train_loss": epoch_loss, "lr": lr}
-        if val_loader is not None and (done % run.val_every == 0 or last):
-            metrics.update(evaluate(model, val_loader))
-            improved = metrics["val_pck"] > best
-            if improved:
-                best = metrics["val_pck"]
-                _save_weights(out / BEST_FILE, model, {"epoch": done, "val_pck": best, "dataset": cfg.data.dataset})
-        metrics["best_val_pck"] = best
-        last_metrics = {**{k: v for k, v in last_metrics.items() if k.startswith("val_")}, **metrics}
+    try:
+        for epoch in range(start_epoch, o.epochs):
+            sampler.set_epoch(epoch)
+            if hasattr(train_ds, "set_epoch"):
+                train_ds.set_epoch(epoch)
+            loader = _loader(train_ds, per_rank_batch, sampler, cfg, True, epoch)
+            loss_sum, loss_n, chunk_sum, chunk_n = 0.0, 0, 0.0, 0
+            lr = lr_at(cfg, step, steps_per_epoch)
+            with Progress(len(loader), f"epoch {epoch + 1}/{o.epochs}", enabled=not quiet and dist_.main) as bar:
+                for batch in loader:
+                    lr = lr_at(cfg, step, steps_per_epoch)
+                    for g in optimizer.param_groups:
+                        g["lr"] = lr
+                    loss, _logs = objective.loss(net, batch)
+                    if not torch.isfinite(loss):
+                        raise VidposeError(f"training diverged: loss is {float(loss)} at epoch {epoch + 1}, "
+                                           f"step {step}; lower optim.lr (now {o.lr})")
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if o.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+                    optimizer.step()
+                    step += 1
+                    lv = float(loss.detach())
+                    loss_sum, loss_n, chunk_sum, chunk_n = loss_sum + lv, loss_n + 1, chunk_sum + lv, chunk_n + 1
+                    bar.update(1, loss=lv, lr=lr)
+                    if run.log_every and step % run.log_every == 0:
+                        rows.append({"epoch": epoch + 1, "step": step, "loss": _num(chunk_sum / chunk_n),
+                                     "lr": _num(lr), "elapsed_s": f"{time.monotonic() - t0:.1f}"})
+                        chunk_sum, chunk_n = 0.0, 0
+            epoch_loss = loss_sum / max(loss_n, 1)
+            if dist_.enabled:  # report the mean over all processes
+                t = torch.tensor([loss_sum, float(loss_n)], dtype=torch.float64)
+                torch.distributed.all_reduce(t)
+                epoch_loss = float(t[0] / max(t[1], 1.0))
+            epochs_run += 1
+            done = epoch + 1
+            last = done == o.epochs
+            stopping = bool(run.stop_after_epochs) and epochs_run >= run.stop_after_epochs and not last
+            metrics: dict[str, float] = {"epoch": float(done), "step": float(step), "train_loss": epoch_loss, "lr": lr}
+            if val_loader is not None and (done % run.val_every == 0 or last):
+                model.eval()
+                try:
+                    metrics.update(objective.validate(model, val_loader))
+                finally:
+                    model.train()
+                if objective.better(metrics[objective.select], best):
+                    best = metrics[objective.select]
+                    _save_weights(out / BEST_FILE, model, {"epoch": done, objective.select: best, **provenance})
+            if best is not None:
+                metrics["best"] = best
+            last_metrics = {**{k: v for k, v in last_metrics.items() if k.startswith("val_")}, **metrics}
+            if dist_.main:
+                rows.append({"epoch": done, "step": step, "loss": _num(epoch_loss), "lr": _num(lr),
+                             **{k: _num(metrics[k]) for k in objective.metric_keys if k in metrics},
+                             "elapsed_s": f"{time.monotonic() - t0:.1f}"})
+                val_txt = "".join(f" {k} {metrics[k]:.4f}" for k in objective.metric_keys if k in metrics)
+                log(f"epoch {done}/{o.epochs} loss {epoch_loss:.5g} lr {lr:.3g}{val_txt}")
+                if done % run.ckpt_every == 0 or last or stopping:
+                    _save_weights(out / LAST_FILE, model, {"epoch": done, "step": step, **provenance})
+                    state = {"epoch": done, "step": step, "optimizer": optimizer.state_dict(),
+                             "scheduler": {"schedule": o.schedule, "step": step}, "rng": _rng_state(),
+                             "best": best, "select": objective.select, "last_metrics": last_metrics,
+                             "weights_sha256": sha256_file(out / LAST_FILE), "method": cfg.method,
+                             "model_config": json.dumps(to_dict(cfg.model), sort_keys=True),
+                             "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                             "csv_rows": [dict(r) for r in rows], "world_size": dist_.world}
+                    with atomic_open(out / STATE_FILE, "wb") as f:
+                        torch.save(state, f)
+                _write_csv(out / "metrics.csv", rows, columns)
+                atomic_write_text(out / "train.log", "\n".join(log.lines) + "\n")
+            if stopping:
+                log(f"stopping after {epochs_run} epoch(s) (run.stop_after_epochs); continue with --resume")
+                break
+    except (KeyboardInterrupt, SystemExit):
+        # Every file in out_dir was written atomically: the last checkpoint is whole and resumable.
+        log(f"interrupted in epoch {epoch + 1}; {out / STATE_FILE} holds the last finished checkpoint; "
+            "continue with --resume")
         if dist_.main:
-            rows.append({"epoch": done, "step": step, "loss": _num(epoch_loss), "lr": _num(lr),
-                         "val_pck": _num(metrics["val_pck"]) if "val_pck" in metrics else "",
-                         "val_mean_px_error": _num(metrics["val_mean_px_error"]) if "val_pck" in metrics else "",
-                         "elapsed_s": f"{time.monotonic() - t0:.1f}"})
-            val_txt = (f" val PCK@{PCK_ALPHA} {metrics['val_pck']:.4f} mean error "
-                       f"{metrics['val_mean_px_error']:.2f}px" if "val_pck" in metrics else "")
-            log(f"epoch {done}/{o.epochs} loss {epoch_loss:.5g} lr {lr:.3g}{val_txt}")
-            if done % run.ckpt_every == 0 or last or stopping:
-                _save_weights(out / LAST_FILE, model, {"epoch": done, "step": step, "dataset": cfg.data.dataset})
-                state = {"epoch": done, "step": step, "optimizer": optimizer.state_dict(),
-                         "scheduler": {"schedule": o.schedule, "step": step}, "rng": _rng_state(),
-                         "best_val_pck": best, "last_metrics": last_metrics,
-                         "weights_sha256": _sha256(out / LAST_FILE), "model_config": cfg.model.to_json(),
-                         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                         "world_size": dist_.world}
-                with atomic_open(out / STATE_FILE, "wb") as f:
-                    torch.save(state, f)
-            _write_csv(out / "metrics.csv", rows)
             atomic_write_text(out / "train.log", "\n".join(log.lines) + "\n")
-        if stopping:
-            log(f"stopping after {epochs_run} epoch(s) (run.stop_after_epochs); continue with --resume")
-            break
+        raise
     dist_.barrier()
+    last_metrics["select"] = objective.select  # type: ignore[assignment]
     return dict(last_metrics)
+
+
+def _summary(ds) -> str:
+    return ds.summary() if hasattr(ds, "summary") else f"{len(ds)} samples"

@@ -1,4 +1,4 @@
-"""Dataset names of ``[data] dataset`` mapped to loader functions.
+"""Dataset names of a training config's ``[data] dataset`` mapped to loader functions.
 
 Each loader takes the :class:`DataConfig` and a subset name and returns a
 :class:`~vidpose.data.types.PoseDataset`. Readers are imported inside the
@@ -7,12 +7,32 @@ loader, so a missing reader only matters for the dataset that needs it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from vidpose.data.types import PoseDataset
 from vidpose.errors import InputError
-from vidpose.training.config import DataConfig
+
+
+@dataclass
+class DataConfig:
+    """Which dataset to train and validate on (the ``[data]`` section; see LOADERS)."""
+
+    dataset: str = "synth-single"  # synth-single | synth-crowd | coco | mpii | lsp | ...
+    root: str = ""  # dataset folder; relative paths below are resolved against it
+    train_subset: str = "train"
+    val_subset: str = "val"  # "" = no validation
+    # Annotation file and image folder for the file-based datasets; "{subset}" is
+    # replaced by the subset name (e.g. person_keypoints_{subset}.json).
+    ann_file: str = ""
+    image_root: str = ""
+    max_samples: int = 0  # cap on training samples (0 = all)
+    max_val_samples: int = 0  # cap on validation samples (0 = all)
+    # Distillation: a model whose predictions replace the labels (shipped name or
+    # checkpoint path); "" = train on the dataset's labels.
+    teacher: str = ""
+    clip_length: int = 1  # frames per sample for the clip objectives (odd; the centre frame is scored)
 
 
 def _path(cfg: DataConfig, template: str, subset: str, key: str) -> Path:
@@ -144,4 +164,45 @@ def load_dataset(cfg: DataConfig, subset: str) -> PoseDataset:
         loader = LOADERS[cfg.dataset]
     except KeyError:
         raise InputError(f"config: data.dataset {cfg.dataset!r} is unknown; known: {', '.join(LOADERS)}") from None
+    return loader(cfg, subset)
+
+
+# --- 3D sequences (2D -> 3D lifting) ---------------------------------------------------------
+
+H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")  # the standard protocol's split
+H36M_TEST_SUBJECTS = ("S9", "S11")
+
+
+def _synth_3d(cfg: DataConfig, subset: str):
+    from vidpose.data.synth import read_synth_3d
+
+    return read_synth_3d(_root(cfg), subset)
+
+
+def _h36m(cfg: DataConfig, subset: str):
+    """Human3.6M in VideoPose3D's npz layout: ann_file = data_3d_h36m.npz, image_root = its 2D
+    detections npz (data_2d_h36m_*.npz); subsets train (S1, S5-S8) and test (S9, S11)."""
+    from vidpose.data.readers import read_h36m_npz
+
+    if subset not in ("train", "test"):
+        raise InputError(f"config: data subset {subset!r} for h36m must be train or test (S1,S5-S8 / S9,S11)")
+    want = H36M_TRAIN_SUBJECTS if subset == "train" else H36M_TEST_SUBJECTS
+    seqs = read_h36m_npz(_path(cfg, cfg.ann_file, subset, "ann_file"),
+                         _path(cfg, cfg.image_root, subset, "image_root") if cfg.image_root else None)
+    return [s for s in seqs if s.subject in want]
+
+
+SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
+    "synth-3d": _synth_3d,
+    "h36m": _h36m,
+}
+
+
+def load_sequences(cfg: DataConfig, subset: str) -> list:
+    """The 3D sequences (:class:`~vidpose.data.types.Sequence3D`) of ``subset`` of the configured dataset."""
+    try:
+        loader = SEQUENCE_LOADERS[cfg.dataset]
+    except KeyError:
+        raise InputError(f"config: data.dataset {cfg.dataset!r} has no 3D sequences; known: "
+                         f"{', '.join(SEQUENCE_LOADERS)}") from None
     return loader(cfg, subset)

@@ -1,0 +1,73 @@
+"""Teacher -> student: a model learns from another model's predictions instead of labels.
+
+The teacher is any callable that maps a batch of normalised crops
+(B, 3, H, W) to keypoints (B, K, 3) in crop pixels (a trained vidpose model's
+``predict``, or a wrapper around a pretrained estimator); its keypoints are
+encoded with the student's codec, so teacher and student may differ in
+architecture, stride and input size of the heatmaps. No labels are read:
+the crops come from the dataset's person boxes (or keypoints), and
+validation scores the student against the teacher on held-out crops
+(``val_pck_teacher``: PCK@0.2 with the teacher as reference, in image pixels).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from vidpose.objectives.base import Objective
+from vidpose.objectives.heatmaps import crop_dataset, crop_identity, image_pixel_pck
+
+
+class DistillObjective(Objective):
+    select = "val_pck_teacher"
+    higher_is_better = True
+    metric_keys = ("val_pck_teacher", "val_px_to_teacher")
+
+    def __init__(self, train_cfg, model, teacher: Callable[[torch.Tensor], torch.Tensor], teacher_name: str) -> None:
+        self.cfg, self.model, self.teacher, self.teacher_name = train_cfg, model, teacher, teacher_name
+
+    def _crops(self, subset: str, train: bool):
+        # No codec: targets are made from the teacher at training time, labels are never encoded.
+        m = self.model
+        return crop_dataset(self.cfg, subset, m.cfg.input_size, None, m.cfg.num_keypoints, train)
+
+    def train_set(self):
+        self.train_data = self._crops(self.cfg.data.train_subset, True)
+        return self.train_data
+
+    def val_set(self):
+        return self._crops(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
+
+    def _teacher_keypoints(self, images: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            kp = self.teacher(images)
+        return (kp.numpy() if hasattr(kp, "numpy") else np.asarray(kp)).astype(np.float32)
+
+    def loss(self, net, batch):
+        kp = self._teacher_keypoints(batch["image"])
+        kp[:, :, 2] = 1.0  # every teacher keypoint is a target (its score is not a visibility)
+        codec = self.model.codec
+        enc = [codec.encode(k) for k in kp]
+        targets = {key: torch.from_numpy(np.stack([e[key] for e in enc])) for key in enc[0]}
+        return self.model.loss(net(batch["image"]), targets)
+
+    def validate(self, model, loader) -> dict[str, float]:
+        preds, refs, affines = [], [], []
+        for batch in loader:
+            preds.append(model.predict(batch["image"]).numpy()[:, :, :2])
+            refs.append(self._teacher_keypoints(batch["image"]))
+            affines.append(batch["affine"].numpy())
+        from vidpose.geometry import crop_points_to_image
+
+        a = np.concatenate(affines)
+        ref = np.concatenate(refs).astype(np.float64)
+        ref_img = np.concatenate([crop_points_to_image(ref[:, :, :2], a), np.ones_like(ref[:, :, :1])], axis=-1)
+        r = image_pixel_pck(np.concatenate(preds), a, ref_img)
+        return {"val_pck_teacher": r["val_pck"], "val_px_to_teacher": r["val_mean_px_error"]}
+
+    def data_identity(self) -> dict[str, Any]:
+        return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset, "teacher": self.teacher_name,
+                **crop_identity(self.train_data)}
