@@ -104,19 +104,54 @@ def test_resampling_is_consistent():
     assert long.root_pos[-1, 0] > 2.5 * (clip.root_pos[-1, 0] - clip.root_pos[0, 0])
 
 
-def test_quaternion_helpers():
+def _textbook_slerp(q0, q1, a):
+    """Spherical interpolation of unit quaternions the short way round (the formula, written out)."""
+    d = np.sum(q0 * q1, -1, keepdims=True)
+    q1 = np.where(d < 0, -q1, q1)
+    theta = np.arccos(np.clip(np.abs(d), -1.0, 1.0))
+    s = np.sin(theta)
+    near = s < 1e-9
+    w0 = np.where(near, 1 - a, np.sin((1 - a) * theta) / np.where(near, 1, s))
+    w1 = np.where(near, a, np.sin(a * theta) / np.where(near, 1, s))
+    q = w0 * q0 + w1 * q1
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", ["walk", "backflip", "getup_faceup"])
+def test_sampling_is_slerp_between_key_frames(name):
+    # scipy's Slerp does the interpolation; it must equal the textbook formula.
+    clip = mocap.load_clip(name)
+    fps, start = 47.0, 0.37
+    m = clip.sample(fps, 120, start)
+    t = start + np.arange(120) / fps
+    tl = np.mod(t, clip.duration) if clip.loop else np.where(np.mod(t, 2 * clip.duration) <= clip.duration,
+                                                               np.mod(t, 2 * clip.duration),
+                                                               2 * clip.duration - np.mod(t, 2 * clip.duration))
+    i = np.clip(np.searchsorted(clip.times, tl, side="right") - 1, 0, len(clip.times) - 2)
+    a = ((tl - clip.times[i]) / (clip.times[i + 1] - clip.times[i]))[:, None, None]
+    expected = mocap.quat_to_matrix(_textbook_slerp(clip.quats[i], clip.quats[i + 1], a))
+    assert np.abs(m.rotations - expected).max() < 1e-12
+
+
+def test_rotation_helpers():
     rng = np.random.default_rng(0)
-    q = mocap.quat_normalize(rng.normal(size=(20, 4)))
-    R = mocap.quat_to_matrix(q)
+    q = rng.normal(size=(20, 4))
+    R = mocap.quat_to_matrix(q)  # normalises
     assert np.allclose(R @ R.transpose(0, 2, 1), np.eye(3), atol=1e-12)
     assert np.allclose(np.linalg.det(R), 1.0)
     assert np.allclose(mocap.quat_to_matrix(-q), R)  # q and -q: same rotation
-    s0 = mocap.quat_slerp(q[:10], q[10:], np.zeros(10))
-    s1 = mocap.quat_slerp(q[:10], -q[10:], np.ones(10))
-    assert np.allclose(mocap.quat_to_matrix(s0), R[:10])
-    assert np.allclose(mocap.quat_to_matrix(s1), R[10:])
-    half = mocap.quat_to_matrix(mocap.quat_slerp(np.array([1.0, 0, 0, 0]), np.array([0.0, 0, 0, 1]), np.array(0.5)))
-    assert np.allclose(half, mocap.axis_angle_matrix(np.array([0, 0, 1.0]), np.pi / 2), atol=1e-12)
+    w, x, y, z = q[0] / np.linalg.norm(q[0])  # scalar first, as in the motion files
+    assert np.allclose(R[0, 0], [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)])
+    quarter = mocap.axis_angle_matrix(np.array([0, 0, 2.0]), np.pi / 2)
+    assert np.allclose(quarter, [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
+    assert mocap.axis_angle_matrix(np.array([1.0, 0, 0]), np.zeros((4, 5))).shape == (4, 5, 3, 3)
+
+
+def test_zero_quaternion_is_an_input_error():
+    row = [0.03] + [0.0] * 43
+    row[4] = 1.0  # root identity; the chest quaternion stays all zero
+    with pytest.raises(InputError, match=r"z\.txt: frame 0: joint 'chest' has a zero quaternion"):
+        mocap.parse_motion(json.dumps({"Loop": "none", "Frames": [row, row]}), "z", source="z.txt")
 
 
 def test_bad_motion_and_urdf_raise_input_error(rig):

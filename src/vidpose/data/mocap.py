@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 from vidpose import store
 from vidpose.errors import InputError
@@ -122,47 +123,28 @@ FOOT_POINTS: dict[str, np.ndarray] = {  # ankle link frame: foot box spans x -0.
 }
 
 
-# --- quaternions -----------------------------------------------------------------------------
+# --- rotations (scipy.spatial.transform) ----------------------------------------------------
+# The motion files store quaternions scalar-first (w, x, y, z); scipy wants them scalar-last.
 
-def quat_normalize(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions ``(..., 4)`` wxyz."""
-    n = np.linalg.norm(q, axis=-1, keepdims=True)
-    return q / np.maximum(n, 1e-12)
+
+def _rotations(q: np.ndarray) -> Rotation:
+    """A flat :class:`~scipy.spatial.transform.Rotation` of ``(..., 4)`` wxyz quaternions (normalised)."""
+    q = np.asarray(q, np.float64).reshape(-1, 4)
+    return Rotation.from_quat(q[:, [1, 2, 3, 0]])
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)`` wxyz (normalised first)."""
-    w, x, y, z = np.moveaxis(quat_normalize(np.asarray(q, np.float64)), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
-def quat_slerp(q0: np.ndarray, q1: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Spherical interpolation of ``(..., 4)`` quaternions by ``a`` ``(...)`` in [0, 1]."""
-    q0, q1 = quat_normalize(q0), quat_normalize(q1)
-    d = np.sum(q0 * q1, -1)
-    # q and -q are the same rotation: take the short way round.
-    q1 = np.where((d < 0)[..., None], -q1, q1)
-    d = np.abs(d)
-    a = np.asarray(a, np.float64)[..., None]
-    theta = np.arccos(np.clip(d, -1.0, 1.0))[..., None]
-    s = np.sin(theta)
-    near = s < 1e-6
-    w0 = np.where(near, 1 - a, np.sin((1 - a) * theta) / np.where(near, 1, s))
-    w1 = np.where(near, a, np.sin(a * theta) / np.where(near, 1, s))
-    return quat_normalize(w0 * q0 + w1 * q1)
+    q = np.asarray(q, np.float64)
+    return _rotations(q).as_matrix().reshape(q.shape[:-1] + (3, 3))
 
 
 def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Rotations ``(..., 3, 3)`` about a fixed unit ``axis`` (3,) by ``angle`` ``(...)`` radians."""
     axis = np.asarray(axis, np.float64) / np.linalg.norm(axis)
     angle = np.asarray(angle, np.float64)
-    c, s = np.cos(angle)[..., None, None], np.sin(angle)[..., None, None]
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
+    rotvec = angle.reshape(-1, 1) * axis
+    return Rotation.from_rotvec(rotvec).as_matrix().reshape(angle.shape + (3, 3))
 
 
 # --- the character ---------------------------------------------------------------------------
@@ -299,6 +281,7 @@ class MocapClip:
             cycles = np.zeros_like(t)
             ph = np.mod(t, 2 * D)
             tl = np.where(ph <= D, ph, 2 * D - ph)
+        tl = np.clip(tl, self.times[0], self.times[-1])
         i = np.clip(np.searchsorted(self.times, tl, side="right") - 1, 0, len(self.times) - 2)
         t0, t1 = self.times[i], self.times[i + 1]
         a = np.clip((tl - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
@@ -307,8 +290,10 @@ class MocapClip:
             delta = self.root_pos[-1] - self.root_pos[0]
             delta[1] = 0.0  # height does not accumulate
             pos = pos + cycles[:, None] * delta
-        q = quat_slerp(self.quats[i], self.quats[i + 1], np.repeat(a[:, None], self.quats.shape[1], 1))
-        return Motion(self.name, float(fps), pos, quat_to_matrix(q), self.loop)
+        # Spherical interpolation between key frames, per joint (the short way round).
+        rot = np.stack([Slerp(self.times, _rotations(self.quats[:, j]))(tl).as_matrix()
+                        for j in range(self.quats.shape[1])], axis=1)
+        return Motion(self.name, float(fps), pos, rot, self.loop)
 
 
 def parse_motion(text: str | bytes, name: str = "motion", rig: Rig | None = None,
@@ -350,7 +335,11 @@ def parse_motion(text: str | bytes, name: str = "motion", rig: Rig | None = None
     # wrists are fixed joints: identity
     for w in ("right_wrist", "left_wrist"):
         quats[:, JOINT_INDEX[w], 0] = 1.0
-    return MocapClip(name, loop == "wrap", times, arr[:, 1:4].copy(), quat_normalize(quats), float(times[-1]))
+    norms = np.linalg.norm(quats, axis=-1, keepdims=True)
+    if (norms < 1e-6).any():
+        k, j = np.argwhere(norms[..., 0] < 1e-6)[0]
+        raise InputError(f"{where}: frame {k}: joint {JOINTS[j]!r} has a zero quaternion (no rotation)")
+    return MocapClip(name, loop == "wrap", times, arr[:, 1:4].copy(), quats / norms, float(times[-1]))
 
 
 _CLIPS: dict[str, MocapClip] = {}
