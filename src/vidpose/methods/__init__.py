@@ -2,7 +2,7 @@
 
 ``METHODS`` maps a method's name to ``"module:attribute"`` of its
 :class:`~vidpose.methods.base.Method` (imported on use, so naming a method
-never imports torch for the others). A new method is one module plus one line
+never imports torch for the others), or to a ``Method`` object itself. A new method is one module plus one line
 here; the trainer, ``vidpose run --model`` and ``vidpose export`` find it by name.
 
 ``PRETRAINED`` names the checkpoints shipped in ``vidpose/weights`` (trained by
@@ -21,7 +21,7 @@ from typing import Any
 from vidpose.errors import InputError
 from vidpose.methods.base import Method
 
-METHODS: dict[str, str] = {
+METHODS: dict[str, str | Method] = {
     "simplebaseline": "vidpose.methods.simplebaseline:METHOD",
     "hourglass": "vidpose.methods.hourglass:METHOD",
     "clnet": "vidpose.methods.clnet:METHOD",
@@ -44,7 +44,10 @@ def get(name: str) -> Method:
     """The :class:`Method` registered as ``name`` (InputError listing the choices otherwise)."""
     if name not in METHODS:
         raise InputError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    module, attr = METHODS[name].split(":")
+    entry = METHODS[name]
+    if isinstance(entry, Method):  # registered as an object (e.g. a user's own method)
+        return entry
+    module, attr = entry.split(":")
     return getattr(importlib.import_module(module), attr)
 
 
