@@ -43,6 +43,32 @@ class StoreEntry:
         return f"{self.package}=={self.version}" if self.registry == "pypi" else f"{self.package}@{self.version}"
 
 
+def _pybullet(name: str, filename: str, member: str, sha256: str, size: int, description: str) -> StoreEntry:
+    return StoreEntry(name, filename, "pypi", "pybullet", "3.2.7", member, sha256, size, "Zlib (pybullet_data)",
+                      description)
+
+
+# DeepMimic motion capture clips (read by vidpose.data.mocap; pybullet itself is never
+# imported): clip name -> (sha256, size) of pybullet_data/data/motions/humanoid3d_<clip>.txt.
+MOCAP_CLIPS: dict[str, tuple[str, int]] = {
+    "backflip": ("ffc5e117f69364e239eeedc86d6a30ab854500a375a1c137a405f1b7652905e6", 13536),
+    "cartwheel": ("17453459a40ec4ea08346072748ae3c7c384b49e619753e9779637fa8a9f7c49", 75101),
+    "crawl": ("104a3b675131a43e7a214e24c0ed631c6a0d814b85c8b66b71ce63b23a5731ae", 80707),
+    "dance_a": ("15ef3731f594edc9ed078170f1075815cc164acaca9e35a46db12a31ac64b717", 90879),
+    "dance_b": ("b5a9d7a3f2304f6242776d7ff6d19d1f6bcb98d78d68622761c3843b614a92b5", 141863),
+    "getup_facedown": ("1bd1a96e9175f65eb66e10f225473b4467bd70c68e283f4006b2ab090e337c0b", 169673),
+    "getup_faceup": ("5936c32d51dad9b0cd5e61df681079d160436cdce845c312f200d7a347c4040d", 210461),
+    "jump": ("a433557e94b193d8a95530572a0e32f387eb6d9996987b4216efb65444c3c641", 99221),
+    "kick": ("177cfb399466309ba7f4a8a987c3b6f6edde1cbe8b2d476e53dc6061ec5d4bac", 43601),
+    "punch": ("1ab4b654cecdb4ff3b2a4bf4086e50397bef28435bb59ab3aedd6a6bdc926fde", 60287),
+    "roll": ("50d75c2243b2859f8dcae4ad8fa14b59054dd9ee529b4fb52ec14470cd982c55", 55136),
+    "run": ("2cbe488023b243e5769299158ce7c78875ec4b701a2ffe6c0beeaf83d16ca87b", 23284),
+    "spin": ("9614f10b92e7a8b123990ad5bcfafc65aa4d8fa8ac7f10ade3c3591122d34425", 49517),
+    "spinkick": ("60ec9c200d96e0cd71693061f24db0bd8da9eb295daf487f6f60f8dfb324075a", 35643),
+    "walk": ("32d082c3599bc40aac50b1afa196ff1e2cf3842bb40f0541ab088845f6328a41", 36185),
+}
+
+# Every file the store knows, listed here (nothing is added at import time elsewhere).
 CATALOG: dict[str, StoreEntry] = {
     e.name: e
     for e in [
@@ -76,13 +102,17 @@ CATALOG: dict[str, StoreEntry] = {
             "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039", 3968304,
             "BSD-3-Clause", "Sample clip: 1768x994, 30 fps, 230 frames, two people",
         ),
+        _pybullet("deepmimic-humanoid", "deepmimic_humanoid.urdf", "pybullet_data/humanoid/humanoid.urdf",
+                  "4a449f923dcbd242c1c6a3ad15e62047c6cb2fc1d275bf31a339bf60d27a6894", 9809,
+                  "DeepMimic humanoid character (URDF, bone offsets)"),
+        *(
+            _pybullet(f"mocap-{clip}", f"deepmimic_humanoid3d_{clip}.txt",
+                      f"pybullet_data/data/motions/humanoid3d_{clip}.txt", sha, size,
+                      f"DeepMimic motion capture clip '{clip}' (humanoid3d)")
+            for clip, (sha, size) in MOCAP_CLIPS.items()
+        ),
     ]
 }
-
-
-def register(entry: StoreEntry) -> None:
-    """Add an entry to the catalog (used by modules that ship their own data needs)."""
-    CATALOG[entry.name] = entry
 
 
 def home() -> Path:

@@ -3,7 +3,7 @@
 The clips (``humanoid3d_<name>.txt``) and the character (``humanoid/humanoid.urdf``)
 come out of the PyPI wheel ``pybullet==3.2.7`` through :mod:`vidpose.store`, pinned
 by sha256. pybullet itself is never imported: the URDF is parsed with
-``xml.etree`` and the motion JSON with :mod:`json`, and forward kinematics is
+``xml.etree`` and the motion JSON with :mod:`vidpose.io.jsonfile`; forward kinematics is
 done here.
 
 Motion file layout (checked against every clip): ``{"Loop": "wrap"|"none",
@@ -46,47 +46,10 @@ from vidpose.errors import InputError
 from vidpose.io.jsonfile import parse_json
 from vidpose.skeletons import convert
 
-PACKAGE, VERSION = "pybullet", "3.2.7"
-URDF_MEMBER = "pybullet_data/humanoid/humanoid.urdf"
 URDF_SCALE = 0.25  # pybullet's DeepMimic env loads the humanoid with globalScaling=0.25
 
-# clip name -> (sha256, size) of pybullet_data/data/motions/humanoid3d_<name>.txt
-_CLIP_FILES: dict[str, tuple[str, int]] = {
-    "backflip": ("ffc5e117f69364e239eeedc86d6a30ab854500a375a1c137a405f1b7652905e6", 13536),
-    "cartwheel": ("17453459a40ec4ea08346072748ae3c7c384b49e619753e9779637fa8a9f7c49", 75101),
-    "crawl": ("104a3b675131a43e7a214e24c0ed631c6a0d814b85c8b66b71ce63b23a5731ae", 80707),
-    "dance_a": ("15ef3731f594edc9ed078170f1075815cc164acaca9e35a46db12a31ac64b717", 90879),
-    "dance_b": ("b5a9d7a3f2304f6242776d7ff6d19d1f6bcb98d78d68622761c3843b614a92b5", 141863),
-    "getup_facedown": ("1bd1a96e9175f65eb66e10f225473b4467bd70c68e283f4006b2ab090e337c0b", 169673),
-    "getup_faceup": ("5936c32d51dad9b0cd5e61df681079d160436cdce845c312f200d7a347c4040d", 210461),
-    "jump": ("a433557e94b193d8a95530572a0e32f387eb6d9996987b4216efb65444c3c641", 99221),
-    "kick": ("177cfb399466309ba7f4a8a987c3b6f6edde1cbe8b2d476e53dc6061ec5d4bac", 43601),
-    "punch": ("1ab4b654cecdb4ff3b2a4bf4086e50397bef28435bb59ab3aedd6a6bdc926fde", 60287),
-    "roll": ("50d75c2243b2859f8dcae4ad8fa14b59054dd9ee529b4fb52ec14470cd982c55", 55136),
-    "run": ("2cbe488023b243e5769299158ce7c78875ec4b701a2ffe6c0beeaf83d16ca87b", 23284),
-    "spin": ("9614f10b92e7a8b123990ad5bcfafc65aa4d8fa8ac7f10ade3c3591122d34425", 49517),
-    "spinkick": ("60ec9c200d96e0cd71693061f24db0bd8da9eb295daf487f6f60f8dfb324075a", 35643),
-    "walk": ("32d082c3599bc40aac50b1afa196ff1e2cf3842bb40f0541ab088845f6328a41", 36185),
-}
-CLIP_NAMES: tuple[str, ...] = tuple(sorted(_CLIP_FILES))
-
-
-def _register() -> None:
-    common = dict(registry="pypi", package=PACKAGE, version=VERSION, licence="Zlib (pybullet_data)")
-    store.register(store.StoreEntry(
-        name="deepmimic-humanoid", filename="deepmimic_humanoid.urdf", member=URDF_MEMBER,
-        sha256="4a449f923dcbd242c1c6a3ad15e62047c6cb2fc1d275bf31a339bf60d27a6894", size=9809,
-        description="DeepMimic humanoid character (URDF, bone offsets)", **common,
-    ))
-    for name, (sha, size) in _CLIP_FILES.items():
-        store.register(store.StoreEntry(
-            name=f"mocap-{name}", filename=f"deepmimic_humanoid3d_{name}.txt",
-            member=f"pybullet_data/data/motions/humanoid3d_{name}.txt", sha256=sha, size=size,
-            description=f"DeepMimic motion capture clip '{name}' (humanoid3d)", **common,
-        ))
-
-
-_register()
+# The clips listed in the store's catalog (``mocap-<name>`` entries, next to ``deepmimic-humanoid``).
+CLIP_NAMES: tuple[str, ...] = tuple(sorted(store.MOCAP_CLIPS))
 
 # Joints of the DeepMimic humanoid in FK (parent-before-child) order.
 JOINTS: tuple[str, ...] = (
@@ -347,7 +310,7 @@ _CLIPS: dict[str, MocapClip] = {}
 
 def load_clip(name: str) -> MocapClip:
     """Load a DeepMimic clip by name (one of :data:`CLIP_NAMES`) from the store."""
-    if name not in _CLIP_FILES:
+    if name not in store.MOCAP_CLIPS:
         raise InputError(f"unknown mocap clip {name!r}; known: {', '.join(CLIP_NAMES)}")
     if name not in _CLIPS:
         p = store.path(f"mocap-{name}", quiet=True)
