@@ -12,7 +12,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from vidpose import store
-    from vidpose.data import mocap  # noqa: F401 - registers the DeepMimic mocap files in the store
 
     if args.models_action == "list":
         print(f"cache: {store.home()}")
