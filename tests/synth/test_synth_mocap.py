@@ -32,6 +32,17 @@ def test_store_entries_registered_and_fetched():
         assert store.sha256_file(p) == store.entry(n).sha256
 
 
+def test_store_lists_the_mocap_files_itself():
+    # No registration as a side effect of importing vidpose.data.mocap: the catalog has them.
+    import subprocess
+    import sys
+
+    code = ("import sys; from vidpose import store; "
+            "assert 'mocap-walk' in store.CATALOG and 'deepmimic-humanoid' in store.CATALOG; "
+            "assert 'vidpose.data.mocap' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_rig_from_urdf(rig):
     # URDF is 4x the motion scale: thigh 1.686 -> 0.42 m, shin 1.639 -> 0.41 m.
     assert rig.offsets[mocap.JOINT_INDEX["right_knee"]] == pytest.approx([0, -0.421546, 0], abs=1e-5)
