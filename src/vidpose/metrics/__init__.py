@@ -1,6 +1,6 @@
 """Pose metrics: pure numpy functions plus thin wrappers over pycocotools / motmetrics.
 
-The reference-library wrappers (``coco``, ``tracking``) import their library
+The reference-library wrappers (``coco``, ``mot``) import their library
 inside the functions that need it, so importing this package stays light.
 See docs/metrics.md for every definition.
 """

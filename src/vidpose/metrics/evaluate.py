@@ -28,7 +28,7 @@ from vidpose.errors import InputError
 from vidpose.io.jsonfile import read_json
 from vidpose.metrics import pose3d, temporal
 from vidpose.metrics.keypoints import oks_matrix, sigmas_for
-from vidpose.metrics.tracking import FramePoses, mot_metrics, occlusion_weights, weighted_oks_ap
+from vidpose.metrics.mot import TrackedFrame, mot_metrics, occlusion_weights, weighted_oks_ap
 
 METRICS_COCO = ("oks_ap",)
 METRICS_VIDEO = ("pck@0.2", "oks_ap", "w_ap", "jitter", "accel", "mota", "idf1", "idsw",
@@ -106,7 +106,7 @@ class VideoPoses:
     path: str
     skeleton: str
     num_joints: int
-    frames: dict[int, FramePoses] = field(default_factory=dict)
+    frames: dict[int, TrackedFrame] = field(default_factory=dict)
     occlusion: dict[int, np.ndarray] = field(default_factory=dict)  # GT only
     untracked: int = 0  # predictions with a null track_id
 
@@ -181,7 +181,7 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
         if len(set(ids)) != len(ids):
             raise InputError(f"{where}: duplicate track_id in one frame")
         k = len(ids)
-        fp = FramePoses(
+        fp = TrackedFrame(
             track_ids=np.asarray(ids, dtype=np.int64),
             boxes=np.asarray(boxes, dtype=np.float64).reshape(k, 4),
             keypoints=np.asarray(kps, dtype=np.float64).reshape(k, j, 3),
@@ -195,8 +195,8 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
     return out
 
 
-def _empty(j: int) -> FramePoses:
-    return FramePoses(track_ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4)),
+def _empty(j: int) -> TrackedFrame:
+    return TrackedFrame(track_ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4)),
                       keypoints=np.zeros((0, j, 3)), scores=np.zeros(0))
 
 
@@ -355,7 +355,7 @@ def _video_accel(idx, g_list, p_list, matches, j: int) -> float:
     return s / n if n else 0.0
 
 
-def to_coco(idx: list[int], g_list: list[FramePoses], p_list: list[FramePoses]) -> tuple[dict, list]:
+def to_coco(idx: list[int], g_list: list[TrackedFrame], p_list: list[TrackedFrame]) -> tuple[dict, list]:
     """COCO keypoints GT dict and results list from aligned frames (image id = frame index)."""
     from vidpose.metrics.coco import keypoint_coco_dicts
 

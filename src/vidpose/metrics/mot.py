@@ -8,7 +8,7 @@
   carries a weight (for HIE: its occlusion / crowd level). With all weights 1 it
   equals pycocotools' keypoint AP (area range "all", 20 detections per image).
 
-Every function takes per-frame :class:`FramePoses`, ground truth and predictions
+Every function takes per-frame :class:`TrackedFrame`, ground truth and predictions
 aligned frame by frame (same list length).
 """
 
@@ -23,8 +23,8 @@ from vidpose.metrics.keypoints import _array, head_size, iou_matrix, oks_matrix
 
 
 @dataclass
-class FramePoses:
-    """The people of one frame.
+class TrackedFrame:
+    """The people of one frame, as the tracking metrics see them (ground truth or predictions).
 
     track_ids (K,) ints; boxes (K, 4) x1, y1, x2, y2; keypoints (K, J, 3): ground truth
     x, y, visibility 0/1/2, predictions x, y, per-joint score; areas (K,) ground-truth
@@ -44,7 +44,7 @@ class FramePoses:
         return int(np.asarray(self.track_ids).shape[0])
 
 
-def _field(frame: FramePoses, name: str, where: str, ndim: int, last: tuple[int, ...] | None = None):
+def _field(frame: TrackedFrame, name: str, where: str, ndim: int, last: tuple[int, ...] | None = None):
     x = getattr(frame, name)
     k = len(frame)
     if x is None:
@@ -63,7 +63,7 @@ def _check_aligned(gt: list, pred: list) -> None:
         raise InputError(f"pred: {len(pred)} frames but gt has {len(gt)}; frames must be aligned")
 
 
-def _distance(g: FramePoses, p: FramePoses, t: int, distance: str, sigmas) -> np.ndarray:
+def _distance(g: TrackedFrame, p: TrackedFrame, t: int, distance: str, sigmas) -> np.ndarray:
     """(K_gt, K_pred) distances; NaN marks pairs that may not match (set by caller)."""
     if distance == "iou":
         gb = _field(g, "boxes", f"gt[{t}]", 2, (4,))
@@ -81,7 +81,7 @@ def _distance(g: FramePoses, p: FramePoses, t: int, distance: str, sigmas) -> np
     raise InputError(f"distance: expected 'iou' or 'oks', got {distance!r}")
 
 
-def _ids(frame: FramePoses, where: str) -> list:
+def _ids(frame: TrackedFrame, where: str) -> list:
     ids = np.asarray(frame.track_ids)
     if ids.ndim != 1:
         raise InputError(f"{where}.track_ids: expected shape (K,), got {ids.shape}")
@@ -90,7 +90,7 @@ def _ids(frame: FramePoses, where: str) -> list:
     return ids.tolist()
 
 
-def mot_metrics(gt: list[FramePoses], pred: list[FramePoses], distance: str = "iou",
+def mot_metrics(gt: list[TrackedFrame], pred: list[TrackedFrame], distance: str = "iou",
                 max_distance: float = 0.5, sigmas=None) -> dict:
     """MOTA, IDF1, ID switches, precision and recall via motmetrics.
 
@@ -132,7 +132,7 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(((mrec[i] - mrec[i - 1]) * mpre[i]).sum())
 
 
-def posetrack_map(gt: list[FramePoses], pred: list[FramePoses], threshold: float = 0.5) -> dict:
+def posetrack_map(gt: list[TrackedFrame], pred: list[TrackedFrame], threshold: float = 0.5) -> dict:
     """PoseTrack-style multi-person pose mAP.
 
     Per frame, a predicted joint *hits* a labelled GT joint when its distance is at most
@@ -227,7 +227,7 @@ def _box_oks(pred: np.ndarray, box: np.ndarray, area: float, sigmas) -> np.ndarr
     return np.exp(-e).mean(1)
 
 
-def weighted_oks_ap(gt: list[FramePoses], pred: list[FramePoses], sigmas, fp_weight: float = 1.0,
+def weighted_oks_ap(gt: list[TrackedFrame], pred: list[TrackedFrame], sigmas, fp_weight: float = 1.0,
                     max_dets: int = 20) -> dict:
     """w_AP: COCO OKS AP in which every GT person counts with its weight.
 

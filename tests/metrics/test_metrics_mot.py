@@ -4,7 +4,7 @@ import pytest
 from vidpose.errors import InputError
 from vidpose.metrics.evaluate import to_coco
 from vidpose.metrics.keypoints import COCO_SIGMAS
-from vidpose.metrics.tracking import FramePoses, mot_metrics, posetrack_map, voc_ap, weighted_oks_ap
+from vidpose.metrics.mot import TrackedFrame, mot_metrics, posetrack_map, voc_ap, weighted_oks_ap
 
 
 def _box_frames(swap_at: int, n: int = 3):
@@ -12,9 +12,9 @@ def _box_frames(swap_at: int, n: int = 3):
     gt, pred = [], []
     for t in range(n):
         boxes = np.array([[0 + t, 0, 10 + t, 20], [50 - t, 0, 60 - t, 20]], float)
-        gt.append(FramePoses(track_ids=np.array([1, 2]), boxes=boxes))
+        gt.append(TrackedFrame(track_ids=np.array([1, 2]), boxes=boxes))
         ids = np.array([2, 1]) if t >= swap_at else np.array([1, 2])
-        pred.append(FramePoses(track_ids=ids, boxes=boxes + 0.5))
+        pred.append(TrackedFrame(track_ids=ids, boxes=boxes + 0.5))
     return gt, pred
 
 
@@ -33,14 +33,14 @@ def test_mot_metrics_id_switch_hand_computed():
 
 
 def test_mot_metrics_max_distance_and_empty():
-    g = [FramePoses(track_ids=np.array([1]), boxes=np.array([[0, 0, 10, 10.0]]))]
+    g = [TrackedFrame(track_ids=np.array([1]), boxes=np.array([[0, 0, 10, 10.0]]))]
     # IoU 0.4 -> distance 0.6 > 0.5: a miss and a false positive
-    p = [FramePoses(track_ids=np.array([7]), boxes=np.array([[0, 0, 4, 10.0]]))]
+    p = [TrackedFrame(track_ids=np.array([7]), boxes=np.array([[0, 0, 4, 10.0]]))]
     r = mot_metrics(g, p)
     assert r["num_misses"] == 1 and r["num_false_positives"] == 1 and r["mota"] == -1.0
-    p = [FramePoses(track_ids=np.array([7]), boxes=np.array([[0, 0, 6, 10.0]]))]  # IoU 0.6
+    p = [TrackedFrame(track_ids=np.array([7]), boxes=np.array([[0, 0, 6, 10.0]]))]  # IoU 0.6
     assert mot_metrics(g, p)["mota"] == 1.0
-    empty = [FramePoses(track_ids=np.zeros(0, int), boxes=np.zeros((0, 4)))]
+    empty = [TrackedFrame(track_ids=np.zeros(0, int), boxes=np.zeros((0, 4)))]
     r = mot_metrics(g, empty)
     assert r["mota"] == 0.0 and r["idf1"] == 0.0 and r["precision"] == 0.0 and r["recall"] == 0.0
     with pytest.raises(InputError, match="frames must be aligned"):
@@ -55,9 +55,9 @@ def test_mot_metrics_oks_with_id_switch():
     k[1, :, 0] += 300
     gt, pred = [], []
     for t in range(4):
-        gt.append(FramePoses(track_ids=np.array([1, 2]), keypoints=k, areas=np.array([5000.0, 5000.0])))
+        gt.append(TrackedFrame(track_ids=np.array([1, 2]), keypoints=k, areas=np.array([5000.0, 5000.0])))
         ids = np.array([5, 6]) if t < 2 else np.array([6, 5])
-        pred.append(FramePoses(track_ids=ids, keypoints=k[:, :, :2] + 1.0))
+        pred.append(TrackedFrame(track_ids=ids, keypoints=k[:, :, :2] + 1.0))
     r = mot_metrics(gt, pred, distance="oks", sigmas=COCO_SIGMAS)
     assert r["idsw"] == 2 and r["mota"] == pytest.approx(1 - 2 / 8)
     with pytest.raises(InputError, match="sigmas"):
@@ -71,12 +71,12 @@ def test_voc_ap_hand():
 def test_posetrack_map_hand_computed():
     hb = np.array([[0, 0, 6, 8.0]])  # diagonal 10 -> head size 6 -> hit within 3 px
     gk = np.array([[[10, 10, 2], [20, 20, 2]]], float)
-    gt = [FramePoses(track_ids=np.array([1]), keypoints=gk, head_boxes=hb) for _ in range(2)]
+    gt = [TrackedFrame(track_ids=np.array([1]), keypoints=gk, head_boxes=hb) for _ in range(2)]
     p0 = np.array([[[11, 10, 0.9], [30, 20, 0.8]]])  # joint 0 hits, joint 1 misses
     p1 = np.array([[[10, 12, 0.7], [20, 21, 0.6]],  # both hit
                    [[500, 500, 0.95], [500, 500, 0.95]]])  # unmatched person: false positives
-    pred = [FramePoses(track_ids=np.array([1]), keypoints=p0),
-            FramePoses(track_ids=np.array([1, 2]), keypoints=p1)]
+    pred = [TrackedFrame(track_ids=np.array([1]), keypoints=p0),
+            TrackedFrame(track_ids=np.array([1, 2]), keypoints=p1)]
     r = posetrack_map(gt, pred)
     # joint 0: FP(.95) TP(.9) TP(.7), 2 GT -> AP = 0.5*2/3 + 0.5*2/3
     # joint 1: FP(.95) FP(.8) TP(.6) -> AP = 0.5 * 1/3
@@ -95,13 +95,13 @@ def _frames_from_coco(gt, res):
         p_list[by_img[r["image_id"]]].append(r)
     gf, pf = [], []
     for ga, pa in zip(g_list, p_list):
-        gf.append(FramePoses(
+        gf.append(TrackedFrame(
             track_ids=np.arange(len(ga)),
             boxes=np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
                             for a in ga]).reshape(-1, 4),
             keypoints=np.array([a["keypoints"] for a in ga]).reshape(len(ga), 17, 3),
             areas=np.array([a["area"] for a in ga])))
-        pf.append(FramePoses(track_ids=np.arange(len(pa)),
+        pf.append(TrackedFrame(track_ids=np.arange(len(pa)),
                              keypoints=np.array([r["keypoints"] for r in pa]).reshape(len(pa), 17, 3),
                              scores=np.array([r["score"] for r in pa])))
     return gf, pf
@@ -130,8 +130,8 @@ def test_w_ap_weights_hand_computed():
     k = np.concatenate([rng.uniform(0, 100, (3, 17, 2)), np.full((3, 17, 1), 2.0)], -1)
     k[1, :, 0] += 300
     k[2, :, 0] += 600
-    g = FramePoses(track_ids=np.arange(3), keypoints=k, areas=np.full(3, 4000.0))
-    p = FramePoses(track_ids=np.array([0]), keypoints=k[:1], scores=np.array([0.9]))
+    g = TrackedFrame(track_ids=np.arange(3), keypoints=k, areas=np.full(3, 4000.0))
+    p = TrackedFrame(track_ids=np.array([0]), keypoints=k[:1], scores=np.array([0.9]))
     # unit weights: recall 1/3 at precision 1 -> 34 of 101 recall points
     assert weighted_oks_ap([g], [p], COCO_SIGMAS)["w_AP"] == pytest.approx(34 / 101)
     g.weights = np.array([4.0, 1.0, 1.0])
@@ -142,7 +142,7 @@ def test_w_ap_weights_hand_computed():
         weighted_oks_ap([g], [p], COCO_SIGMAS)
     g.weights = None
     with pytest.raises(InputError, match="scores"):
-        weighted_oks_ap([g], [FramePoses(track_ids=np.array([0]), keypoints=k[:1])], COCO_SIGMAS)
+        weighted_oks_ap([g], [TrackedFrame(track_ids=np.array([0]), keypoints=k[:1])], COCO_SIGMAS)
 
 
 def test_to_coco_roundtrip_matches_frames(coco_pair):
