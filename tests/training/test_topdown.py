@@ -10,7 +10,7 @@ import pytest
 
 from vidpose.data.topdown import AugConfig, TopDownDataset, crop_affine
 from vidpose.geometry import apply_affine, invert_affine
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 from vidpose.skeletons import COCO17
 

@@ -114,7 +114,7 @@ def ensure_test_clips(n: int | None = None) -> Path:
 def load_test(n_clips: int | None = None):
     """The synth-single test subset (its first ``n_clips`` clips) as a PoseDataset."""
     from vidpose.data.synth import read_synth
-    from vidpose.data.types import PoseDataset
+    from vidpose.data.annotations import PoseDataset
 
     root = ensure_test_clips(n_clips)
     ds = read_synth(root, SUBSET)

@@ -1,7 +1,7 @@
 """Dataset names of a training config's ``[data] dataset`` mapped to loader functions.
 
 Each loader takes the :class:`DataConfig` and a subset name and returns a
-:class:`~vidpose.data.types.PoseDataset`. Readers are imported inside the
+:class:`~vidpose.data.annotations.PoseDataset`. Readers are imported inside the
 loader, so a missing reader only matters for the dataset that needs it.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vidpose.data.types import PoseDataset
+from vidpose.data.annotations import PoseDataset
 from vidpose.errors import InputError
 
 
@@ -199,7 +199,7 @@ SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
 
 
 def load_sequences(cfg: DataConfig, subset: str) -> list:
-    """The 3D sequences (:class:`~vidpose.data.types.Sequence3D`) of ``subset`` of the configured dataset."""
+    """The 3D sequences (:class:`~vidpose.data.annotations.Sequence3D`) of ``subset`` of the configured dataset."""
     try:
         loader = SEQUENCE_LOADERS[cfg.dataset]
     except KeyError:

@@ -1,6 +1,6 @@
 """Top-down person crops for training and validating single-person pose models.
 
-Every labelled person of a :class:`~vidpose.data.types.PoseDataset` becomes one
+Every labelled person of a :class:`~vidpose.data.annotations.PoseDataset` becomes one
 sample: an affine crop of its frame around the person box, the keypoints
 moved into crop pixels, and training targets from the model's codec.
 
@@ -26,7 +26,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from vidpose.data.types import PoseDataset
+from vidpose.data.annotations import PoseDataset
 from vidpose.errors import InputError
 from vidpose.geometry import apply_affine, box_to_center_size, image_to_crop_affine, warp_crop
 

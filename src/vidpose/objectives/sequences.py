@@ -33,7 +33,7 @@ def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
 
 
 class SequenceWindows(_TorchDataset):
-    """(sequence, frame) windows of a list of :class:`~vidpose.data.types.Sequence3D`."""
+    """(sequence, frame) windows of a list of :class:`~vidpose.data.annotations.Sequence3D`."""
 
     def __init__(self, sequences: list, window: int, num_joints: int, source: str, max_samples: int = 0) -> None:
         if window < 1 or window % 2 == 0:

@@ -1,13 +1,13 @@
 """Readers for the on-disk formats of standard pose datasets.
 
-Each returns the containers of :mod:`vidpose.data.types` (``PoseDataset`` for
+Each returns the containers of :mod:`vidpose.data.annotations` (``PoseDataset`` for
 2D, a list of ``Sequence3D`` for 3D), converts visibility to COCO 0/1/2, keeps
 the dataset's own keypoint order and raises :class:`vidpose.errors.InputError`
 naming the file, the field and the fault for malformed input. See
 docs/datasets.md for where to get each dataset and the expected layout.
 """
 
-from vidpose.data.types import Sequence3D
+from vidpose.data.annotations import Sequence3D
 from vidpose.data.readers.coco import read_coco
 from vidpose.data.readers.hie import read_hie
 from vidpose.data.readers.jhmdb import JHMDB15_KEYPOINTS, read_jhmdb

@@ -21,7 +21,7 @@ from vidpose.data.readers._common import (
     keypoints_from_flat,
     load_json,
 )
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.skeletons import COCO17
 
 _COCO_VIS = {0: 0, 1: 1, 2: 2}

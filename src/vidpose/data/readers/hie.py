@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from vidpose.data.readers._common import as_int, as_name, as_scalar, fail, get, load_json, require_file
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 from vidpose.skeletons import HIE14
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vidpose.data.readers._common import as_array, fail, load_mat, require_dir
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 
 JHMDB15_KEYPOINTS: tuple[str, ...] = (

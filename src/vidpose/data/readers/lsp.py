@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vidpose.data.readers._common import as_array, fail, load_mat, map_visibility
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 
 LSP14_KEYPOINTS: tuple[str, ...] = (
     "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",

@@ -37,7 +37,7 @@ from vidpose.data.readers._common import (
     require_dir,
     require_file,
 )
-from vidpose.data.types import Sequence3D
+from vidpose.data.annotations import Sequence3D
 from vidpose.errors import InputError
 
 MPI_INF_3DHP28_KEYPOINTS: tuple[str, ...] = (

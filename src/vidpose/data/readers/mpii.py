@@ -27,7 +27,7 @@ from vidpose.data.readers._common import (
     load_mat,
     map_visibility,
 )
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 
 MPII16_KEYPOINTS: tuple[str, ...] = (
     "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",

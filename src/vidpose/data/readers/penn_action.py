@@ -26,7 +26,7 @@ from vidpose.data.readers._common import (
     map_visibility,
     mat_str,
 )
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 
 PENN13_KEYPOINTS: tuple[str, ...] = (
     "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",

@@ -30,7 +30,7 @@ from vidpose.data.readers._common import (
     load_json,
     require_file,
 )
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
 from vidpose.skeletons import COCO17
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from vidpose.data.readers._common import as_array, fail, require_file
-from vidpose.data.types import Sequence3D
+from vidpose.data.annotations import Sequence3D
 from vidpose.errors import InputError
 from vidpose.skeletons import H36M17
 

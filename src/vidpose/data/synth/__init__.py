@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidpose.data.types import FrameAnnotation, PersonAnnotation, PoseDataset, Sequence3D
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset, Sequence3D
 from vidpose.errors import InputError
 from vidpose.io.jsonfile import read_json
 from vidpose.skeletons import COCO17
