@@ -57,8 +57,10 @@ def load_mat(path: str | Path, *, squeeze: bool = False, structs: bool = False) 
             "package h5py, or re-save it as v7 in MATLAB: "
             "`s = load('in.mat'); save('out.mat', '-struct', 's', '-v7')`"
         ) from e
-    except (ValueError, TypeError, OSError) as e:
-        raise InputError(f"{p}: not a readable MATLAB file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - scipy's parser raises many types on damaged bytes
+        # (MatReadError, IndexError, zlib/struct errors, UnicodeDecodeError, MemoryError on
+        # absurd sizes ...): all mean the same to the user.
+        raise InputError(f"{p}: not a readable MATLAB file ({type(e).__name__}: {e}); truncated or not a .mat?") from None
 
 
 def is_hdf5(path: str | Path) -> bool:

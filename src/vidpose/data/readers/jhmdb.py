@@ -40,7 +40,11 @@ def _split_dir(base: Path) -> Path:
 def _read_split_file(path: Path) -> list[tuple[str, bool]]:
     """Lines ``<video>.avi 1|2`` -> [(video, is_train)] (1 = train, 2 = test)."""
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise fail(path, "text", f"not UTF-8 text ({e})") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()

@@ -100,7 +100,12 @@ def read_mpi_inf_3dhp(
         if len(a2) != len(a3):
             raise fail(path, key3, f"has {len(a3)} cameras, annot2 has {len(a2)}")
         if "cameras" in m:
-            cam_ids = [int(c) for c in np.asarray(m["cameras"]).ravel()]
+            cams = as_array(m["cameras"], path, "cameras").ravel()
+            if not np.all(cams == np.round(cams)) or np.any(np.abs(cams) > 2**31):
+                raise fail(path, "cameras", f"expected integer camera numbers, got {cams.tolist()[:14]}")
+            cam_ids = [int(c) for c in cams]
+            if len(set(cam_ids)) != len(cam_ids):
+                raise fail(path, "cameras", f"camera numbers repeat: {cam_ids}")
             if len(cam_ids) != len(a2):
                 raise fail(path, "cameras", f"lists {len(cam_ids)} cameras, annot2 has {len(a2)} cells")
         else:
@@ -224,6 +229,8 @@ def read_mpi_inf_3dhp_test(root: str | Path, *, universal: bool = False) -> list
             act = as_array(m["activity_annotation"], path, "activity_annotation").ravel()
             if act.size != t:
                 raise fail(path, "activity_annotation", f"has {act.size} entries for {t} frames")
+            if not (np.all(act == np.round(act)) and np.all(np.abs(act) < 2**31)):
+                raise fail(path, "activity_annotation", "expected integer activity labels")
             extra["activity"] = act.astype(np.int64)
         out.append(
             Sequence3D(subject=d.name, action="test", camera=None, joints_3d=j3, joints_2d=j2, extra=extra)

@@ -160,9 +160,10 @@ def _mat_person(rect: Any, path: Path, where: str) -> PersonAnnotation:
     if not all(empty):
         if any(empty):
             raise fail(path, f"{where}.x1/y1/x2/y2", "head box is partly empty")
-        extra["head_box"] = np.array(
-            [as_scalar(b, path, f"{where}.{k}") for b, k in zip(box, ("x1", "y1", "x2", "y2"))]
-        )
+        hb = np.array([as_scalar(b, path, f"{where}.{k}") for b, k in zip(box, ("x1", "y1", "x2", "y2"))])
+        if hb[2] < hb[0] or hb[3] < hb[1]:
+            raise fail(path, f"{where}.x1/y1/x2/y2", f"head box has x2 < x1 or y2 < y1: {hb.tolist()}")
+        extra["head_box"] = hb
     if "scale" in fields and not _is_empty(rect.scale):
         extra["scale"] = as_scalar(rect.scale, path, f"{where}.scale")
     if "objpos" in fields and not _is_empty(rect.objpos):
@@ -252,7 +253,9 @@ def read_mpii_mat(mat_file: str | Path, image_root: str | Path) -> PoseDataset:
             aw = f"RELEASE.act({i + 1})"
             for k in ("act_name", "cat_name"):
                 v = getattr(a, k, None)
-                act_extra[k] = "" if _is_empty(v) else str(v)
+                if not _is_empty(v) and not isinstance(v, str):
+                    raise fail(path, f"{aw}.{k}", f"expected a string, got {type(v).__name__}")
+                act_extra[k] = "" if _is_empty(v) else v
             aid = getattr(a, "act_id", None)
             act_extra["act_id"] = -1 if _is_empty(aid) else as_int(aid, path, f"{aw}.act_id")
 
