@@ -41,6 +41,10 @@ class OptimConfig:
     milestones: tuple[int, ...] = ()  # step schedule: epochs where lr is multiplied by gamma
     gamma: float = 0.1
     grad_clip: float = 0.0  # max gradient norm (0 = off)
+    # BatchNorm layers keep their running statistics (eval mode) while training: for very
+    # small per-process batches, and what makes N torchrun processes x batch b equal one
+    # process x batch N*b (SyncBatchNorm does not run on CPU).
+    freeze_bn: bool = False
 
 
 @dataclass

@@ -341,7 +341,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     t0 = time.monotonic()
     epochs_run = 0
     epoch = start_epoch
-    model.train()
+    _train_mode(model, o.freeze_bn)
     try:
         for epoch in range(start_epoch, o.epochs):
             sampler.set_epoch(epoch)
@@ -387,7 +387,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
                 try:
                     metrics.update(objective.validate(model, val_loader))
                 finally:
-                    model.train()
+                    _train_mode(model, o.freeze_bn)
                 if objective.better(metrics[objective.select], best):
                     best = metrics[objective.select]
                     _save_weights(out / BEST_FILE, model, {"epoch": done, objective.select: best, **provenance})
@@ -424,8 +424,35 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
             atomic_write_text(out / "train.log", "\n".join(log.lines) + "\n")
         raise
     dist_.barrier()
+    if dist_.enabled:
+        _check_ranks_agree(model, dist_, log)
     last_metrics["select"] = objective.select  # type: ignore[assignment]
     return dict(last_metrics)
+
+
+def _train_mode(model, freeze_bn: bool) -> None:
+    """Training mode; with ``freeze_bn`` the BatchNorm layers stay in eval mode (running statistics)."""
+    import torch
+
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def _check_ranks_agree(model, dist_: _Dist, log) -> None:
+    """Every process must end with the same weights (DDP averages gradients; BatchNorm buffers are
+    broadcast from rank 0): compare a checksum of every tensor across ranks."""
+    import torch
+    import torch.distributed as dist
+
+    sums = torch.stack([v.detach().double().sum() for v in model.state_dict().values() if v.is_floating_point()])
+    gathered = [torch.zeros_like(sums) for _ in range(dist_.world)]
+    dist.all_gather(gathered, sums)
+    if not all(torch.equal(g, gathered[0]) for g in gathered):
+        raise VidposeError("DDP: the processes ended with different weights")
+    log(f"DDP: weights identical on all {dist_.world} processes")
 
 
 def _summary(ds) -> str:
