@@ -23,14 +23,13 @@ not returned (use the 2D file directly for them).
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vidpose.data.readers._common import as_array, fail, require_file
+from vidpose.data.readers._common import as_array, as_int, fail, require_file
 from vidpose.data.annotations import Sequence3D
 from vidpose.errors import InputError
 from vidpose.skeletons import H36M17
@@ -63,8 +62,10 @@ def _load_pickled(path: Path, key: str) -> Any:
             arr = z[key]
     except InputError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as e:
-        raise InputError(f"{path}: not a readable .npz file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - damaged zip/npy/pickle bytes raise many types
+        # (BadZipFile, NotImplementedError for odd zip flags, SyntaxError from a broken .npy
+        # header, UnpicklingError, EOFError, zlib errors ...): all mean an unreadable file.
+        raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e}); truncated?") from None
     # VideoPose3D saves dicts, which numpy stores as 0-d object arrays.
     if isinstance(arr, np.ndarray) and arr.dtype == object and arr.shape == ():
         return arr.item()
@@ -74,6 +75,9 @@ def _load_pickled(path: Path, key: str) -> Any:
 def _as_dict(value: Any, path: Path, what: str) -> dict:
     if not isinstance(value, dict):
         raise fail(path, what, f"expected a dict, got {type(value).__name__}")
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        raise fail(path, what, f"expected string keys (subject / action names), got {bad[0]!r:.40}")
     return value
 
 
@@ -99,7 +103,10 @@ def _read(
         for k in ("layout_name", "num_joints"):
             if k not in meta:
                 raise fail(p2, f"metadata.{k}", "missing")
-        if int(meta["num_joints"]) != num_joints or str(meta["layout_name"]) != layout:
+        nj = as_int(meta["num_joints"], p2, "metadata.num_joints")
+        if not isinstance(meta["layout_name"], str):
+            raise fail(p2, "metadata.layout_name", f"expected a string, got {type(meta['layout_name']).__name__}")
+        if nj != num_joints or meta["layout_name"] != layout:
             raise fail(
                 p2, "metadata",
                 f"2D layout {meta['layout_name']!r} with {meta['num_joints']} joints; the 3D data is "
@@ -122,7 +129,9 @@ def _read(
                 out.append(Sequence3D(subject=str(subject), action=str(action), camera=None, joints_3d=j3, fps=fps))
                 continue
             w2 = f"positions_2d[{subject!r}][{action!r}]"
-            if subject not in pos2d or action not in pos2d[subject]:
+            if subject not in pos2d:
+                raise fail(p2, w2, "missing: the 3D file has this sequence")
+            if action not in _as_dict(pos2d[subject], p2, f"positions_2d[{subject!r}]"):
                 raise fail(p2, w2, "missing: the 3D file has this sequence")
             cams = pos2d[subject][action]
             if not isinstance(cams, (list, tuple)) or not cams:
