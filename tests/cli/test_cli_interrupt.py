@@ -29,8 +29,11 @@ def test_run_interrupted_leaves_no_outputs(tmp_path, sig, code):
     p = start("run", clip, "--out", out, "--quiet")
 
     def working():  # frames are flowing into the staging folder's partial files
-        stages = [d for d in out.glob(".vidpose-run-*") if d.is_dir()]
-        return any(f.stat().st_size > 1000 for d in stages for f in d.iterdir())
+        try:
+            stages = [d for d in out.glob(".vidpose-run-*") if d.is_dir()]
+            return any(f.stat().st_size > 1000 for d in stages for f in d.iterdir())
+        except FileNotFoundError:  # a partial file renamed or removed while we looked
+            return False
 
     wait_for(working, p, what="the run's first frames")
     p.send_signal(sig)
