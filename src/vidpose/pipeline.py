@@ -1,12 +1,17 @@
-"""The run pipeline: decode -> detect/estimate -> track -> refine -> lift -> write.
+"""The run pipeline: decode -> estimate -> track -> [refine] -> [lift] -> convert -> write.
 
-A :class:`Stage` takes one :class:`~vidpose.types.FramePoses` and returns the
-frames it is ready to pass on (none while it buffers, several when it
-catches up); ``finish()`` flushes what it still holds at the end of the video.
-That one shape fits per-frame stages (estimation, tracking) and stages that
-need future frames (backward flow refinement, temporal lifting) alike, and the
-runner times each stage on its own. A new stage is a class with ``name``,
-``process`` and ``finish``, added to the list :func:`build_stages` returns.
+The stages live in :mod:`vidpose.stages`; this module composes them
+(:func:`build_stages`), runs them (:class:`PoseRun`) and writes the outputs
+(:func:`run`). What exists today: estimate is BlazePose (``--model lite|full|heavy``)
+or a trained 2D model run top-down (``--model clnet``, a checkpoint or an ONNX
+export); ``--lift blazepose`` (BlazePose's world landmarks) or ``none``;
+``--refine`` has only ``none`` so far (the registry is where temporal
+refinement will plug in).
+
+A stage takes one :class:`~vidpose.types.FramePoses` and returns the frames it
+is ready to pass on (none while it buffers, several when it catches up);
+``finish()`` flushes what it still holds at the end of the video. The runner
+times each stage on its own.
 
 Decoding runs in a background thread with a bounded queue, so the decoder and
 the models overlap on two cores while memory stays bounded.
@@ -27,21 +32,37 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vidpose.errors import InputError
-from vidpose.skeletons import Skeleton, convert, convert_with_scores, get_skeleton
+from vidpose.skeletons import OUTPUT_SKELETONS, Skeleton, conversion_matrix, get_skeleton
+from vidpose.stages import (
+    LIFTERS,
+    REFINERS,
+    ConvertStage,
+    EstimateStage,
+    RefineStage,
+    Stage,
+    TrackStage,
+    build_estimator,
+    model_choice,
+    parse_lift,
+    parse_refine,
+    plan,
+)
 from vidpose.types import FramePoses
+from vidpose.version import __version__
 
 
 @dataclass
 class RunConfig:
     """Every field is also a ``vidpose run`` flag (``max_people`` -> ``--max-people``)."""
 
-    skeleton: str = "coco17"  # output 2D skeleton: coco17 | blazepose33 | h36m17
-    model: str = "full"  # BlazePose landmark model: lite | full | heavy
+    skeleton: str = "coco17"  # output 2D skeleton: a key of vidpose.skeletons.OUTPUT_SKELETONS
+    model: str = "full"  # lite | full | heavy (BlazePose), a shipped trained model, or a .safetensors/.onnx path
     max_people: int = 4
     detect_every: int = 5  # run the person detector every N frames (and whenever someone is lost)
     detection_threshold: float = 0.5
     track_max_age: int = 30  # frames a lost track is remembered
-    lift: bool = True  # write 3D keypoints (BlazePose world landmarks, metres, hip-centred)
+    refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
+    lift: str = "auto"  # 3D: auto (blazepose for BlazePose models, else none) | none | a key of LIFTERS
     overlay: bool = True
     csv: bool = True
     trc: bool = False
@@ -52,89 +73,57 @@ class RunConfig:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        if self.skeleton not in ("coco17", "blazepose33", "h36m17"):
-            raise InputError(f"--skeleton must be blazepose33, coco17 or h36m17, got {self.skeleton!r}")
+        if self.skeleton not in OUTPUT_SKELETONS:
+            raise InputError(f"--skeleton must be one of {', '.join(OUTPUT_SKELETONS)}, got {self.skeleton!r}")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"--max-frames must be >= 1, got {self.max_frames}")
-
-
-class Stage:
-    """Base class: a per-frame stage overrides ``__call__``; a buffering one overrides process/finish."""
-
-    name = "stage"
-
-    def __call__(self, frame: FramePoses) -> None:
-        raise NotImplementedError
-
-    def process(self, frame: FramePoses) -> list[FramePoses]:
-        self(frame)
-        return [frame]
-
-    def finish(self) -> list[FramePoses]:
-        return []
-
-
-class EstimateStage(Stage):
-    """Detection + single-person pose per ROI (top-down), via a frame backend."""
-
-    name = "estimate"
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def __call__(self, frame: FramePoses) -> None:
-        frame.persons = self.backend(frame.image)
-        frame.skeleton = self.backend.skeleton
-
-
-class TrackStage(Stage):
-    name = "track"
-
-    def __init__(self, skeleton: str, max_age: int):
-        from vidpose.tracking import PoseTracker, TrackerConfig
-
-        self.tracker = PoseTracker(skeleton, TrackerConfig(max_age=max_age))
-
-    def __call__(self, frame: FramePoses) -> None:
-        self.tracker.update(frame.index, frame.persons, frame.image)
-
-
-class ConvertStage(Stage):
-    """Converts 2D (and 3D) keypoints to the output skeleton."""
-
-    name = "convert"
-
-    def __init__(self, dst: Skeleton, lift: bool):
-        self.dst, self.lift = dst, lift
-
-    def __call__(self, frame: FramePoses) -> None:
-        src = frame.skeleton
-        for p in frame.persons:
-            if src.name != self.dst.name:
-                p.keypoints = convert_with_scores(p.keypoints, src, self.dst)
-                if p.keypoints_3d is not None:
-                    p.keypoints_3d = convert(p.keypoints_3d, src, self.dst)
-            if not self.lift:
-                p.keypoints_3d = None
-            p.heatmaps = None  # not written; free the memory
-        frame.skeleton = self.dst
+        if isinstance(self.lift, bool):  # the former boolean field: True = what the model gives, False = none
+            self.lift = "auto" if self.lift else "none"
+        parse_refine(self.refine)
+        parse_lift(self.lift)
+        choice = model_choice(self.model)  # unknown names and missing files fail here, before any output
+        if plan(self.refine, self.lift, choice)["lift"] == "none" and self.trc:  # so do stages it cannot feed
+            raise InputError(
+                f"--trc writes the 3D keypoints, but no lift stage runs (--lift {self.lift}, --model {self.model}); "
+                "use a BlazePose --model with --lift blazepose, or drop --trc"
+            )
 
 
 def build_stages(config: RunConfig, quiet: bool = False) -> list[Stage]:
-    from vidpose.backends.blazepose import BlazePose, BlazePoseConfig
+    """estimate -> track -> refine stages (in order) -> lift -> convert, for ``config``.
 
-    backend = BlazePose(
-        BlazePoseConfig(
-            model=config.model, max_people=config.max_people, detect_every=config.detect_every,
-            detection_threshold=config.detection_threshold, threads=config.threads,
-        ),
-        quiet=quiet,
-    )
-    return [
-        EstimateStage(backend),
-        TrackStage(backend.skeleton.name, config.track_max_age),
-        ConvertStage(get_skeleton(config.skeleton), config.lift),
+    The estimate stage's ``info`` describes the model and, under ``stages``, which
+    stages run and which ``auto`` skipped because the model cannot feed them (and why);
+    run.json reports both (:attr:`PoseRun.model_info`).
+    """
+    choice = model_choice(config.model)
+    p = plan(config.refine, config.lift, choice)
+    backend, info = build_estimator(config, choice, keep_heatmaps=p["keep_heatmaps"], quiet=quiet)
+    native = backend.skeleton
+    dst = get_skeleton(config.skeleton)
+    lifter = LIFTERS[p["lift"]].build() if LIFTERS[p["lift"]].build is not None else None
+    try:
+        conversion_matrix(native, dst)
+        if lifter is not None:
+            conversion_matrix(lifter.output_skeleton, dst)
+    except ValueError as e:
+        raise InputError(f"--skeleton {config.skeleton} with --model {config.model}: {e}") from None
+    refiners = [REFINERS[n].build() for n in p["refine"]]
+    if refiners and isinstance(refiners[-1], RefineStage):
+        refiners[-1].release_heatmaps = True
+    stages: list[Stage] = [
+        EstimateStage(backend, keep_world=lifter is not None, info=info),
+        TrackStage(native.name, config.track_max_age),
+        *refiners,
+        *([lifter] if lifter is not None else []),
+        ConvertStage(dst, lifter.output_skeleton if lifter is not None else None),
     ]
+    ran = [{"stage": "estimate", "choice": config.model}, {"stage": "track"}]
+    ran += [{"stage": "refine", "choice": n} for n in p["refine"]]
+    ran += [{"stage": "lift", "choice": p["lift"]}] if lifter is not None else []
+    ran += [{"stage": "convert", "choice": dst.name}]
+    stages[0].info["stages"] = {"ran": ran, "skipped": p["skipped"]}
+    return stages
 
 
 def frame_dict(frame: FramePoses) -> dict:
@@ -213,6 +202,14 @@ class PoseRun:
         for s in self.stages:
             if isinstance(s, EstimateStage):
                 return dict(getattr(s.backend, "model_files", {}))
+        return {}
+
+    @property
+    def model_info(self) -> dict:
+        """The estimator (model, kind, skeleton ...) and ``stages``: which ran, which were skipped and why."""
+        for s in self.stages:
+            if isinstance(s, EstimateStage):
+                return dict(s.info)
         return {}
 
     def __iter__(self) -> Iterator[FramePoses]:
@@ -342,7 +339,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     Returns the content of run.json. All files appear only when the run has
     succeeded; on any error none of them is left behind.
     """
-    from vidpose import __version__, store
+    from vidpose import store
     from vidpose.io.atomic import atomic_write_text
     from vidpose.io.poses import PosesCsvWriter, PosesJsonWriter, TrcWriter
     from vidpose.progress import Progress
@@ -362,13 +359,14 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     progress = Progress(total, "frames", enabled=not config.quiet)
     track_ids: set[int] = set()
     frames_with_person = 0
-    writers: list = []
-    trc = overlay = None
+    writers: list = []  # each has write_frame(frame_dict), close() and abort()
+    overlay = None
     try:
         writers.append(PosesJsonWriter(stage / "poses.json", skeleton))
         if config.csv:
             writers.append(PosesCsvWriter(stage / "poses.csv", skeleton))
-        trc = TrcWriter(stage, "poses", skeleton, info.fps) if config.trc else None
+        if config.trc:
+            writers.append(TrcWriter(stage, "poses", skeleton, info.fps))
         if config.overlay:
             overlay = OverlayThread(stage / "overlay.mp4", info, skeleton, config.min_score, pr.timings)
         for fp in pr:
@@ -376,8 +374,6 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
             t0 = time.perf_counter()
             for w in writers:
                 w.write_frame(fd)
-            if trc is not None:
-                trc.write_frame(fd)
             pr.timings.add("write", time.perf_counter() - t0)
             if overlay is not None:
                 overlay.put(fp.image, fd["persons"], fp.time)
@@ -396,16 +392,17 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
             w.close()
         if overlay is not None:
             overlay.close()
-        if trc is not None:
-            trc.close()
         wall = time.perf_counter() - t_start
+        model_info = pr.model_info
         report = {
             "vidpose_version": __version__,
             "source": str(info.path),
             "config": asdict(config),
+            "model": {k: v for k, v in model_info.items() if k != "stages"},
             "models": {
                 k: {"file": str(v), "sha256": store.sha256_file(v)} for k, v in pr.model_files.items()
             },
+            "stages": model_info.get("stages"),
             "video": {"width": info.width, "height": info.height, "fps": info.fps, "rotation": info.rotation},
             "frames": pr.frames,
             "frames_with_person": frames_with_person,
@@ -427,8 +424,6 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
             w.abort()
         if overlay is not None:
             overlay.abort()
-        if trc is not None:
-            trc.abort()
         shutil.rmtree(stage, ignore_errors=True)
         raise
     if pr.decode_error:

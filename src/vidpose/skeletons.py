@@ -158,6 +158,14 @@ HIE14 = Skeleton(
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, BLAZEPOSE33, H36M17, HIE14)}
 
+# The 2D skeletons ``vidpose run --skeleton`` writes (the first is the default), with a
+# one-line description for help texts. Every place that lists the choices reads this.
+OUTPUT_SKELETONS: dict[str, str] = {
+    "coco17": "MS-COCO 17 keypoints",
+    "blazepose33": "BlazePose 33 landmarks (BlazePose models only)",
+    "h36m17": "Human3.6M 17 joints (pelvis, spine, thorax and head derived)",
+}
+
 
 def get_skeleton(name: str | Skeleton) -> Skeleton:
     if isinstance(name, Skeleton):

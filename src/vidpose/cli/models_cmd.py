@@ -5,9 +5,24 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="models_action", metavar="ACTION", required=True)
-    sub.add_parser("list", help="list known model and data files and whether they are cached")
+    sub.add_parser("list", help="list known model and data files and whether they are cached, and the shipped trained models")
     f = sub.add_parser("fetch", help="download and verify a file (or 'all')")
     f.add_argument("name")
+
+
+def list_trained() -> None:
+    """The trained 2D models shipped with vidpose (``vidpose run --model NAME``) and their data."""
+    from vidpose.methods import describe_pretrained
+
+    rows = describe_pretrained()
+    print()
+    print("trained 2D models shipped with vidpose (vidpose run VIDEO --model NAME; also a .safetensors or .onnx path):")
+    for r in rows:
+        state = "shipped" if r["method"] else "missing"
+        print(f"{r['name']:20s} {state:7s} {(r['method'] or '-'):16s} trained on: {r['trained_on'] or 'unknown'}")
+    notes = sorted({r["note"] for r in rows if r.get("note")})
+    for n in notes:
+        print(f"note: {n}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -18,6 +33,7 @@ def main(args: argparse.Namespace) -> int:
         for e in store.CATALOG.values():
             state = "cached" if store.is_cached(e.name) else "-"
             print(f"{e.name:20s} {state:7s} {e.registry}:{e.spec:32s} {e.licence:13s} {e.description}")
+        list_trained()
         return 0
     names = list(store.CATALOG) if args.name == "all" else [args.name]
     for n in names:

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
     """One flag per RunConfig field, so the CLI and the Python API take the same options."""
+    from vidpose.methods import PRETRAINED
     from vidpose.pipeline import RunConfig
+    from vidpose.skeletons import OUTPUT_SKELETONS
+    from vidpose.stages import LIFTERS, REFINERS
+    from vidpose.stages.estimate import BLAZEPOSE_MODELS
 
     defaults = RunConfig()
     helps = {
-        "skeleton": "2D output skeleton: coco17 (default), blazepose33, h36m17",
-        "model": "BlazePose landmark model: lite, full (default), heavy",
+        "skeleton": "2D output skeleton: " + "; ".join(f"{k} ({v})" for k, v in OUTPUT_SKELETONS.items()),
+        "model": f"BlazePose landmark model ({', '.join(BLAZEPOSE_MODELS)}), a shipped trained 2D model "
+                 f"({', '.join(PRETRAINED)}; trained on synthetic people only, weak on real video) or a path "
+                 "to a .safetensors checkpoint or .onnx export (run top-down with BlazePose's person detector)",
         "max_people": "most people estimated per frame",
         "detect_every": "run the person detector every N frames (and whenever someone is lost)",
         "detection_threshold": "person detector score threshold",
         "track_max_age": "frames a lost track is remembered before its id is retired",
-        "lift": "write 3D keypoints (metres, root-relative)",
+        "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
+                  + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),
+        "lift": "3D keypoints (metres, root-relative): auto (blazepose with BlazePose models, else none) or "
+                + "; ".join(f"{k} ({c.description})" for k, c in LIFTERS.items()),
         "overlay": "write overlay.mp4",
         "csv": "write poses.csv",
         "trc": "write OpenSim .trc marker files (one per track) from the 3D keypoints",
@@ -39,6 +49,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                 str(f.type).replace(" | None", "").replace("'", ""), str
             )
             p.add_argument(flag, type=typ, default=default, help=f"{helps.get(f.name, '')} (default: {default})")
+    p.add_argument("--no-lift", dest="lift", action="store_const", const="none", help="same as --lift none")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -64,13 +75,33 @@ def report_summary(report: dict, out: str) -> None:
         print(f"vidpose: warning: {report['source']}: {report['decode_error']}", file=sys.stderr)
 
 
-def main(args: argparse.Namespace) -> int:
+# Known third-party noise, as (category, module regex matched at the start of the module
+# that raises it). Empty today: `vidpose run`/`demo` with -W always show no warning from
+# PyAV, LiteRT, PyTorch or onnxruntime on the sample clip. Add pairs here when one appears;
+# never silence a whole category or vidpose's own warnings.
+THIRD_PARTY_NOISE: list[tuple[type[Warning], str]] = []
+
+# vidpose's own warnings that the summary line reports anyway (where decoding stopped).
+REPORTED_IN_SUMMARY = r".*stopped at frame \d+"
+
+
+@contextlib.contextmanager
+def third_party_noise_filtered():
+    """Show vidpose's own warnings (e.g. the libx264 -> MPEG-4 fallback); hide only the known
+    third-party noise and the decode-stop warnings that :func:`report_summary` prints once."""
     import warnings
 
+    with warnings.catch_warnings():
+        for category, module in THIRD_PARTY_NOISE:
+            warnings.filterwarnings("ignore", category=category, module=module)
+        warnings.filterwarnings("ignore", message=REPORTED_IN_SUMMARY)
+        yield
+
+
+def main(args: argparse.Namespace) -> int:
     from vidpose.pipeline import run
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reported in the summary below instead
+    with third_party_noise_filtered():
         report = run(args.source, args.out, config_from_args(args))
     report_summary(report, args.out)
     return 0

@@ -1,0 +1,137 @@
+"""Run a trained 2D model behind one small interface, from PyTorch or from its ONNX export.
+
+Both runners have what the top-down backend and the benches use: ``cfg``
+(``input_size`` (H, W), ``num_keypoints``), ``codec`` (``decode(outputs) -> (B, K, 3)``
+in input pixels), ``output_keys``, ``method``, ``extra``,
+``raw_outputs(images) -> {key: numpy array}`` and ``predict(images) -> (B, K, 3)``.
+Images are ``(B, 3, H, W)`` float32, RGB in [0, 1] normalised with ImageNet
+mean/std. ``predict`` returns a torch tensor for a torch input and a numpy array
+for a numpy input.
+
+* :func:`load_onnx` runs an ONNX file (e.g. written by ``vidpose export``) with
+  onnxruntime, decoded with the codec the caller gives (:func:`vidpose.methods.load`
+  builds it from the file's metadata); running it does not need torch.
+* :class:`TorchRunner` wraps a loaded PyTorch model (eval mode, no gradients).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidpose.errors import InputError
+
+
+def _check_images(images: np.ndarray, input_size: tuple[int, int] | None, where: str) -> np.ndarray:
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise InputError(f"{where}: images must be (B, 3, H, W), got {x.shape}")
+    if input_size is not None and tuple(x.shape[2:]) != tuple(input_size):
+        raise InputError(f"{where}: images are {tuple(x.shape[2:])}, the model takes {tuple(input_size)} (H, W)")
+    return x
+
+
+class OnnxPoseModel:
+    """An ONNX pose model run with onnxruntime (CPU), decoded with ``codec``."""
+
+    def __init__(self, path: str | os.PathLike, session, codec, cfg, extra: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.session, self.codec, self.cfg = session, codec, cfg
+        names = [o.name for o in session.get_outputs()]
+        keys = tuple(getattr(codec, "output_keys", names))
+        missing = [k for k in keys if k not in names]
+        if missing:
+            raise InputError(
+                f"{self.path}: the ONNX model has outputs {', '.join(names)}; its decoder needs {', '.join(missing)}"
+            )
+        self.output_keys = keys
+        self.input_name = session.get_inputs()[0].name
+        self.method = getattr(cfg, "arch", "onnx")
+        self.extra = dict(extra or {})
+
+    def raw_outputs(self, images) -> dict[str, np.ndarray]:
+        x = _check_images(images, getattr(self.cfg, "input_size", None), str(self.path))
+        out = self.session.run(list(self.output_keys), {self.input_name: x})
+        return dict(zip(self.output_keys, out))
+
+    __call__ = raw_outputs
+
+    def predict(self, images):
+        if isinstance(images, np.ndarray):
+            return self.codec.decode(self.raw_outputs(images))
+        import torch
+
+        kp = self.codec.decode(self.raw_outputs(images.detach().cpu().numpy()))
+        return torch.from_numpy(np.asarray(kp))
+
+
+def load_onnx(path: str | os.PathLike, codec, cfg, threads: int | None = None) -> OnnxPoseModel:
+    """Load an ONNX pose model to run with onnxruntime (CPU), decoded with ``codec``.
+
+    ``cfg`` is the model's method config (``input_size`` (H, W), ``num_keypoints``);
+    :func:`vidpose.methods.load` passes the ones a ``vidpose export`` file's metadata
+    describes. Bad files raise InputError naming ``path``.
+    """
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: ONNX model not found" if not path.exists() else f"{path}: ONNX model is not a file")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+        raise InputError(f"{path}: not a readable ONNX model: {str(e).splitlines()[0][:300]}") from None
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    return OnnxPoseModel(path, session, codec, cfg, extra={"onnx_metadata": meta})
+
+
+class TorchRunner:
+    """A loaded PyTorch pose model behind the runner interface (eval mode, no gradients).
+
+    With ``threads``, PyTorch's intra-op thread count is set to it for each call and
+    restored after (a global setting of the process).
+    """
+
+    def __init__(self, model, threads: int | None = None):
+        self.model = model.eval()
+        self.threads = threads
+        self.cfg, self.codec = model.cfg, model.codec
+        self.output_keys = tuple(model.output_keys)
+        self.method = getattr(model, "method", getattr(model.cfg, "arch", "torch"))
+        self.extra = dict(getattr(model, "extra", {}) or {})
+
+    def raw_outputs(self, images) -> dict[str, np.ndarray]:
+        import torch
+
+        x = torch.from_numpy(_check_images(images, None, f"{self.method} model"))
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                out = self.model(x)
+        finally:
+            if self.threads:
+                torch.set_num_threads(before)
+        return {k: out[k].detach().float().numpy() for k in self.output_keys}
+
+    __call__ = raw_outputs
+
+    def predict(self, images):
+        return self.model.predict(images)
+
+
+def as_runner(model, threads: int | None = None):
+    """``model`` itself when it already has ``raw_outputs`` (ONNX), else a :class:`TorchRunner`."""
+    return model if hasattr(model, "raw_outputs") else TorchRunner(model, threads)
+
+
+__all__ = ["OnnxPoseModel", "TorchRunner", "as_runner", "load_onnx"]

@@ -1,0 +1,93 @@
+"""The stages of the run pipeline, one module per kind, and the registries of the selectable ones.
+
+``vidpose.pipeline.build_stages`` composes estimate -> track -> refine stages (in
+the order given) -> lift -> convert. A stage is a class with ``name``,
+``process(frame) -> [frames]`` and ``finish() -> [frames]`` (:class:`Stage`).
+``REFINERS`` and ``LIFTERS`` are plain dicts name -> :class:`StageChoice`;
+``--refine``/``--lift`` and the Python API's ``refine=``/``lift=`` pick from
+them (``none`` is a choice; ``auto`` picks what the model can feed).
+"""
+
+from __future__ import annotations
+
+from vidpose.errors import InputError
+from vidpose.stages.base import OUTPUTS, Stage, StageChoice, missing_outputs
+from vidpose.stages.convert import ConvertStage
+from vidpose.stages.estimate import BLAZEPOSE_MODELS, EstimateStage, ModelChoice, build_estimator, model_choice
+from vidpose.stages.lift import LIFTERS, BlazePoseLift, LiftStage
+from vidpose.stages.refine import REFINERS, RefineStage
+from vidpose.stages.track import TrackStage
+
+
+def parse_refine(value: str) -> list[str] | None:
+    """``--refine`` -> the names in order ([] for ``none``; None for ``auto``); InputError for unknown names."""
+    names = [n.strip() for n in str(value).split(",")]
+    if names == ["auto"]:
+        return None
+    if names == ["none"]:
+        return []
+    choices = "auto, " + ", ".join(REFINERS)
+    for n in names:
+        if n not in REFINERS or n == "none":
+            what = "'none' cannot be combined with other stages" if n == "none" else f"unknown stage {n!r}"
+            raise InputError(f"--refine {value!r}: {what}; choose auto, none or a comma-separated list of: {choices}")
+    if len(set(names)) != len(names):
+        raise InputError(f"--refine {value!r}: a stage is named twice")
+    return names
+
+
+def parse_lift(value: str) -> str | None:
+    """``--lift`` -> the name (None for ``auto``); InputError for unknown names."""
+    if value == "auto":
+        return None
+    if value not in LIFTERS:
+        raise InputError(f"--lift {value!r}: unknown stage; choose one of: auto, {', '.join(LIFTERS)}")
+    return value
+
+
+def plan(refine: str, lift: str, model: ModelChoice) -> dict:
+    """Which refine and lift stages run for ``model``, and why the skipped ones do not.
+
+    ``auto`` picks every stage the model can feed (refine: none for now; lift:
+    ``blazepose`` for BlazePose models, else ``none``). A stage named explicitly
+    that needs outputs the model does not give is an InputError.
+    """
+    skipped: list[dict] = []
+    refine_names = parse_refine(refine)
+    if refine_names is None:
+        refine_names = []
+    lift_name = parse_lift(lift)
+    if lift_name is None:
+        lift_name = "none"
+        for name, choice in LIFTERS.items():
+            if choice.build is None:
+                continue
+            missing = missing_outputs(choice, model.provides)
+            if missing:
+                skipped.append({"stage": "lift", "choice": name,
+                                "reason": f"model {model.spec!r} does not give {' or '.join(missing)}"})
+            elif lift_name == "none":
+                lift_name = name
+    for flag, names, registry in (("--refine", refine_names, REFINERS), ("--lift", [lift_name], LIFTERS)):
+        for n in names:
+            missing = missing_outputs(registry[n], model.provides)
+            if missing:
+                raise InputError(
+                    f"{flag} {n} needs {' and '.join(missing)}, which model {model.spec!r} does not give "
+                    f"(BlazePose models only: {', '.join(BLAZEPOSE_MODELS)}); "
+                    f"use {flag} none or a BlazePose --model"
+                )
+    needs = set().union(*(REFINERS[n].needs for n in refine_names)) if refine_names else set()
+    return {
+        "refine": refine_names,
+        "lift": lift_name,
+        "skipped": skipped,
+        "keep_heatmaps": bool(needs & {"heatmaps", "blazepose_heatmaps"}),
+    }
+
+
+__all__ = [
+    "OUTPUTS", "Stage", "StageChoice", "EstimateStage", "TrackStage", "RefineStage", "LiftStage",
+    "BlazePoseLift", "ConvertStage", "REFINERS", "LIFTERS", "ModelChoice", "model_choice",
+    "build_estimator", "parse_refine", "parse_lift", "plan",
+]
