@@ -38,10 +38,14 @@ def test_people_found_and_tracked(demo):
     with_person = sum(bool(f["persons"]) for f in frames)
     both = sum(len(f["persons"]) >= 2 for f in frames)
     ids = {p["track_id"] for f in frames for p in f["persons"]}
-    assert with_person >= 0.9 * len(frames)
-    assert both >= 40  # the woman walks through from about frame 75 to 200 while the man is in view
+    # Measured with a fresh `vidpose demo --out demo_out --trc` (2026-11-30, commit after 0cff10f):
+    # 225 of 230 frames with a person, 96 with both people, track ids {0, 1}. The bounds allow
+    # 5 frames (with a person) and 10 frames (both) either way for kernels that round differently
+    # on another CPU; the exact output is pinned by tests/pipeline/test_run_stages.py.
+    assert 220 <= with_person <= 230
+    assert 86 <= both <= 106  # the woman walks through from about frame 75 to 200 while the man is in view
     # Two people; the man's backflip loses him for ~20 frames; re-identification gives him his id back.
-    assert 2 <= len(ids) <= 3  # measured: 2
+    assert len(ids) == 2
     # the two longest tracks cover most detections
     counts = sorted((sum(p["track_id"] == i for f in frames for p in f["persons"]) for i in ids), reverse=True)
     assert sum(counts[:2]) >= 0.95 * sum(counts)

@@ -1,0 +1,56 @@
+"""Bad stage and model choices through the real command (a subprocess): one clear line, exit 1, no files."""
+
+import subprocess
+import sys
+
+import pytest
+
+from vidpose import store
+
+
+def vidpose_run(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "vidpose.cli", "run", *map(str, args), "--quiet"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return store.path("sample-sports2d", quiet=True)
+
+
+def fails_cleanly(r, out, *needles):
+    assert r.returncode == 1, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vidpose: error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in r.stderr
+    assert not out.exists()  # nothing written, not even the output folder
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--refine", "flowing"], ["--refine 'flowing'", "unknown stage", "none"]),
+    (["--refine", "none,none"], ["--refine 'none,none'", "'none' cannot be combined"]),
+    (["--lift", "dgnet"], ["--lift 'dgnet'", "auto, none, blazepose"]),
+    (["--model", "clnet", "--lift", "blazepose"], ["--lift blazepose needs BlazePose's world landmarks", "'clnet'"]),
+    (["--model", "clnet", "--trc"], ["--trc writes the 3D keypoints", "no lift stage"]),
+    (["--model", "clnet", "--skeleton", "blazepose33"], ["--skeleton blazepose33", "coco17"]),
+    (["--model", "nosuchmodel"], ["--model 'nosuchmodel'", "lite, full, heavy", "clnet"]),
+    (["--skeleton", "smpl"], ["--skeleton", "coco17, blazepose33, h36m17"]),
+])
+def test_bad_stage_or_model_choice(clip, tmp_path, args, needles):
+    out = tmp_path / "out"
+    fails_cleanly(vidpose_run(clip, "--out", out, *args), out, *needles)
+
+
+def test_bad_model_paths(clip, tmp_path):
+    missing = tmp_path / "weights" / "nope.safetensors"
+    r = vidpose_run(clip, "--out", tmp_path / "o1", "--model", missing)
+    fails_cleanly(r, tmp_path / "o1", str(missing), "not found")
+    text = tmp_path / "notes.safetensors"
+    text.write_text("not a checkpoint\n" * 10)
+    fails_cleanly(vidpose_run(clip, "--out", tmp_path / "o2", "--model", text), tmp_path / "o2", str(text))
+    onnx = tmp_path / "broken.onnx"
+    onnx.write_bytes(b"\x08\x07garbage" * 50)
+    fails_cleanly(vidpose_run(clip, "--out", tmp_path / "o3", "--model", onnx), tmp_path / "o3", str(onnx),
+                  "ONNX")
