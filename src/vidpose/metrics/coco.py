@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import math
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from vidpose.errors import InputError
 from vidpose.io.jsonfile import read_json
+from vidpose.metrics.keypoints import MAX_ABS
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 REPORTED = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -28,22 +30,55 @@ def _load_json(x, what: str):
     return copy.deepcopy(x), what
 
 
-def _num_keypoints_list(kp, where: str, num_joints: int | None) -> int:
+def _number(x, where: str, *, lo: float | None = None) -> float:
+    """A JSON number (not a boolean or string), finite and of sane magnitude."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InputError(f"{where}: expected a number, got {_short(x)}")
+    try:
+        v = float(x)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v) or abs(v) > MAX_ABS:
+        raise InputError(f"{where}: expected a finite number (not NaN or inf) of magnitude at most {MAX_ABS:g}, "
+                         f"got {_short(x)}")
+    if lo is not None and v < lo:
+        raise InputError(f"{where}: must be at least {lo:g}, got {v:g}")
+    return v
+
+
+def _id(x, where: str):
+    """An image / annotation / category id: an integer or a string (hashable, as pycocotools needs)."""
+    if isinstance(x, bool) or not isinstance(x, (int, str)):
+        raise InputError(f"{where}: expected an integer or string id, got {_short(x)}")
+    return x
+
+
+def _short(x) -> str:
+    r = repr(x)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _num_keypoints_list(kp, where: str, num_joints: int | None, gt: bool = False) -> int:
     if not isinstance(kp, list) or len(kp) % 3 or not kp:
         raise InputError(f"{where}.keypoints: expected a flat list of 3*J numbers")
-    arr = np.asarray(kp, dtype=np.float64) if all(isinstance(v, (int, float)) for v in kp) else None
-    if arr is None:
-        raise InputError(f"{where}.keypoints: non-numeric value")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{where}.keypoints: contains NaN or inf")
+    vals = [_number(v, f"{where}.keypoints[{i}]") for i, v in enumerate(kp)]
     j = len(kp) // 3
     if num_joints is not None and j != num_joints:
         raise InputError(f"{where}.keypoints: {j} keypoints, expected {num_joints}")
+    if gt:
+        bad = [i for i in range(2, len(vals), 3) if vals[i] not in (0.0, 1.0, 2.0)]
+        if bad:
+            raise InputError(f"{where}.keypoints[{bad[0]}]: visibility must be 0, 1 or 2, got {vals[bad[0]]:g}")
     return j
 
 
 def validate_coco_gt(d, name: str = "gt") -> int:
-    """Check a COCO keypoints ground-truth dict; return the keypoint count J (0 if no annotation)."""
+    """Check a COCO keypoints ground-truth dict; return the keypoint count J (0 if no annotation).
+
+    Everything pycocotools reads is checked, so that it neither crashes nor silently
+    drops or mis-scores a person: ids, categories, keypoints (visibility 0/1/2),
+    ``num_keypoints`` (pycocotools ignores people with 0), ``area``, ``bbox``, ``iscrowd``.
+    """
     if not isinstance(d, dict):
         raise InputError(f"{name}: COCO ground truth must be a JSON object")
     for key in ("images", "annotations", "categories"):
@@ -55,25 +90,47 @@ def validate_coco_gt(d, name: str = "gt") -> int:
     for i, im in enumerate(d["images"]):
         if not isinstance(im, dict) or "id" not in im:
             raise InputError(f"{name}: images[{i}] has no 'id'")
-        img_ids.add(im["id"])
+        iid = _id(im["id"], f"{name}: images[{i}].id")
+        if iid in img_ids:
+            raise InputError(f"{name}: images[{i}].id: duplicate id {iid!r}")
+        img_ids.add(iid)
+    cat_ids = set()
+    for i, c in enumerate(d["categories"]):
+        if not isinstance(c, dict) or "id" not in c:
+            raise InputError(f"{name}: categories[{i}] has no 'id'")
+        cat_ids.add(_id(c["id"], f"{name}: categories[{i}].id"))
     j = None
     ann_ids = set()
     for i, a in enumerate(d["annotations"]):
         where = f"{name}: annotations[{i}]"
         if not isinstance(a, dict):
             raise InputError(f"{where}: not an object")
-        for key in ("id", "image_id", "category_id", "keypoints", "num_keypoints", "area"):
+        for key in ("id", "image_id", "category_id", "keypoints", "num_keypoints", "area", "bbox"):
             if key not in a:
                 raise InputError(f"{where}: missing key {key!r}")
-        if a["image_id"] not in img_ids:
+        if _id(a["image_id"], f"{where}.image_id") not in img_ids:
             raise InputError(f"{where}: image_id {a['image_id']!r} not in 'images'")
-        if a["id"] in ann_ids:
+        if _id(a["category_id"], f"{where}.category_id") not in cat_ids:
+            raise InputError(f"{where}.category_id: {a['category_id']!r} is not in 'categories'")
+        if _id(a["id"], f"{where}.id") in ann_ids:
             raise InputError(f"{where}: duplicate id {a['id']!r}")
         ann_ids.add(a["id"])
-        j = _num_keypoints_list(a["keypoints"], where, j)
-        if not isinstance(a["area"], (int, float)) or not np.isfinite(a["area"]) or a["area"] < 0:
-            raise InputError(f"{where}.area: must be a finite non-negative number")
-        a.setdefault("iscrowd", 0)
+        j = _num_keypoints_list(a["keypoints"], where, j, gt=True)
+        labelled = sum(1 for v in a["keypoints"][2::3] if v > 0)
+        nk = a["num_keypoints"]
+        if isinstance(nk, bool) or not isinstance(nk, int) or nk != labelled:
+            raise InputError(f"{where}.num_keypoints: {_short(nk)}, but {labelled} keypoints have visibility > 0 "
+                             "(pycocotools ignores a person with num_keypoints 0)")
+        _number(a["area"], f"{where}.area", lo=0.0)
+        box = a["bbox"]
+        if not isinstance(box, list) or len(box) != 4:
+            raise InputError(f"{where}.bbox: expected [x, y, w, h], got {_short(box)}")
+        b = [_number(v, f"{where}.bbox[{k}]") for k, v in enumerate(box)]
+        if b[2] < 0 or b[3] < 0:
+            raise InputError(f"{where}.bbox: negative width or height {b}")
+        crowd = a.setdefault("iscrowd", 0)
+        if isinstance(crowd, bool) or crowd not in (0, 1):
+            raise InputError(f"{where}.iscrowd: expected 0 or 1, got {_short(crowd)}")
     return j or 0
 
 
@@ -91,11 +148,10 @@ def validate_coco_results(res, name: str, img_ids: set, num_joints: int | None,
             if key not in r:
                 raise InputError(f"{where}: missing key {key!r}")
         _num_keypoints_list(r["keypoints"], where, num_joints or None)
-        if not isinstance(r["score"], (int, float)) or not np.isfinite(r["score"]):
-            raise InputError(f"{where}.score: must be a finite number")
-        if r["image_id"] not in img_ids:
+        _number(r["score"], f"{where}.score")
+        if _id(r["image_id"], f"{where}.image_id") not in img_ids:
             unknown.add(r["image_id"])
-        if cat_ids is not None and r["category_id"] not in cat_ids:
+        if cat_ids is not None and _id(r["category_id"], f"{where}.category_id") not in cat_ids:
             raise InputError(f"{where}.category_id: {r['category_id']!r} is not a ground-truth category")
     if unknown:
         ids = sorted(unknown, key=str)

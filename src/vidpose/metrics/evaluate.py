@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 from vidpose.errors import InputError
 from vidpose.io.jsonfile import read_json
 from vidpose.metrics import pose3d, temporal
-from vidpose.metrics.keypoints import oks_matrix, sigmas_for
+from vidpose.metrics.keypoints import MAX_ABS, oks_matrix, sigmas_for
 from vidpose.metrics.mot import TrackedFrame, mot_metrics, occlusion_weights, weighted_oks_ap
 
 METRICS_COCO = ("oks_ap",)
@@ -52,8 +51,9 @@ def load_any(path: str | os.PathLike) -> tuple[str, object]:
         try:
             with np.load(p, allow_pickle=False) as z:
                 return "npz", {k: z[k] for k in z.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise InputError(f"{p}: unreadable .npz archive ({e}); truncated?") from None
+        except Exception as e:  # noqa: BLE001 - damaged zip/npy bytes raise many types (BadZipFile,
+            # NotImplementedError for odd zip flags, SyntaxError from a broken .npy header, zlib errors ...)
+            raise InputError(f"{p}: unreadable .npz archive ({type(e).__name__}: {e}); truncated?") from None
     d = read_json(p)  # not an .npz archive, so it must be JSON
     if isinstance(d, dict):
         fmt = d.get("format")
@@ -74,20 +74,39 @@ def load_any(path: str | os.PathLike) -> tuple[str, object]:
 
 
 def _num(x, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise InputError(f"{where}: expected a finite number, got {x!r}")
-    return float(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InputError(f"{where}: expected a finite number, got {x!r:.40}")
+    try:
+        v = float(x)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v) or abs(v) > MAX_ABS:
+        raise InputError(f"{where}: expected a finite number of magnitude at most {MAX_ABS:g}, got {x!r:.40}")
+    return v
+
+
+def _has_bool(x, depth: int = 0) -> bool:
+    if isinstance(x, bool):
+        return True
+    return isinstance(x, list) and depth < 4 and any(_has_bool(v, depth + 1) for v in x)
 
 
 def _arr(x, where: str, shape: tuple) -> np.ndarray:
+    if _has_bool(x):
+        raise InputError(f"{where}: not a numeric array (true/false are not numbers)")
     try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(x)
+        if raw.dtype.kind not in "fiuO":
+            raise TypeError
+        a = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{where}: not a numeric array") from None
     if a.shape != shape:
         raise InputError(f"{where}: expected shape {shape}, got {a.shape}")
     if not np.all(np.isfinite(a)):
         raise InputError(f"{where}: contains NaN or inf")
+    if np.any(np.abs(a) > MAX_ABS):
+        raise InputError(f"{where}: value of magnitude above {MAX_ABS:g} (corrupt file?)")
     return a
 
 
@@ -116,6 +135,11 @@ def _skeleton(d: dict, path: str) -> tuple[str, int]:
 
     sk = _get(d, "skeleton", path)
     name = _get(sk, "name", f"{path}: skeleton")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{path}: skeleton.name: expected a skeleton name, got {name!r:.40}")
+    if name not in SKELETONS:
+        raise InputError(f"{path}: skeleton.name: unknown skeleton {name!r:.40} (no OKS sigmas); "
+                         f"known: {', '.join(SKELETONS)}")
     kps = _get(sk, "keypoints", f"{path}: skeleton")
     if not isinstance(kps, list) or not kps:
         raise InputError(f"{path}: skeleton.keypoints must be a non-empty list")
@@ -153,8 +177,8 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
                 # recurs, and refuse the metrics that need identities (see _video_metrics).
                 out.untracked += 1
                 tid = -out.untracked
-            elif isinstance(tid, bool) or not isinstance(tid, int):
-                raise InputError(f"{pw}.track_id: expected an integer, got {tid!r}")
+            elif isinstance(tid, bool) or not isinstance(tid, int) or abs(tid) >= 2**62:
+                raise InputError(f"{pw}.track_id: expected an integer, got {tid!r:.40}")
             box = _arr(_get(pe, "bbox", pw), f"{pw}.bbox", (4,))
             if box[2] < box[0] or box[3] < box[1]:
                 raise InputError(f"{pw}.bbox: x2 < x1 or y2 < y1 (expected x1, y1, x2, y2)")
@@ -382,6 +406,8 @@ def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
         raise InputError(f"{path}: array {key!r} must have shape (N, J, 3), got {a.shape}")
     if not np.all(np.isfinite(a)):
         raise InputError(f"{path}: array {key!r} contains NaN or inf")
+    if np.any(np.abs(a) > MAX_ABS):
+        raise InputError(f"{path}: array {key!r} has values of magnitude above {MAX_ABS:g} (corrupt file?)")
     name = _npz_skeleton(d, path)
     if name is not None and name in ROOT_JOINT_COUNTS and ROOT_JOINT_COUNTS[name] != a.shape[1]:
         raise InputError(

@@ -79,6 +79,12 @@ def _finite(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+# The largest magnitude accepted for a coordinate, area or score read from a file.
+# Beyond it squared distances and areas (OKS, PCK normalisers, MPJPE) overflow or lose
+# all precision; no image or skeleton is that large, so such a value is a corrupt file.
+MAX_ABS = 1e12
+
+
 def _array(x, name: str, ndim: int, last: tuple[int, ...] | None = None) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=np.float64)
