@@ -23,6 +23,9 @@ class RefineStage(Stage):
     name = "refine"
     release_heatmaps = False  # set on the last refine stage of a run
 
+    def __call__(self, frame: FramePoses) -> None:
+        """A per-frame refiner changes ``frame.persons`` here (the base changes nothing)."""
+
     def refine(self, frame: FramePoses) -> list[FramePoses]:
         self(frame)
         return [frame]
