@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from vidpose.errors import InputError
+from vidpose.metrics.keypoints import MAX_ABS
 
 # Small budgets: the whole fuzz suite must stay well under a minute on 2 shared cores.
 FUZZ = settings(
@@ -214,6 +215,7 @@ def _finite_box(b: Any, what: str) -> None:
     b = np.asarray(b)
     assert b.shape == (4,) and b.dtype.kind == "f", f"{what}: bbox {b!r}"
     assert np.isfinite(b).all(), f"{what}: non-finite bbox {b}"
+    assert np.abs(b).max() <= MAX_ABS, f"{what}: huge bbox coordinate accepted {b}"
     assert b[2] >= b[0] and b[3] >= b[1], f"{what}: inverted bbox {b}"
 
 
@@ -233,6 +235,7 @@ def check_dataset(ds: Any) -> None:
             kp = p.keypoints
             assert isinstance(kp, np.ndarray) and kp.shape == (j, 3) and kp.dtype.kind == "f", f"{pw}: keypoints"
             assert np.isfinite(kp).all(), f"{pw}: non-finite keypoints"
+            assert np.abs(kp).max() <= MAX_ABS, f"{pw}: huge coordinate accepted"
             assert np.isin(kp[:, 2], (0, 1, 2)).all(), f"{pw}: visibility {kp[:, 2]}"
             assert (kp[kp[:, 2] == 0, :2] == 0).all(), f"{pw}: coordinates kept for visibility-0 joints"
             if p.bbox is not None:
@@ -260,6 +263,7 @@ def check_sequences(seqs: list, *, valid_key: str | None = None) -> None:
             mask = np.asarray(s.extra[valid_key], bool)
             assert mask.shape == (j3.shape[0],)
         assert np.isfinite(j3[mask]).all(), f"{s.subject}/{s.action}: non-finite 3D joints in a valid frame"
+        assert not (np.abs(j3[mask]) > MAX_ABS).any(), f"{s.subject}/{s.action}: huge 3D coordinate accepted"
         if s.joints_2d is not None:
             j2 = s.joints_2d
             assert j2.shape == (j3.shape[0], j3.shape[1], 2) and j2.dtype.kind == "f"

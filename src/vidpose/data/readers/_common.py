@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.metrics.keypoints import MAX_ABS
 from vidpose.io.jsonfile import read_json
 
 
@@ -126,21 +127,31 @@ def as_array(
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise fail(path, what, f"non-finite value (NaN or inf) at index {tuple(int(i) for i in bad)}")
+    if arr.dtype.kind in "fiu" and arr.size:
+        a64 = arr.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            huge = np.isfinite(a64) & (np.abs(a64) > MAX_ABS)  # NaN/inf: the finiteness rule above
+        if huge.any():
+            bad = np.argwhere(huge)[0]
+            raise fail(path, what, f"value {arr[tuple(bad)]:g} at index {tuple(int(i) for i in bad)} is larger "
+                                   f"than {MAX_ABS:g} in magnitude (corrupt file?)")
     return arr
 
 
-def as_scalar(value: Any, path: str | Path, what: str) -> float:
+def as_scalar(value: Any, path: str | Path, what: str, limit: float = MAX_ABS) -> float:
     arr = numeric(value, path, what)
     if arr.size != 1:
         raise fail(path, what, f"expected one number, got shape {arr.shape}")
     v = float(arr.reshape(()))
     if not np.isfinite(v):
         raise fail(path, what, "non-finite value (NaN or inf)")
+    if abs(v) > limit:
+        raise fail(path, what, f"value {v:g} is larger than {limit:g} in magnitude (corrupt file?)")
     return v
 
 
 def as_int(value: Any, path: str | Path, what: str) -> int:
-    v = as_scalar(value, path, what)
+    v = as_scalar(value, path, what, limit=2.0**53)  # integers exact in a float
     if v != int(v):
         raise fail(path, what, f"expected an integer, got {v}")
     return int(v)
