@@ -1,36 +1,92 @@
-"""Benchmark suite ``synth``: generation speed of each synthetic split.
+"""Benchmark suite ``synth``: how real the synthetic people look to a real-trained model, and how fast they are made.
 
-Each row generates clips of one split into a temporary folder (everything a
-real run does: rendering, JPEG encoding, annotation writing) and reports
-frames per second of wall time and of this process's CPU time (the generator
-is single-threaded, so ``cpu_fps`` is the one-core speed even on a busy machine).
+Rows ``renderer-2``, ``renderer-3`` (synth-single test clips) and
+``renderer-2@crowd``, ``renderer-3@crowd`` (synth-crowd test clips). Each row
+generates its clips into a temporary folder (everything a real run does:
+rendering, JPEG encoding, annotation writing) and reports:
+
+* ``frames_per_s``: generated frames per wall second, and ``cpu_frames_per_s``
+  per CPU second of this process. The generator runs in this one process; the
+  bench limits OpenCV to one thread and Mesa's llvmpipe rasteriser
+  (renderer 3) to ``LP_NUM_THREADS`` = :data:`GL_THREADS` threads, and numpy's
+  BLAS to what ``OMP_NUM_THREADS`` allows; ``threads`` records the limits used.
+  Renderer 3 uses more than one thread, so its CPU rate is below its wall rate
+  on an idle machine.
+* the realism proxy: BlazePose (full, trained on real people only) run on the
+  frames with the pipeline's per-frame path (``refine="none"``, ``lift="none"``,
+  ``max_people=8``), scored against the clips' ground truth with
+  :func:`vidpose.metrics.evaluate.evaluate`: ``pck@0.2``, ``oks_ap`` and
+  ``person_recall`` (the tracking ``recall``: ground-truth people matched at
+  OKS >= 0.5), each the mean over the row's clips.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import time
+from pathlib import Path
+
+GL_THREADS = 2
+ROWS = (("renderer-2", 2, "synth-single"), ("renderer-3", 3, "synth-single"),
+        ("renderer-2@crowd", 2, "synth-crowd"), ("renderer-3@crowd", 3, "synth-crowd"))
 
 
-def run(quick: bool = False) -> dict:
+def _plan(quick: bool) -> dict[str, tuple[int, int]]:
+    return {"synth-single": (2, 32), "synth-crowd": (1, 24)} if quick else \
+        {"synth-single": (6, 64), "synth-crowd": (3, 48)}
+
+
+def _score(clip: Path, threads: int) -> dict:
+    from vidpose.api import estimate
+    from vidpose.metrics.evaluate import evaluate
+
+    poses = estimate(str(clip / "frames"), max_people=8, refine="none", lift="none", overlay=False, csv=False,
+                     fps=30.0, threads=threads)
+    poses.pop("decode_error", None)
+    pred = clip / "poses.json"
+    pred.write_text(json.dumps(poses))
+    m = evaluate(clip / "annotations.json", pred, ["pck@0.2", "oks_ap", "recall"])
+    return {"pck@0.2": float(m["pck@0.2"]), "oks_ap": float(m["AP"]), "person_recall": float(m["recall"])}
+
+
+def run(quick: bool = False, renderers: tuple[int, ...] = (2, 3), score: bool = True) -> dict:
+    os.environ.setdefault("LP_NUM_THREADS", str(GL_THREADS))  # read by Mesa when the GL context is made
+    import cv2
+
     from vidpose.data import mocap
     from vidpose.data.synth import SPLITS, generate_split
 
-    # Load the mocap clips first so the one-off download/parse is not timed.
+    cv2.setNumThreads(1)
+    # Load the mocap clips (and the renderer-3 body bank) first so one-off work is not timed.
     mocap.load_rig()
     for n in mocap.CLIP_NAMES:
         mocap.load_clip(n)
-    plan = {"synth-single": (2, 32), "synth-crowd": (1, 24), "synth-3d": (1, 81)} if quick else \
-        {"synth-single": (6, 64), "synth-crowd": (3, 48), "synth-3d": (4, 243)}
+    if 3 in renderers:
+        from vidpose.data.synth import mesh
+
+        mesh.load_bank()
+    threads = (f"opencv 1, llvmpipe {os.environ['LP_NUM_THREADS']}, "
+               f"blas {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    plan = _plan(quick)
     rows = []
-    for split, (clips, frames) in plan.items():
+    for name, renderer, split in ROWS:
+        if renderer not in renderers:
+            continue
+        clips, frames = plan[split]
         cfg = SPLITS[split]
         with tempfile.TemporaryDirectory(prefix="vidpose-bench-synth-") as td:
             w0, c0 = time.perf_counter(), time.process_time()
-            stats = generate_split(split, td, subset="train", clips=clips, frames=frames, seed=1234)
+            stats = generate_split(split, td, subset="test", clips=clips, frames=frames, seed=1234, renderer=renderer)
             wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-        n = sum(s.frames for s in stats)
-        rows.append({"name": split, "fps": n / wall, "cpu_fps": n / max(cpu, 1e-9), "width": cfg.width,
-                     "height": cfg.height, "frames": n, "images": cfg.images,
-                     "occluded": stats[0].occluded_fraction})
+            n = sum(s.frames for s in stats)
+            row = {"name": name, "renderer": renderer, "split": split, "frames_per_s": n / wall,
+                   "cpu_frames_per_s": n / max(cpu, 1e-9), "width": cfg.width, "height": cfg.height,
+                   "clips": clips, "frames": n, "occluded": stats[0].occluded_fraction, "threads": threads}
+            if score:
+                per = [_score(Path(td) / split / "test" / f"test_{k:05d}", 2) for k in range(clips)]
+                for key in ("pck@0.2", "oks_ap", "person_recall"):
+                    row[key] = sum(p[key] for p in per) / len(per)
+        rows.append(row)
     return {"suite": "synth", "rows": rows}

@@ -14,11 +14,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed; each clip derives its own (default 0)")
     p.add_argument("--flow", action="store_true", help="also write ground-truth optical flow flow/NNNNNN.npy")
     p.add_argument("--video", action="store_true", help="write video.mp4 (H.264) instead of JPEG frames")
+    p.add_argument("--renderer", type=int, default=2, choices=[2, 3],
+                   help="2: capsule bodies drawn with OpenCV (default); 3: skinned Anny bodies rasterised "
+                        "with OpenGL (needs the synth extra and EGL; writes person masks)")
+    p.add_argument("--contact-sheet", metavar="IMAGE", default=None,
+                   help="also write a grid of one frame per written clip to IMAGE (.png or .jpg)")
     p.add_argument("--out", required=True, help="output folder; clips go to OUT/SPLIT/SUBSET/CLIP/")
 
 
 def main(args: argparse.Namespace) -> int:
-    from vidpose.data.synth import generate_split
+    from pathlib import Path
+
+    from vidpose.data.synth import SUBSETS, generate_split
     from vidpose.progress import Progress
 
     bars: dict[str, Progress] = {}
@@ -30,8 +37,16 @@ def main(args: argparse.Namespace) -> int:
             bar.close()
 
     stats = generate_split(args.split, args.out, subset=args.subset, clips=args.clips, frames=args.frames,
-                           seed=args.seed, flow=args.flow, video=args.video, progress=progress)
+                           seed=args.seed, flow=args.flow, video=args.video, progress=progress,
+                           renderer=args.renderer)
     for s in stats:
         print(f"{s.split}/{s.subset}: {s.clips} clips, {s.frames} frames, {s.fps:.1f} frames/s, "
               f"occluded joints {100 * s.occluded_fraction:.1f}%")
+    if args.contact_sheet:
+        from vidpose.data.synth.sheet import contact_sheet
+
+        subsets = SUBSETS if args.subset == "all" else (args.subset,)
+        dirs = [Path(args.out) / s.split / sub / f"{sub}_{k:05d}" for s in stats for sub in subsets
+                if sub == s.subset for k in range(s.clips)]
+        print(f"contact sheet: {contact_sheet(dirs, args.contact_sheet)}")
     return 0

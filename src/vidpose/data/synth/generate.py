@@ -28,6 +28,7 @@ from vidpose.data.synth.render import (
 )
 from vidpose.errors import InputError
 from vidpose.io.atomic import atomic_write_text
+from vidpose.io.video import VideoWriter
 from vidpose.skeletons import COCO17
 
 FORMAT = "vidpose.synth/1"
@@ -81,13 +82,17 @@ def clip_seed(seed: int, split: str, subset: str, index: int) -> int:
 @dataclass
 class Scene:
     camera: Camera  # over T + 1 frames (the extra one is for flow)
-    bodies: list[bodymod.BodyShape]
+    bodies: list  # bodymod.BodyShape (renderer 2) or render3.MeshBody (renderer 3)
     points: list[np.ndarray]  # per person (T + 1, NUM_POINTS, 3) world
     motions: list[str]
     background: Background | None  # None for annotation-only splits
     light: np.ndarray  # (3,) colour of the light
     noise: float  # sensor noise sigma, grey levels
     blur: float  # motion blur: weight of the previous frame
+    renderer: int = 2
+    light_dir: np.ndarray | None = None  # renderer 3: direction of the directional light (world)
+    ambient: float = 0.4  # renderer 3: ambient share of the light
+    jpeg_quality: int = 95  # renderer 3: compression varies per clip
 
 
 def _pick_motion(rng: np.random.Generator, subset: str, fps: float, T: int,
@@ -112,8 +117,32 @@ def _moving_average(x: np.ndarray, k: int) -> np.ndarray:
     return (c[2 * k + 1:] - c[:-2 * k - 1]) / (2 * k + 1)
 
 
-def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int) -> Scene:
-    """Random people, motions, camera path and background for one clip of ``T`` frames."""
+def _person(rng: np.random.Generator, base_rig, m: mocap.Motion, yaw: float, proc: bool, renderer: int):
+    """One person: (body, world points (T, >=17, 3) with COCO-17 first)."""
+    if renderer == 3:
+        from vidpose.data.synth import render3
+
+        b = render3.make_person(rng, m, yaw, ground=proc)
+        return b, b.keypoints.copy()
+    b = bodymod.random_body(rng, base_rig)
+    return b, bodymod.pose_person(m, b, yaw, np.zeros(3), ground=proc)
+
+
+def _shift(b, pts: np.ndarray, d: np.ndarray) -> None:
+    """Move a person's points (and a renderer-3 body's mesh) by ``d`` (3,)."""
+    pts += d
+    if not isinstance(b, bodymod.BodyShape):
+        from vidpose.data.synth import render3
+
+        render3.translate(b, d)
+
+
+def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int, renderer: int = 2) -> Scene:
+    """Random people, motions, camera path and background for one clip of ``T`` frames.
+
+    Renderer 2 and 3 make the same random draws in the same order except for the
+    people themselves (renderer 3 draws a bank body and its look instead).
+    """
     base_rig = mocap.load_rig()
     n_people = int(rng.integers(cfg.people[0], cfg.people[1] + 1))
     K = random_intrinsics(rng, cfg.width, cfg.height)
@@ -121,10 +150,14 @@ def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int)
     T1 = T + 1
     bodies, points, names = [], [], []
     if n_people == 1:
-        b = bodymod.random_body(rng, base_rig)
-        m, proc = _pick_motion(rng, subset, cfg.fps, T1)
-        pts = bodymod.pose_person(m, b, float(rng.uniform(-np.pi, np.pi)), np.zeros(3), ground=proc)
-        pts -= np.r_[_centre_xy(pts)[T1 // 2], 0.0]
+        if renderer == 3:
+            m, proc = _pick_motion(rng, subset, cfg.fps, T1)
+            b, pts = _person(rng, base_rig, m, float(rng.uniform(-np.pi, np.pi)), proc, renderer)
+        else:
+            b = bodymod.random_body(rng, base_rig)
+            m, proc = _pick_motion(rng, subset, cfg.fps, T1)
+            pts = bodymod.pose_person(m, b, float(rng.uniform(-np.pi, np.pi)), np.zeros(3), ground=proc)
+        _shift(b, pts, -np.r_[_centre_xy(pts)[T1 // 2], 0.0])
         bodies, points, names = [b], [pts], [m.name]
         centre = _centre_xy(pts)
         height = 1.7 * b.scale
@@ -145,7 +178,7 @@ def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int)
         side = np.array([-fwd[1], fwd[0], 0.0])
         half_w = np.tan(np.arctan(cfg.width / 2 / f))  # lateral half-extent per metre of depth
         for k in range(n_people):
-            b = bodymod.random_body(rng, base_rig)
+            b = bodymod.random_body(rng, base_rig) if renderer == 2 else None
             walker = rng.random() < 0.45
             m, proc = _pick_motion(rng, subset, cfg.fps, T1, ("walk", "jog") if walker else None)
             depth = rng.uniform(-2.5, 3.0)
@@ -153,12 +186,15 @@ def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int)
             yaw = float(rng.uniform(-np.pi, np.pi))
             if walker:
                 yaw = float(np.arctan2(side[1], side[0]) + (0 if rng.random() < 0.5 else np.pi) + rng.uniform(-0.4, 0.4))
-            pts = bodymod.pose_person(m, b, yaw, np.zeros(3), ground=proc)
+            if renderer == 3:
+                b, pts = _person(rng, base_rig, m, yaw, proc, renderer)
+            else:
+                pts = bodymod.pose_person(m, b, yaw, np.zeros(3), ground=proc)
             # Place the person's mid-clip position at the sampled spot, so walkers
             # cross the view and may enter or leave it.
             when = T1 // 2 if walker else int(rng.integers(0, T1))
             spot = fwd * depth + side * lateral
-            pts += np.r_[spot[:2] - _centre_xy(pts)[when], 0.0]
+            _shift(b, pts, np.r_[spot[:2] - _centre_xy(pts)[when], 0.0])
             bodies.append(b)
             points.append(pts)
             names.append(m.name)
@@ -172,7 +208,14 @@ def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int)
     blur = float(rng.uniform(0.15, 0.4)) if rng.random() < 0.3 else 0.0
     # Annotation-only splits skip the textures (they are the costliest random draw).
     bg = Background.random(rng, target[0], target[0] - eye[0]) if cfg.images else None
-    return Scene(cam, bodies, points, names, bg, light, noise, blur)
+    scene = Scene(cam, bodies, points, names, bg, light, noise, blur, renderer)
+    if renderer == 3:
+        # Sun/lamp direction: from above, any azimuth; ambient share; JPEG quality.
+        el, az_l = rng.uniform(0.35, 1.3), rng.uniform(-np.pi, np.pi)
+        scene.light_dir = -np.array([np.cos(el) * np.cos(az_l), np.cos(el) * np.sin(az_l), np.sin(el)])
+        scene.ambient = float(rng.uniform(0.3, 0.6))
+        scene.jpeg_quality = int(rng.integers(70, 96))
+    return scene
 
 
 # --- annotations -----------------------------------------------------------------------------
@@ -192,25 +235,37 @@ class ClipStats:
     seconds: float
 
 
+RENDERERS = (2, 3)
+
+
 def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir: Path,
-                  frames: int | None = None, flow: bool = False, video: bool = False) -> ClipStats:
+                  frames: int | None = None, flow: bool = False, video: bool = False,
+                  renderer: int = 2) -> ClipStats:
     """Generate one clip into ``out_dir/<clip name>`` (written in a temp folder, then renamed)."""
     t_start = time.perf_counter()
     T = int(frames or cfg.frames)
     images = cfg.images
     cseed = clip_seed(seed, cfg.name, subset, index)
     rng = np.random.default_rng(cseed)
-    scene = build_scene(cfg, subset, rng, T)
+    scene = build_scene(cfg, subset, rng, T, renderer)
     cam = scene.camera
     name = f"{subset}_{index:05d}"
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir))
+    writer = r3 = None
     try:
         if images and not video:
             (tmp / "frames").mkdir()
         if flow and images:
             (tmp / "flow").mkdir()
-        writer = _VideoWriter(tmp / "video.mp4", cfg) if (images and video) else None
+        r3 = None
+        if renderer == 3:
+            from vidpose.data.synth.render3 import Renderer3
+
+            r3 = Renderer3(cfg.width, cfg.height, scene.bodies)
+            if images:
+                (tmp / "masks").mkdir()
+        writer = VideoWriter(tmp / "video.mp4", cfg.fps, cfg.width, cfg.height, crf=16) if (images and video) else None
         noise_bank = None
         if images and scene.noise > 0:
             # One noise field per clip, cropped at a random offset each frame: far
@@ -231,7 +286,16 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
                 else:
                     bg_img, bg_flow = render_background(scene.background, cam, i, flow)
                     bg_cache = bg_img
-            res = render_frame(people, cam, i, bg_img, bg_flow, scene.light)
+            if r3 is not None:
+                res = r3.render(cam, i, bg_img, bg_flow, scene.light_dir @ cam.R[i].T, scene.light, scene.ambient,
+                                flow and images)
+                if images:
+                    # person masks: track_id + 1 per pixel, 0 for the background
+                    mask = np.where(res.ids > 0, (res.ids.astype(np.int64) - 1) // 32 + 1, 0).astype(np.uint8)
+                    ok, buf = cv2.imencode(".png", mask)
+                    (tmp / "masks" / f"{i:06d}.png").write_bytes(buf.tobytes())
+            else:
+                res = render_frame(people, cam, i, bg_img, bg_flow, scene.light)
             if images:
                 img = res.image
                 if scene.blur > 0 and prev is not None:
@@ -243,9 +307,9 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
                     n = noise_bank[oy:oy + cfg.height, ox:ox + cfg.width]
                     img = cv2.add(img, n, dtype=cv2.CV_8U)
                 if writer is not None:
-                    writer.write(img)
+                    writer.write(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
                 else:
-                    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
                     if not ok:
                         raise RuntimeError("JPEG encoding failed")
                     (tmp / "frames" / f"{i:06d}.jpg").write_bytes(buf.tobytes())
@@ -259,7 +323,7 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
                 box = np.asarray(_r(res.boxes[p.slot], 2))  # area from the box as written
                 if box[2] - box[0] < 1 or box[3] - box[1] < 1:
                     continue
-                k3 = p.cam_pts[:17]
+                k3 = p.cam_pts[:17] if r3 is None else res.keypoints_3d[p.slot]
                 h3 = mocap.h36m17_from_coco(k3)
                 h2 = cam.project(h3)
                 n_in = int((kp[:, 2] > 0).sum())
@@ -279,12 +343,18 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
             frames_json.append({"index": i, "time": _r(i / cfg.fps, 4), "persons": persons})
         if writer is not None:
             writer.close()
+            writer = None
+        if r3 is not None:
+            r3.close()
+            r3 = None
         frames_field = ("video.mp4" if video else "frames/{:06d}.jpg") if images else None
         video_info = {"width": cfg.width, "height": cfg.height, "fps": cfg.fps, "num_frames": T, "frames": frames_field}
         if flow and images:
             video_info["flow"] = "flow/{:06d}.npy"
+        if renderer == 3 and images:
+            video_info["masks"] = "masks/{:06d}.png"
         ann = {
-            "format": FORMAT, "renderer": RENDERER_VERSION, "split": cfg.name, "subset": subset, "clip": name,
+            "format": FORMAT, "renderer": RENDERER_VERSION if renderer == 2 else 3, "split": cfg.name, "subset": subset, "clip": name,
             "seed": cseed,
             "video": video_info,
             "skeleton": {"name": "coco17", "keypoints": list(COCO17.keypoints), "links": [list(l) for l in COCO17.links]},
@@ -304,33 +374,13 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
         else:
             os.replace(tmp, final)
     except BaseException:
+        if writer is not None:
+            writer.abort()
+        if r3 is not None:
+            r3.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ClipStats(T, inside, occluded, time.perf_counter() - t_start)
-
-
-class _VideoWriter:
-    """H.264 video.mp4 through PyAV (yuv420p, high quality)."""
-
-    def __init__(self, path: Path, cfg: SplitConfig) -> None:
-        import av
-        from fractions import Fraction
-
-        self._av = av
-        self.container = av.open(str(path), "w")
-        self.stream = self.container.add_stream("libx264", rate=Fraction(cfg.fps).limit_denominator(1001))
-        self.stream.width, self.stream.height, self.stream.pix_fmt = cfg.width, cfg.height, "yuv420p"
-        self.stream.options = {"crf": "16", "preset": "veryfast", "threads": "1"}
-
-    def write(self, bgr: np.ndarray) -> None:
-        frame = self._av.VideoFrame.from_ndarray(bgr, format="bgr24")
-        for pkt in self.stream.encode(frame):
-            self.container.mux(pkt)
-
-    def close(self) -> None:
-        for pkt in self.stream.encode():
-            self.container.mux(pkt)
-        self.container.close()
 
 
 @dataclass
@@ -349,9 +399,15 @@ class SplitStats:
 
 def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clips: int | None = None,
                    frames: int | None = None, seed: int = 0, flow: bool = False, video: bool = False,
-                   progress=None) -> list[SplitStats]:
-    """Write clips of ``split`` under ``out/<split>/<subset>/``; return per-subset statistics."""
+                   progress=None, renderer: int = 2) -> list[SplitStats]:
+    """Write clips of ``split`` under ``out/<split>/<subset>/``; return per-subset statistics.
+
+    ``renderer``: 2 (capsule bodies, OpenCV; the default) or 3 (skinned Anny
+    bodies, OpenGL; needs the ``synth`` extra and EGL).
+    """
     cfg = get_split(split)
+    if renderer not in RENDERERS:
+        raise InputError(f"--renderer: must be one of {', '.join(map(str, RENDERERS))}, got {renderer!r}")
     if subset not in (*SUBSETS, "all"):
         raise InputError(f"--subset: must be train, val, test or all, got {subset!r}")
     if clips is not None and clips < 1:
@@ -368,7 +424,7 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
         tot = SplitStats(cfg.name, sub, 0, 0, 0.0, 0.0)
         ins = occ = 0
         for k in range(n):
-            s = generate_clip(cfg, sub, k, seed, out_root / sub, frames, flow, video)
+            s = generate_clip(cfg, sub, k, seed, out_root / sub, frames, flow, video, renderer)
             tot.clips += 1
             tot.frames += s.frames
             tot.seconds += s.seconds
