@@ -319,10 +319,77 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True)
     return save_checkpoint(dest, model, extra=extra)
 
 
+def recorded_config(command: str, base: str | Path = "."):
+    """The training config that a recorded ``[ENV=..] vidpose train CONFIG [--set K=V ...] [--out D]``
+    command ran (CONFIG relative to ``base``, the repository root)."""
+    import shlex
+
+    from vidpose.errors import InputError
+    from vidpose.training.config import load_config
+
+    words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-") or words_is_value(w)]
+    # (environment assignments such as OMP_NUM_THREADS=1 before the program name are dropped)
+    try:
+        i = words.index("train")
+    except ValueError:
+        raise InputError(f"recorded command {command!r} is not a 'vidpose train' command") from None
+    config, rest = words[i + 1], words[i + 2:]
+    overrides = []
+    for flag, value in zip(rest, rest[1:] + [""]):
+        if flag == "--set":
+            overrides.append(value)
+        elif flag == "--out":
+            overrides.append(f"run.out_dir={value}")
+    return load_config(Path(base) / config, overrides)
+
+
+def words_is_value(word: str) -> bool:
+    """A ``K=V`` word that is an argument (``data.root=...``), not an environment assignment (``OMP_NUM_THREADS=1``)."""
+    return "." in word.split("=", 1)[0]
+
+
+def provenance(command: str, data_root: str | Path, base: str | Path = ".") -> dict:
+    """What the trainer records for the run of ``command`` on the data in ``data_root``:
+    ``config_sha256`` and the data identity (generator, size, hash of the labels)."""
+    from vidpose.methods import get
+
+    cfg = recorded_config(command, base)
+    cfg.data.root = str(data_root)
+    objective = get(cfg.method).objective(cfg, get(cfg.method).build(cfg.model))
+    objective.train_set()
+    return {"config_sha256": cfg.sha256(), "data": objective.data_identity()}
+
+
+def restamp(data_root: str | Path, base: str | Path = ".") -> list[Path]:
+    """Add ``config_sha256`` and ``data`` (from :func:`provenance`) to every shipped weight file whose
+    metadata lacks them, keeping the weights bit for bit. ``data_root`` holds the synth-single split
+    the recorded ``trained_on`` command makes."""
+    import torch
+
+    from vidpose.methods import load
+    from vidpose.models.checkpoint import read_checkpoint, save_checkpoint
+
+    done = []
+    for _, stem in ROWS:
+        path = weight_path(stem)
+        ck = read_checkpoint(path)
+        extra = dict(ck.extra)
+        extra.update(provenance(extra["command"], data_root, base))
+        model = load(path).half()
+        before = {k: v.clone() for k, v in ck.state.items()}
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # lossless f16 -> f32 -> f16
+        save_checkpoint(path, model, extra=extra)
+        done.append(path)
+    return done
+
+
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     import sys
 
     if len(sys.argv) == 5 and sys.argv[1] == "ship":
         print(ship(sys.argv[2], sys.argv[3], sys.argv[4]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "restamp":
+        print("\n".join(str(p) for p in restamp(sys.argv[2])))
     else:
-        sys.exit("usage: python -m vidpose.bench.clnet ship RUN_DIR DEST 'TRAINING COMMAND'")
+        sys.exit("usage: python -m vidpose.bench.clnet ship RUN_DIR DEST 'TRAINING COMMAND'\n"
+                 "       python -m vidpose.bench.clnet restamp SYNTH_SINGLE_ROOT   (run in the repository root)")

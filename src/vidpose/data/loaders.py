@@ -158,6 +158,23 @@ def describe_source(cfg: DataConfig, subset: str) -> str:
     return str(Path(cfg.root) / subset) if cfg.root else "(data.root unset)"
 
 
+def describe_data(cfg: DataConfig, subset: str) -> dict:
+    """What made the data, where the files say so: for the synthetic splits the generator's
+    annotation format, renderer version and split name (from the first clip's annotations)."""
+    if not cfg.dataset.startswith("synth"):
+        return {}
+    import json
+
+    clips = sorted((_root(cfg) / subset).glob("*/annotations.json"))
+    if not clips:
+        return {}
+    try:
+        head = json.loads(clips[0].read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{clips[0]}: cannot read the clip's annotations ({e})") from None
+    return {"generator": {k: head.get(k) for k in ("format", "renderer", "split")}}
+
+
 def load_dataset(cfg: DataConfig, subset: str) -> PoseDataset:
     """The PoseDataset for ``subset`` of the configured dataset."""
     try:

@@ -42,11 +42,15 @@ def crop_dataset(train_cfg, subset: str, input_size: tuple[int, int], codec, num
 
 def crop_identity(ds) -> dict[str, Any]:
     """Dataset name, size and a sha256 over every sample's frame and keypoints (the labels' identity)."""
+    from pathlib import Path
+
     h = hashlib.sha256()
     pose = ds.dataset
     for it in ds.items:
         frame = pose.frames[it.frame]
-        h.update(str(frame.image or frame.video or it.frame).encode())
+        # the dataset's own frame id (or the file name): not the folder, which differs between machines
+        name = frame.image_id if frame.image_id is not None else Path(str(frame.image or frame.video or it.frame)).name
+        h.update(str(name).encode())
         h.update(np.ascontiguousarray(frame.persons[it.person].keypoints, np.float64).tobytes())
     ident: dict[str, Any] = {"name": pose.name, "samples": len(ds), "frames": len(pose.frames),
                              "labels_sha256": h.hexdigest()}
@@ -101,5 +105,7 @@ class TopDownObjective(Objective):
         return image_pixel_pck(np.concatenate(preds), np.concatenate(affines), np.concatenate(gts))
 
     def data_identity(self) -> dict[str, Any]:
+        from vidpose.data.loaders import describe_data
+
         return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
-                **crop_identity(self.train_data)}
+                **describe_data(self.cfg.data, self.cfg.data.train_subset), **crop_identity(self.train_data)}

@@ -81,9 +81,13 @@ class TrainConfig:
         return out
 
     def sha256(self) -> str:
-        """Hash of the resolved config without ``run`` (where and how fast it ran does not change the result)."""
-        d = {k: v for k, v in self.to_dict().items() if k != "run"}
+        """Hash of what decides the trained weights: the resolved config without ``run`` (where and
+        how fast it ran) except the seed, and without the data's file paths (which differ between
+        machines; the checkpoint's data identity covers the data itself)."""
+        d = self.to_dict()
         d["run"] = {"seed": self.run.seed}
+        for key in PATH_KEYS:
+            d["data"].pop(key, None)
         return hashlib.sha256(json_dumps(d).encode()).hexdigest()
 
 
@@ -94,6 +98,7 @@ def json_dumps(d: Any) -> str:
 
 
 SECTIONS = ("model", "data", "aug", "optim", "run")
+PATH_KEYS = ("root", "ann_file", "image_root")  # [data] keys that are file paths
 _SECTION_CLASSES = {"data": DataConfig, "aug": AugConfig, "optim": OptimConfig, "run": TrainRunConfig}
 
 
