@@ -36,7 +36,6 @@ training command and final validation metrics in the checkpoint's ``extra``).
 
 from __future__ import annotations
 
-import json
 import shutil
 import statistics
 import time
@@ -85,8 +84,9 @@ def data_root() -> Path:
 
 def _renderer_version(ann: Path) -> int:
     """The renderer version recorded in a clip's annotations (1 when absent: the first renderer)."""
-    with open(ann, encoding="utf-8") as f:
-        return int(json.load(f).get("renderer", 1))
+    from vidpose.io.jsonfile import read_json
+
+    return int(read_json(ann).get("renderer", 1))
 
 
 def ensure_test_clips(n: int | None = None) -> Path:

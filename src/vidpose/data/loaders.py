@@ -163,15 +163,14 @@ def describe_data(cfg: DataConfig, subset: str) -> dict:
     annotation format, renderer version and split name (from the first clip's annotations)."""
     if not cfg.dataset.startswith("synth"):
         return {}
-    import json
+    from vidpose.io.jsonfile import read_json
 
     clips = sorted((_root(cfg) / subset).glob("*/annotations.json"))
     if not clips:
         return {}
-    try:
-        head = json.loads(clips[0].read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"{clips[0]}: cannot read the clip's annotations ({e})") from None
+    head = read_json(clips[0])
+    if not isinstance(head, dict):
+        raise InputError(f"{clips[0]}: top level must be an object")
     return {"generator": {k: head.get(k) for k in ("format", "renderer", "split")}}
 
 

@@ -138,8 +138,6 @@ def load(spec: str | os.PathLike, map_location: str = "cpu"):
 
 def _load_onnx(path: Path):
     """An ONNX export (``vidpose export``) with its method's codec, from the file's metadata."""
-    import json
-
     try:
         import onnx
     except ImportError:  # pragma: no cover - onnx is in the train extra
@@ -152,10 +150,9 @@ def _load_onnx(path: Path):
     if "vidpose_config" not in meta or "vidpose_method" not in meta:
         raise InputError(f"{path}: not a vidpose ONNX export (no vidpose_method/vidpose_config metadata); "
                          "export it with 'vidpose export'")
-    try:
-        settings = json.loads(meta["vidpose_config"])
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: metadata 'vidpose_config' is not valid JSON: {e}") from None
+    from vidpose.io.jsonfile import parse_json
+
+    settings = parse_json(meta["vidpose_config"], f"{path}: metadata 'vidpose_config'")
     method = meta["vidpose_method"]
     cfg = make_config(method, settings, f"{path}: metadata 'vidpose_config'")
     codec = get(method).build(cfg).codec

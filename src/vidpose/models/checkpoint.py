@@ -133,7 +133,6 @@ def load_weights(model: nn.Module, ckpt: Checkpoint) -> nn.Module:
 
 
 def _json(path: Path, meta: dict[str, str], key: str, default: str | None = None) -> Any:
-    try:
-        return json.loads(meta[key] if default is None else meta.get(key, default))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: metadata {key!r} is not valid JSON: {e}") from None
+    from vidpose.io.jsonfile import parse_json
+
+    return parse_json(meta[key] if default is None else meta.get(key, default), f"{path}: metadata {key!r}")
