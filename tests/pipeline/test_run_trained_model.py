@@ -111,3 +111,11 @@ def test_onnx_export_gives_the_same_keypoints(clip, clnet_out, tmp_path):
     assert n >= FRAMES // 2
     report = json.loads((out / "run.json").read_text())
     assert report["model"]["kind"] == "onnx" and report["model"]["skeleton"] == "coco17"
+
+
+def test_checkpoint_path_is_the_same_as_the_shipped_name(clip, clnet_out):
+    import vidpose
+    from vidpose.methods import pretrained_path
+
+    by_path = vidpose.estimate(clip, model=str(pretrained_path("clnet")), max_frames=5, overlay=False)
+    assert by_path["frames"] == load_poses(clnet_out / "poses.json")["frames"][:5]
