@@ -53,7 +53,7 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vidpose import __version__
+    from vidpose.version import __version__
 
     parser = argparse.ArgumentParser(prog="vidpose", description="Human pose estimation in video.")
     parser.add_argument("--version", action="version", version=f"vidpose {__version__}")
