@@ -101,18 +101,23 @@ def build_stages(config: RunConfig, quiet: bool = False) -> list[Stage]:
     backend, info = build_estimator(config, choice, keep_heatmaps=p["keep_heatmaps"], quiet=quiet)
     native = backend.skeleton
     dst = get_skeleton(config.skeleton)
-    lifter = LIFTERS[p["lift"]].build() if LIFTERS[p["lift"]].build is not None else None
+    lift = LIFTERS[p["lift"]]
+    lifter = lift.build() if lift.build is not None else None
     try:
         conversion_matrix(native, dst)
-        if lifter is not None:
-            conversion_matrix(lifter.output_skeleton, dst)
     except ValueError as e:
         raise InputError(f"--skeleton {config.skeleton} with --model {config.model}: {e}") from None
+    if lifter is not None:
+        try:
+            conversion_matrix(lifter.output_skeleton, dst)
+        except ValueError as e:
+            raise InputError(f"--skeleton {config.skeleton} with --lift {lift.name} (3D in "
+                             f"{lifter.output_skeleton.name}): {e}") from None
     refiners = [REFINERS[n].build() for n in p["refine"]]
     if refiners and isinstance(refiners[-1], RefineStage):
         refiners[-1].release_heatmaps = True
     stages: list[Stage] = [
-        EstimateStage(backend, keep_world=lifter is not None, info=info),
+        EstimateStage(backend, keep_world="world_landmarks" in lift.needs, info=info),
         TrackStage(native.name, config.track_max_age),
         *refiners,
         *([lifter] if lifter is not None else []),

@@ -67,5 +67,6 @@ def test_lifter_gets_the_2d_skeleton_it_needs(monkeypatch, clip):
     p = next(p for f in poses["frames"] for p in f["persons"])
     assert p["keypoints_3d"][0] == [0.0, 0.0, 0.0] and len(p["keypoints_3d"]) == 17
     # Its 3D is in H36M-17, which cannot be written as COCO-17: a clear error before any output.
-    with pytest.raises(vidpose.InputError, match=r"--skeleton coco17 .*cannot convert skeleton h36m17 to coco17"):
+    with pytest.raises(vidpose.InputError,
+                       match=r"--skeleton coco17 with --lift pelvis \(3D in h36m17\): cannot convert skeleton h36m17"):
         vidpose.estimate(clip, model="clnet", lift="pelvis", skeleton="coco17", max_frames=1)
