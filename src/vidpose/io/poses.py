@@ -20,7 +20,7 @@ import numpy as np
 from vidpose.errors import InputError, output_error
 from vidpose.io.atomic import atomic_path
 from vidpose.io.jsonfile import read_json
-from vidpose.skeletons import Skeleton, get_skeleton
+from vidpose.skeletons import SKELETONS, Skeleton, get_skeleton
 
 POSES_FORMAT = "vidpose.poses/1"
 
@@ -211,7 +211,7 @@ def load_poses(path: str | os.PathLike) -> dict:
     if not isinstance(sk, dict) or "keypoints" not in sk or "name" not in sk:
         raise _fail(p, "skeleton", "needs 'name' and 'keypoints'")
     nk = len(sk["keypoints"])
-    if sk["name"] in ("coco17", "blazepose33", "h36m17", "hie14") and nk != get_skeleton(sk["name"]).num_keypoints:
+    if sk["name"] in SKELETONS and nk != get_skeleton(sk["name"]).num_keypoints:
         raise _fail(p, "skeleton.keypoints", f"{nk} names for skeleton {sk['name']}")
     if not isinstance(data["frames"], list):
         raise _fail(p, "frames", "must be a list")
