@@ -421,6 +421,7 @@ def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
 # pelvis joint: the hip midpoint, as vidpose.skeletons builds H36M's pelvis).
 ROOT_JOINTS: dict[str, tuple[int, ...]] = {
     "h36m17": (0,),           # pelvis (VideoPose3D order)
+    "h36m": (0,),             # VideoPose3D's own layout name for the same 17 joints
     "humaneva15": (0,),       # pelvis
     "mpi_inf_3dhp17": (14,),  # pelvis of the 17 test joints
     "mpi_inf_3dhp28": (4,),   # pelvis of the 28 joints
@@ -428,7 +429,7 @@ ROOT_JOINTS: dict[str, tuple[int, ...]] = {
     "hie14": (8, 11),         # right_hip, left_hip
     "blazepose33": (23, 24),  # left_hip, right_hip
 }
-ROOT_JOINT_COUNTS = {"h36m17": 17, "humaneva15": 15, "mpi_inf_3dhp17": 17, "mpi_inf_3dhp28": 28,
+ROOT_JOINT_COUNTS = {"h36m17": 17, "h36m": 17, "humaneva15": 15, "mpi_inf_3dhp17": 17, "mpi_inf_3dhp28": 28,
                      "coco17": 17, "hie14": 14, "blazepose33": 33}
 
 
