@@ -1,0 +1,224 @@
+"""Dense optical flow and warping: the one mechanism behind every flow-based part of vidpose.
+
+Used by the Flowing ConvNets model and its refinement stage, the crowd
+propagation stage and DKD; nothing else computes or applies flow.
+
+Conventions
+-----------
+* A flow field ``flow`` (H, W, 2) float32 holds, at pixel (x, y) of frame t, the
+  displacement (dx, dy) in pixels to where that point is in frame t+1
+  (forward flow; the synthetic ground truth of ``vidpose synth --flow`` uses the
+  same convention). Integer coordinates are pixel centres (OpenCV's).
+* :func:`warp_points` moves points along a flow (sampled bilinearly);
+  :func:`warp_map` moves a map's *content* along a flow given on the map's
+  own grid: the value at ``p`` in frame t lands at ``p + flow(p)`` in frame
+  t+1. It is computed by backward sampling with the inverse flow approximated
+  by ``-flow`` sampled at the target (exact for smooth flow, as used for
+  heatmaps in the Flowing ConvNets paper).
+* :func:`flow_to_crop` expresses an image flow in the coordinates of two crops
+  (one per frame, each an affine image -> crop), e.g. a person's heatmap ROI in
+  frame t and in frame t+k: the result warps crop-t maps into crop-(t+k).
+
+Estimator: OpenCV's DIS (Kroeger et al. 2016), a documented substitute for the
+DeepFlow used by the Flowing ConvNets paper (DeepFlow is slower by two orders
+of magnitude on CPU and not in opencv-python-headless); the preset and an
+optional downscale are configurable. :class:`FlowCache` computes each frame
+pair once and shares it between every person and stage.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vidpose.errors import InputError
+
+PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass
+class FlowConfig:
+    """Settings of the dense flow estimator."""
+
+    preset: str = "medium"  # DIS preset: ultrafast | fast | medium
+    scale: float = 0.5  # images are resized by this factor before the flow (1.0 = full resolution)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise InputError(f"flow preset: {self.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
+        if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float)) or not 0.05 <= self.scale <= 1.0:
+            raise InputError(f"flow scale: must be in [0.05, 1], got {self.scale!r}")
+
+
+def _gray(image: np.ndarray, scale: float) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim == 3:
+        if img.shape[2] != 3:
+            raise InputError(f"flow: expected an (H, W, 3) RGB or (H, W) grey image, got {img.shape}")
+        img = cv2.cvtColor(np.ascontiguousarray(img, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    elif img.ndim != 2:
+        raise InputError(f"flow: expected an (H, W, 3) RGB or (H, W) grey image, got {img.shape}")
+    img = np.ascontiguousarray(img, dtype=np.uint8)
+    if scale != 1.0:
+        img = cv2.resize(img, (max(8, round(img.shape[1] * scale)), max(8, round(img.shape[0] * scale))),
+                         interpolation=cv2.INTER_AREA)
+    return img
+
+
+class FlowEstimator:
+    """frame t, frame t+1 (RGB uint8) -> forward flow (H, W, 2) float32 at the input resolution."""
+
+    def __init__(self, config: FlowConfig | None = None) -> None:
+        self.config = config or FlowConfig()
+        self._dis = cv2.DISOpticalFlow_create(PRESETS[self.config.preset])
+
+    def __call__(self, frame_t: np.ndarray, frame_next: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(frame_t), np.asarray(frame_next)
+        if a.shape[:2] != b.shape[:2]:
+            raise InputError(f"flow: the two frames differ in size: {a.shape[:2]} vs {b.shape[:2]}")
+        s = float(self.config.scale)
+        ga, gb = _gray(a, s), _gray(b, s)
+        f = self._dis.calc(ga, gb, None)
+        if s != 1.0:
+            h, w = a.shape[:2]
+            sx, sy = w / ga.shape[1], h / ga.shape[0]
+            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
+            f[..., 0] *= sx
+            f[..., 1] *= sy
+        return f.astype(np.float32, copy=False)
+
+
+class FlowCache:
+    """Flow between frames by index, each pair computed once and kept for ``size`` pairs.
+
+    ``add(index, image)`` registers a frame (images are kept while a pair may need
+    them); ``get(i, j)`` is the forward flow from frame i to frame j = i + 1 (or
+    the backward flow for j = i - 1); :func:`chain` combines them over longer gaps.
+    """
+
+    def __init__(self, estimator: FlowEstimator | None = None, size: int = 32) -> None:
+        self.estimator = estimator or FlowEstimator()
+        self.size = int(size)
+        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._flows: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self.computed = 0  # number of flow fields estimated (for tests and run statistics)
+
+    def add(self, index: int, image: np.ndarray) -> None:
+        self._images[int(index)] = image
+        while len(self._images) > self.size + 1:
+            self._images.popitem(last=False)
+
+    def get(self, i: int, j: int) -> np.ndarray:
+        if abs(i - j) != 1:
+            raise InputError(f"flow cache: frames {i} and {j} are not neighbours; chain() longer gaps")
+        key = (int(i), int(j))
+        if key not in self._flows:
+            if i not in self._images or j not in self._images:
+                raise InputError(f"flow cache: frame {i if i not in self._images else j} is not (or no longer) held")
+            self._flows[key] = self.estimator(self._images[i], self._images[j])
+            self.computed += 1
+            while len(self._flows) > 2 * self.size:
+                self._flows.popitem(last=False)
+        return self._flows[key]
+
+    def between(self, i: int, j: int) -> np.ndarray:
+        """Flow from frame i to frame j (any gap), chained through the frames in between."""
+        if i == j:
+            h, w = next(iter(self._images.values())).shape[:2]
+            return np.zeros((h, w, 2), np.float32)
+        step = 1 if j > i else -1
+        return chain([self.get(k, k + step) for k in range(i, j, step)])
+
+
+def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``field`` (H, W, C) at ``points`` (N, 2) x, y pixels -> (N, C);
+    points outside the field take the nearest border value."""
+    f = np.asarray(field, np.float32)
+    pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
+    if f.ndim == 2:
+        f = f[..., None]
+    out = cv2.remap(f, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(len(pts), -1)
+
+
+def warp_points(points: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Move points (N, 2) along ``flow`` (H, W, 2): p -> p + flow(p)."""
+    p = np.asarray(points, np.float64)
+    return p + sample(flow, p).astype(np.float64)
+
+
+def chain(flows: list[np.ndarray]) -> np.ndarray:
+    """Compose flows t->t+1, t+1->t+2, ... into t->t+n: f(x) = f1(x) + f2(x + f1(x)) + ..."""
+    if not flows:
+        raise InputError("chain: no flow given")
+    total = np.asarray(flows[0], np.float32).copy()
+    h, w = total.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    for f in flows[1:]:
+        mx, my = xs + total[..., 0], ys + total[..., 1]
+        total += cv2.remap(np.asarray(f, np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return total
+
+
+def consistency(forward: np.ndarray, backward: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Forward-backward confidence (H, W) in (0, 1]: exp(-|f(x) + b(x + f(x))|^2 / (2 sigma^2)).
+
+    1 where following the flow forward and back returns to the start (sigma in pixels)."""
+    f = np.asarray(forward, np.float32)
+    h, w = f.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    back = cv2.remap(np.asarray(backward, np.float32), xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    err2 = ((f + back) ** 2).sum(-1)
+    return np.exp(-err2 / (2.0 * sigma * sigma)).astype(np.float32)
+
+
+def warp_map(maps: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Move the content of ``maps`` (H, W) or (H, W, C) along ``flow`` (H, W, 2) on the same grid.
+
+    Backward sampling: out(q) = maps(q - flow(q)) (the inverse flow approximated
+    by the flow at the target); outside the map reads 0.
+    """
+    m = np.asarray(maps, np.float32)
+    f = np.asarray(flow, np.float32)
+    if f.shape[:2] != m.shape[:2] or f.ndim != 3 or f.shape[2] != 2:
+        raise InputError(f"warp_map: flow {f.shape} does not fit maps {m.shape}")
+    h, w = m.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    src_x, src_y = xs - f[..., 0], ys - f[..., 1]
+    if m.ndim == 3 and m.shape[2] > 4:  # cv2.remap takes at most 4 channels at once
+        return np.stack([cv2.remap(m[..., c], src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                         for c in range(m.shape[2])], axis=-1)
+    return cv2.remap(m, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def flow_to_crop(flow: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarray,
+                 size: tuple[int, int]) -> np.ndarray:
+    """An image flow (H, W, 2) from frame t to frame t' as a flow on a crop grid.
+
+    ``src_affine``/``dst_affine`` (2, 3) map image pixels to crop-t / crop-t'
+    coordinates (the two frames' ROIs of one person, e.g. heatmap grids);
+    ``size`` (h, w) is the crop grid. The result (h, w, 2) at crop-t' pixel q is
+    the displacement that :func:`warp_map` applies to move crop-t content into
+    crop t': crop-t point u (image x = A_src^-1 u) goes to A_dst (x + flow(x)).
+    Returned on the destination grid, as warp_map expects: out(q) = q - u_src(q)
+    where u_src(q) is the crop-t point that lands on q.
+    """
+    from vidpose.geometry import apply_affine, invert_affine
+
+    h, w = int(size[0]), int(size[1])
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    q = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    # q in crop t' -> image point y in frame t'; the point x in frame t that moved there is
+    # approximately y - flow(y) (flow sampled at the target, as in warp_map).
+    y = apply_affine(invert_affine(np.asarray(dst_affine, np.float64)), q)
+    x = y - sample(flow, y).astype(np.float64)
+    u = apply_affine(np.asarray(src_affine, np.float64), x)
+    return (q - u).reshape(h, w, 2).astype(np.float32)
