@@ -6,7 +6,6 @@ folder of wheels: nothing touches the internet and nothing is mocked.
 """
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
