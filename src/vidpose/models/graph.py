@@ -1,0 +1,190 @@
+"""Graph convolutions over a skeleton sequence: fixed-skeleton, dynamical spatial (DSG), dynamical temporal (DTG).
+
+Tensors are ``(B, T, J, C)``: batch, frames, joints, channels. The layers are
+shared by the 2D->3D lifters in :mod:`vidpose.methods.dgnet` (DG-Net: Zhang et
+al., "Dynamical Graph Network for 3D human pose estimation", arXiv 2109.07353,
+and its fixed-graph baseline).
+
+* :func:`skeleton_adjacency` -- the symmetric-normalised adjacency
+  ``D^-1/2 (A + I) D^-1/2`` of a skeleton's links.
+* :func:`spatial_affinity` -- DSG's per-frame joint affinity
+  ``A_t[i, j] = softmax_j(-||f_i - f_j||^2 / tau)``, restricted to each joint's
+  ``top_k`` nearest joints in feature space (itself included).
+* :func:`temporal_affinity` -- DTG's affinity between joint ``i`` at the
+  centre frame of a window and joint ``j`` at every frame of the window,
+  ``softmax_{j,m}(cos(v_i(t), v_j(t + m d)) / tau)`` with ``v`` the joints'
+  velocities in feature space (central differences over the window's taps).
+* :class:`SpatialGraphConv` -- ``(A_fixed + A_t) X W`` per frame, ``A_fixed``
+  learnable and initialised from the skeleton; ``dynamic=False`` drops ``A_t``
+  (the fixed-graph baseline).
+* :class:`TemporalGraphConv` -- a dilated temporal convolution over ``kernel``
+  taps (per joint, no padding: ``T -> T - (kernel - 1) * dilation``) plus, with
+  ``dynamic=True``, the DTG term that lets each joint gather features of the
+  joints that move like it within the same taps. The window is the
+  convolution's own taps, so DTG adds nothing to the receptive field and a
+  dense pass over a long sequence equals the window-by-window result exactly.
+
+The affinities are equivariant to a permutation of the joints (they are built
+from pairwise distances and similarities only; tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidpose.errors import InputError
+
+
+def skeleton_adjacency(links, num_joints: int) -> np.ndarray:
+    """``D^-1/2 (A + I) D^-1/2`` (J, J) of an undirected skeleton given by ``links`` [(a, b), ...]."""
+    a = np.eye(num_joints)
+    for i, j in links:
+        if not (0 <= i < num_joints and 0 <= j < num_joints):
+            raise InputError(f"skeleton_adjacency: link ({i}, {j}) out of range for {num_joints} joints")
+        a[i, j] = a[j, i] = 1.0
+    d = 1.0 / np.sqrt(a.sum(1))
+    return a * d[:, None] * d[None, :]
+
+
+def _check_features(x: torch.Tensor, name: str, ndim: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != ndim:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"{name}: expected a tensor of {ndim} dimensions, got {got}")
+
+
+def spatial_affinity(f: torch.Tensor, tau: float = 1.0, top_k: int = 0) -> torch.Tensor:
+    """DSG affinity (..., J, J) of joint features ``f`` (..., J, C): row ``i`` is a softmax over the
+    ``top_k`` joints nearest to ``i`` in feature space (0 = all joints) of ``-||f_i - f_j||^2 / tau``."""
+    if not isinstance(f, torch.Tensor) or f.ndim < 2:
+        got = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+        raise InputError(f"spatial_affinity: features must be a tensor (..., J, C), got {got}")
+    if tau <= 0:
+        raise InputError(f"spatial_affinity: tau must be positive, got {tau}")
+    j = f.shape[-2]
+    if not 0 <= top_k <= j:
+        raise InputError(f"spatial_affinity: top_k must be 0..{j} (number of joints), got {top_k}")
+    sq = (f * f).sum(-1)
+    d2 = (sq[..., :, None] + sq[..., None, :] - 2.0 * f @ f.transpose(-1, -2)).clamp_min(0.0)
+    logits = -d2 / tau
+    if top_k and top_k < j:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return logits.softmax(-1)
+
+
+def window_taps(x: torch.Tensor, kernel: int, dilation: int) -> torch.Tensor:
+    """The ``kernel`` taps of a dilated window, no padding: (B, T, J, C) -> (B, kernel, T', J, C),
+    ``T' = T - (kernel - 1) * dilation``; tap ``m`` of output frame ``t`` is input frame ``t + m * dilation``."""
+    _check_features(x, "window_taps: input", 4)
+    span = (kernel - 1) * dilation
+    if x.shape[1] <= span:
+        raise InputError(f"window_taps: {x.shape[1]} frames, a window of {kernel} taps at dilation {dilation} "
+                         f"needs more than {span}")
+    t = x.shape[1] - span
+    return torch.stack([x[:, m * dilation:m * dilation + t] for m in range(kernel)], 1)
+
+
+def tap_velocities(taps: torch.Tensor) -> torch.Tensor:
+    """Velocities (B, K, T', J, C) of window taps (B, K, T', J, C): central differences between
+    neighbouring taps, one-sided at the first and last tap."""
+    k = taps.shape[1]
+    if k < 2:
+        raise InputError(f"tap_velocities: a motion needs at least 2 taps, got {k}")
+    lo = [max(m - 1, 0) for m in range(k)]
+    hi = [min(m + 1, k - 1) for m in range(k)]
+    return (taps[:, hi] - taps[:, lo]) / torch.tensor([h - l for h, l in zip(hi, lo)], dtype=taps.dtype,
+                                                      device=taps.device).view(1, k, 1, 1, 1)
+
+
+def temporal_affinity(v: torch.Tensor, tau: float = 0.2, eps: float = 1e-6) -> torch.Tensor:
+    """DTG affinity from tap velocities ``v`` (B, K, T', J, C): (B, T', J, K, J), for joint ``i`` at the
+    centre tap a softmax over (tap ``m``, joint ``j``) of ``cos(v_i(centre), v_j(m)) / tau``.
+
+    A still joint (zero velocity) has cosine 0 with everything, so it spreads its weight evenly.
+    """
+    _check_features(v, "temporal_affinity: velocities", 5)
+    if tau <= 0:
+        raise InputError(f"temporal_affinity: tau must be positive, got {tau}")
+    b, k, t, j, c = v.shape
+    u = v / (v.norm(dim=-1, keepdim=True) + eps)
+    centre = u[:, k // 2]  # (B, T', J, C)
+    cos = torch.einsum("btic,bmtjc->btimj", centre, u)  # (B, T', J, K, J)
+    return (cos / tau).reshape(b, t, j, k * j).softmax(-1).reshape(b, t, j, k, j)
+
+
+class SpatialGraphConv(nn.Module):
+    """Per-frame graph convolution ``(A_fixed + A_t) X W + b`` on (B, T, J, C_in) -> (B, T, J, C_out).
+
+    ``A_fixed`` is learnable, initialised from ``adjacency`` (the normalised skeleton);
+    with ``dynamic`` the DSG affinity ``A_t`` of a learned embedding of ``X`` is added.
+    """
+
+    def __init__(self, c_in: int, c_out: int, adjacency: np.ndarray, dynamic: bool = True,
+                 tau: float = 1.0, top_k: int = 0, embed: int = 16) -> None:
+        super().__init__()
+        j = adjacency.shape[0]
+        if not 0 <= top_k <= j:
+            raise InputError(f"SpatialGraphConv: top_k must be 0..{j}, got {top_k}")
+        self.adjacency = nn.Parameter(torch.as_tensor(adjacency, dtype=torch.float32).clone())
+        self.weight = nn.Linear(c_in, c_out)
+        self.dynamic, self.tau, self.top_k = bool(dynamic), float(tau), int(top_k)
+        if self.dynamic:
+            self.embed = nn.Linear(c_in, embed, bias=False)
+            self.dyn_weight = nn.Linear(c_in, c_out, bias=False)
+
+    def affinity(self, x: torch.Tensor) -> torch.Tensor:
+        """The DSG affinity (B, T, J, J) this layer uses for ``x``."""
+        # The embedding is scaled so that tau means the same at any width.
+        return spatial_affinity(self.embed(x) / math.sqrt(self.embed.out_features), self.tau, self.top_k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.adjacency @ self.weight(x)
+        if self.dynamic:
+            y = y + self.affinity(x) @ self.dyn_weight(x)
+        return y
+
+
+class TemporalGraphConv(nn.Module):
+    """Dilated temporal convolution per joint over ``kernel`` taps, plus (``dynamic``) the DTG term.
+
+    (B, T, J, C_in) -> (B, T - (kernel - 1) * dilation, J, C_out). The DTG term: joint ``i`` at
+    the centre tap gathers ``W_dtg`` features of every joint ``j`` at every tap ``m``, weighted
+    by :func:`temporal_affinity` of learned motion embeddings.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 3, dilation: int = 1, dynamic: bool = True,
+                 tau: float = 0.2, embed: int = 16) -> None:
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0:
+            raise InputError(f"TemporalGraphConv: kernel must be odd and >= 1, got {kernel}")
+        if dynamic and kernel < 3:
+            raise InputError("TemporalGraphConv: the dynamical temporal graph needs a kernel of at least 3 taps")
+        self.kernel, self.dilation = int(kernel), int(dilation)
+        self.conv = nn.Linear(c_in * kernel, c_out)
+        self.dynamic, self.tau = bool(dynamic), float(tau)
+        if self.dynamic:
+            self.embed = nn.Linear(c_in, embed, bias=False)
+            self.dyn_weight = nn.Linear(c_in, c_out, bias=False)
+
+    def affinity(self, x: torch.Tensor) -> torch.Tensor:
+        """The DTG affinity (B, T', J, kernel, J) this layer uses for ``x``."""
+        taps = window_taps(self.embed(x), self.kernel, self.dilation)
+        return temporal_affinity(tap_velocities(taps), self.tau)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        taps = window_taps(x, self.kernel, self.dilation)  # (B, K, T', J, C)
+        b, k, t, j, c = taps.shape
+        y = self.conv(taps.permute(0, 2, 3, 1, 4).reshape(b, t, j, k * c))
+        if self.dynamic:
+            a = self.affinity(x)  # (B, T', J, K, J)
+            feats = self.dyn_weight(taps)  # (B, K, T', J, C_out)
+            y = y + torch.einsum("btimj,bmtjc->btic", a, feats)
+        return y
+
+
+__all__ = ["skeleton_adjacency", "spatial_affinity", "window_taps", "tap_velocities", "temporal_affinity",
+           "SpatialGraphConv", "TemporalGraphConv"]
