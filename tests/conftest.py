@@ -57,3 +57,14 @@ def make_video(tmp_path):
 @pytest.fixture
 def frame_factory():
     return square_frame
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory) -> Path:
+    """A real (rendered) synth-single split: 2 train clips and 1 val clip of 8 JPEG frames."""
+    from vidpose.data.synth.generate import generate_split
+
+    out = tmp_path_factory.mktemp("synth")
+    generate_split("synth-single", out, "train", clips=2, frames=8, seed=0)
+    generate_split("synth-single", out, "val", clips=1, frames=8, seed=0)
+    return out / "synth-single"

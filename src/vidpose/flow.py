@@ -222,3 +222,33 @@ def flow_to_crop(flow: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarra
     x = y - sample(flow, y).astype(np.float64)
     u = apply_affine(np.asarray(src_affine, np.float64), x)
     return (q - u).reshape(h, w, 2).astype(np.float32)
+
+
+def warp_maps_torch(maps, flow):
+    """:func:`warp_map` for torch tensors, differentiable in ``maps``: maps (B, C, h, w), flow
+    (B, h, w, 2) on the maps' grid (pixels) -> (B, C, h, w) with out(q) = maps(q - flow(q))."""
+    import torch
+    import torch.nn.functional as F
+
+    b, _, h, w = maps.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=maps.dtype), torch.arange(w, dtype=maps.dtype), indexing="ij")
+    src_x = xs[None] - flow[..., 0]
+    src_y = ys[None] - flow[..., 1]
+    # grid_sample's normalised coordinates with align_corners=True: -1 and 1 are the centres of
+    # the first and last pixels, matching pixel-centre integer coordinates.
+    grid = torch.stack([2.0 * src_x / max(w - 1, 1) - 1.0, 2.0 * src_y / max(h - 1, 1) - 1.0], dim=-1)
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def clip_flows(frames: np.ndarray, centre: int, estimator: FlowEstimator) -> np.ndarray:
+    """Flows from every frame of a clip to its centre frame, chained through the frames between.
+
+    frames (T, H, W, 3) uint8 -> (T, H, W, 2) float32 (zeros at the centre)."""
+    t = len(frames)
+    out = np.zeros(frames.shape[:3] + (2,), np.float32)
+    for k in range(t):
+        if k == centre:
+            continue
+        step = 1 if centre > k else -1
+        out[k] = chain([estimator(frames[i], frames[i + step]) for i in range(k, centre, step)])
+    return out

@@ -151,3 +151,25 @@ def test_bad_settings_and_inputs():
         est(np.zeros((20, 20, 3), np.uint8), np.zeros((21, 20, 3), np.uint8))
     with pytest.raises(InputError, match="RGB"):
         est(np.zeros((20, 20, 4), np.uint8), np.zeros((20, 20, 4), np.uint8))
+
+
+def test_torch_warp_equals_the_numpy_warp():
+    torch = pytest.importorskip("torch")
+    from vidpose.flow import warp_maps_torch
+
+    rng = np.random.default_rng(0)
+    m = rng.uniform(0, 1, (16, 20, 3)).astype(np.float32)
+    flow = rng.uniform(-2, 2, (16, 20, 2)).astype(np.float32)
+    want = warp_map(m, flow)
+    got = warp_maps_torch(torch.from_numpy(m).permute(2, 0, 1)[None], torch.from_numpy(flow)[None])
+    np.testing.assert_allclose(got[0].permute(1, 2, 0).numpy(), want, atol=1e-5)
+
+
+def test_clip_flows_point_every_frame_at_the_centre():
+    from vidpose.flow import clip_flows
+
+    frames = np.stack([np.roll(_texture(), shift=(0, 2 * i), axis=(0, 1)) for i in range(5)])
+    f = clip_flows(frames, 2, FlowEstimator(FlowConfig(scale=1.0)))
+    assert f.shape == (5, 120, 160, 2) and not f[2].any()
+    for k, want in enumerate([4.0, 2.0, 0.0, -2.0, -4.0]):
+        assert abs(np.median(f[k, 30:-30, 30:-30, 0]) - want) < 0.4

@@ -7,17 +7,6 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(scope="session")
-def synth_root(tmp_path_factory) -> Path:
-    """A real (rendered) synth-single split: 2 train clips and 1 val clip of 8 JPEG frames."""
-    from vidpose.data.synth.generate import generate_split
-
-    out = tmp_path_factory.mktemp("synth")
-    generate_split("synth-single", out, "train", clips=2, frames=8, seed=0)
-    generate_split("synth-single", out, "val", clips=1, frames=8, seed=0)
-    return out / "synth-single"
-
-
 def tiny_toml(root: Path, out_dir: Path, arch: str = "simplebaseline", epochs: int = 3, extra: str = "") -> str:
     """A config small enough to train a few epochs in seconds on one core."""
     stride = 8 if arch.startswith("clnet") else 4

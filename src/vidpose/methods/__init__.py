@@ -26,6 +26,10 @@ METHODS: dict[str, str | Method] = {
     "hourglass": "vidpose.methods.hourglass:METHOD",
     "clnet": "vidpose.methods.clnet:METHOD",
     "clnet-hourglass": "vidpose.methods.clnet:HOURGLASS_METHOD",
+    "dgnet": "vidpose.methods.dgnet:METHOD",
+    "gcn-fixed": "vidpose.methods.dgnet:FIXED_METHOD",
+    "tcn": "vidpose.methods.tcn:METHOD",
+    "flowing": "vidpose.methods.flowing:METHOD",
 }
 
 # Shipped name -> file stem in vidpose/weights (the stem is also the training config's stem).

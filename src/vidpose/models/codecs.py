@@ -357,3 +357,37 @@ class CompositeCodec(Codec):
         off_loss = (l1 * w).sum() / denom
         total = hm_loss + self.offset_weight * off_loss
         return total, {"loss_heatmap": float(hm_loss.detach()), "loss_offset": float(off_loss.detach())}
+
+
+class CoordinateCodec(Codec):
+    """Direct coordinate regression (no heatmap): targets ``coords`` (J, 2) in [0, 1] of the input
+    (x / W, y / H) and ``weights`` (J,); network output ``coords`` (B, J, 2); loss L1 over labelled
+    joints. The score of a decoded joint is 1 (a regressor has no confidence of its own).
+    Used as the "direct regression" ablation of Flowing ConvNets."""
+
+    output_keys = ("coords",)
+
+    @property
+    def output_channels(self) -> dict[str, int]:
+        return {"coords": 2 * self.num_keypoints}
+
+    def encode(self, keypoints: np.ndarray) -> dict[str, np.ndarray]:
+        k = _check_keypoints(keypoints, self.num_keypoints)
+        ok = _labelled(k, self.input_size)
+        h, w = self.input_size
+        coords = np.where(ok[:, None], k[:, :2] / np.array([w, h]), 0.0)
+        return {"coords": coords.astype(np.float32), "weights": ok.astype(np.float32)}
+
+    def decode(self, outputs: Mapping[str, Any]) -> np.ndarray:
+        c = _get(outputs, "coords")
+        if c.ndim != 3 or c.shape[1:] != (self.num_keypoints, 2):
+            raise InputError(f"outputs['coords']: expected (B, {self.num_keypoints}, 2), got {c.shape}")
+        h, w = self.input_size
+        xy = c * np.array([w, h], np.float32)
+        return np.concatenate([xy, np.ones(xy.shape[:2] + (1,), np.float32)], axis=-1)
+
+    def loss(self, outputs: Mapping[str, Any], targets: Mapping[str, Any]):
+        w = _require(targets, "weights").to(outputs["coords"].dtype)
+        l1 = (outputs["coords"] - _require(targets, "coords").to(w.dtype)).abs().sum(-1)
+        loss = (l1 * w).sum() / w.sum().clamp(min=1.0)
+        return loss, {"loss_coords": float(loss.detach())}

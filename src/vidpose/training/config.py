@@ -58,6 +58,9 @@ class TrainRunConfig:
     threads: int = 0  # torch intra-op threads per process (0 = torch default)
     stop_after_epochs: int = 0  # stop (with a checkpoint) after this many epochs of this
     #                             invocation; for time-sliced runs and resume tests (0 = off)
+    # Start from the weights of this checkpoint (shipped name or path) wherever names and
+    # shapes match, e.g. a two-stage method's second stage from its first; "" = fresh.
+    init_from: str = ""
 
 
 def _default_model():

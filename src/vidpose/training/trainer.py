@@ -298,6 +298,8 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, dist_: _Dist) -> dict[st
     seed_everything(run.seed)
     method = get(cfg.method)
     model = method.build(cfg.model)
+    if run.init_from:
+        log(_init_from(model, run.init_from))
     objective = method.objective(cfg, model)
     columns = csv_columns(objective)
     train_ds = objective.train_set()
@@ -453,6 +455,20 @@ def _check_ranks_agree(model, dist_: _Dist, log) -> None:
     if not all(torch.equal(g, gathered[0]) for g in gathered):
         raise VidposeError("DDP: the processes ended with different weights")
     log(f"DDP: weights identical on all {dist_.world} processes")
+
+
+def _init_from(model, spec: str) -> str:
+    """Copy the tensors of checkpoint ``spec`` whose names and shapes match ``model``'s; say how many."""
+    from vidpose.methods import resolve
+    from vidpose.models.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(resolve(spec))
+    own = model.state_dict()
+    take = {k: v for k, v in ck.state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not take:
+        raise InputError(f"run.init_from: {ck.path} has no tensor that fits the {type(model).__name__} being trained")
+    model.load_state_dict(take, strict=False)
+    return f"initialised {len(take)} of {len(own)} tensors from {ck.path} ({ck.method})"
 
 
 def _summary(ds) -> str:
