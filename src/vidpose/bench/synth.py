@@ -11,7 +11,9 @@ rendering, JPEG encoding, annotation writing) and reports:
   (renderer 3) to ``LP_NUM_THREADS`` = :data:`GL_THREADS` threads, and numpy's
   BLAS to what ``OMP_NUM_THREADS`` allows; ``threads`` records the limits used.
   Renderer 3 uses more than one thread, so its CPU rate is below its wall rate
-  on an idle machine.
+  on an idle machine. ``people`` is the mean number of people per clip;
+  ``renderer3_4people_frames_per_s`` (beside the rows) times one renderer-3
+  clip with exactly 4 people at 640x360 (the first such test clip).
 * the realism proxy: BlazePose (full, trained on real people only) run on the
   frames with the pipeline's per-frame path (``refine="none"``, ``lift="none"``,
   ``max_people=8``), scored against the clips' ground truth with
@@ -84,9 +86,33 @@ def run(quick: bool = False, renderers: tuple[int, ...] = (2, 3), score: bool = 
             row = {"name": name, "renderer": renderer, "split": split, "frames_per_s": n / wall,
                    "cpu_frames_per_s": n / max(cpu, 1e-9), "width": cfg.width, "height": cfg.height,
                    "clips": clips, "frames": n, "occluded": stats[0].occluded_fraction, "threads": threads}
+            people = [len(json.loads((Path(td) / split / "test" / f"test_{k:05d}" / "annotations.json").read_text())["motions"])
+                      for k in range(clips)]
+            row["people"] = sum(people) / len(people)
             if score:
                 per = [_score(Path(td) / split / "test" / f"test_{k:05d}", 2) for k in range(clips)]
                 for key in ("pck@0.2", "oks_ap", "person_recall"):
                     row[key] = sum(p[key] for p in per) / len(per)
         rows.append(row)
-    return {"suite": "synth", "rows": rows}
+    out = {"suite": "synth", "rows": rows}
+    if 3 in renderers:
+        out["renderer3_4people_frames_per_s"] = _four_people_speed(frames=plan["synth-crowd"][1])
+    return out
+
+
+def _four_people_speed(frames: int, seed: int = 1234) -> float:
+    """Renderer-3 frames per wall second on the first synth-crowd test clip with exactly 4 people."""
+    import numpy as np
+
+    from vidpose.data.synth import SPLITS
+    from vidpose.data.synth.generate import clip_seed, generate_clip
+
+    cfg = SPLITS["synth-crowd"]
+    for k in range(1000):
+        # the number of people is the clip's first random draw (see generate.build_scene)
+        if int(np.random.default_rng(clip_seed(seed, cfg.name, "test", k)).integers(3, 9)) == 4:
+            break
+    with tempfile.TemporaryDirectory(prefix="vidpose-bench-synth-") as td:
+        w0 = time.perf_counter()
+        generate_clip(cfg, "test", k, seed, Path(td), frames, renderer=3)
+        return frames / (time.perf_counter() - w0)

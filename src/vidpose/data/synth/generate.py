@@ -93,6 +93,7 @@ class Scene:
     light_dir: np.ndarray | None = None  # renderer 3: direction of the directional light (world)
     ambient: float = 0.4  # renderer 3: ambient share of the light
     jpeg_quality: int = 95  # renderer 3: compression varies per clip
+    soft: float = 0.0  # renderer 3: lens softness, Gaussian sigma in pixels (also anti-aliases edges)
 
 
 def _pick_motion(rng: np.random.Generator, subset: str, fps: float, T: int,
@@ -215,6 +216,7 @@ def build_scene(cfg: SplitConfig, subset: str, rng: np.random.Generator, T: int,
         scene.light_dir = -np.array([np.cos(el) * np.cos(az_l), np.cos(el) * np.sin(az_l), np.sin(el)])
         scene.ambient = float(rng.uniform(0.3, 0.6))
         scene.jpeg_quality = int(rng.integers(70, 96))
+        scene.soft = float(rng.uniform(0.5, 1.0))
     return scene
 
 
@@ -298,6 +300,8 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
                 res = render_frame(people, cam, i, bg_img, bg_flow, scene.light)
             if images:
                 img = res.image
+                if scene.soft > 0:
+                    img = cv2.GaussianBlur(img, (0, 0), scene.soft)
                 if scene.blur > 0 and prev is not None:
                     # Shutter integration, approximated by mixing in the previous frame.
                     img = cv2.addWeighted(img, 1 - scene.blur, prev, scene.blur, 0)

@@ -52,6 +52,7 @@ void main() {
 
 _FS = """
 #version 330
+#define WITH_NEXT 1
 uniform vec3 u_light_dir;   // direction the light travels, camera coordinates
 uniform vec3 u_light_col;
 uniform float u_ambient;
@@ -66,7 +67,9 @@ flat in uint v_id;
 layout(location = 0) out vec4 f_colour;
 layout(location = 1) out uint f_id;
 layout(location = 2) out float f_depth;
+#if WITH_NEXT
 layout(location = 3) out vec4 f_next;
+#endif
 void main() {
     vec3 n = normalize(v_normal);
     if (dot(n, v_pos) > 0.0) n = -n;  // seen from behind (thin parts): light the side we see
@@ -83,7 +86,9 @@ void main() {
     f_colour = vec4(clamp(c, 0.0, 1.0), 1.0);
     f_id = v_id;
     f_depth = v_pos.z;
+#if WITH_NEXT
     f_next = vec4(v_next, 1.0);
+#endif
 }
 """
 
@@ -127,7 +132,13 @@ class MeshRenderer:
             ok, why = available()
             raise RuntimeError(f"renderer 3 needs OpenGL through EGL: {why}") from e
         ctx = self.ctx
-        self.prog = ctx.program(vertex_shader=_VS, fragment_shader=_FS)
+        # Two programs: with the next-frame output (flow) and without (cheaper).
+        self.progs = {True: ctx.program(vertex_shader=_VS, fragment_shader=_FS),
+                      False: ctx.program(vertex_shader=_VS, fragment_shader=_FS.replace("#define WITH_NEXT 1",
+                                                                                        "#define WITH_NEXT 0"))}
+        # Closed meshes: back faces are never seen (front faces are counter-clockwise on screen).
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.front_face = "ccw"
         size = (self.width, self.height)
         self.rb_colour = ctx.renderbuffer(size, 4, dtype="f1")
         self.rb_id = ctx.renderbuffer(size, 1, dtype="u4")
@@ -153,14 +164,16 @@ class MeshRenderer:
         self._idbuf = ctx.buffer(np.concatenate(ids).astype("u4").tobytes())
         self._ibo = ctx.buffer(idx.tobytes())
         self._dyn = ctx.buffer(reserve=self.num_vertices * 9 * 4)
-        self._vao = ctx.vertex_array(self.prog, [
-            (self._dyn, "3f 3f 3f", "in_pos", "in_next", "in_normal"),
+        dyn = {True: (self._dyn, "3f 3f 3f", "in_pos", "in_next", "in_normal"),
+               False: (self._dyn, "3f 12x 3f", "in_pos", "in_normal")}  # in_next is unused there
+        self._vao = {k: ctx.vertex_array(prog, [
+            dyn[k],
             (self._static, "3f 3f 2f 3f", "in_col_a", "in_col_b", "in_pat", "in_rest"),
             (self._idbuf, "u", "in_id"),
-        ], self._ibo)
+        ], self._ibo) for k, prog in self.progs.items()}
 
     def release_scene(self) -> None:
-        for b in (self._vao, self._dyn, self._static, self._ibo, getattr(self, "_idbuf", None)):
+        for b in (*(self._vao or {}).values(), self._dyn, self._static, self._ibo, getattr(self, "_idbuf", None)):
             if b is not None:
                 b.release()
         self._vao = self._dyn = self._static = self._ibo = self._idbuf = None
@@ -170,21 +183,21 @@ class MeshRenderer:
         """Draw the scene's vertices at camera positions ``pos`` (N, 3) (``nxt``: next frame, ``normals``)."""
         W, H = self.width, self.height
         fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-        self.prog["u_proj_x"].value = (2 * fx / W, 0.0, 2 * cx / W - 1, 0.0)
-        self.prog["u_proj_y"].value = (0.0, -2 * fy / H, 1 - 2 * cy / H, 0.0)
+        prog = self.progs[bool(want_next)]
+        prog["u_proj_x"].value = (2 * fx / W, 0.0, 2 * cx / W - 1, 0.0)
+        prog["u_proj_y"].value = (0.0, -2 * fy / H, 1 - 2 * cy / H, 0.0)
         a, b = (FAR + NEAR) / (FAR - NEAR), -2 * FAR * NEAR / (FAR - NEAR)
-        self.prog["u_proj_z"].value = (0.0, 0.0, a, b)
+        prog["u_proj_z"].value = (0.0, 0.0, a, b)
         ld = np.asarray(light_dir, np.float64)
-        self.prog["u_light_dir"].value = tuple(ld / np.linalg.norm(ld))
-        self.prog["u_light_col"].value = tuple(float(c) for c in light_col)
-        self.prog["u_ambient"].value = float(ambient)
+        prog["u_light_dir"].value = tuple(ld / np.linalg.norm(ld))
+        prog["u_light_col"].value = tuple(float(c) for c in light_col)
+        prog["u_ambient"].value = float(ambient)
         dyn = np.concatenate([pos, nxt, normals], 1).astype("f4")
         self._dyn.write(dyn.tobytes())
         fbo = self.fbo
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self.ctx.enable(self.ctx.DEPTH_TEST)
-        self._vao.render()
+        self._vao[bool(want_next)].render()
         col = np.frombuffer(fbo.read(components=3, attachment=0), np.uint8).reshape(H, W, 3)[::-1, :, ::-1]
         ids = np.frombuffer(fbo.read(components=1, attachment=1, dtype="u4"), np.uint32).reshape(H, W)[::-1]
         z = np.frombuffer(fbo.read(components=1, attachment=2, dtype="f4"), np.float32).reshape(H, W)[::-1]
@@ -199,5 +212,6 @@ class MeshRenderer:
         self.fbo.release()
         for rb in (self.rb_colour, self.rb_id, self.rb_z, self.rb_next, self.rb_depth):
             rb.release()
-        self.prog.release()
+        for prog in self.progs.values():
+            prog.release()
         self.ctx.release()

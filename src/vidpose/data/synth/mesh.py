@@ -337,13 +337,13 @@ def load_bank(build: bool = True, progress: bool = True) -> Bank:
 
 # --- skinning ---------------------------------------------------------------------------------
 
-def skin_matrix(bank: Bank):
-    """The (V, B) sparse skinning-weight matrix."""
+def skin_matrix(bank: Bank, dtype=np.float64):
+    """The (V, B) sparse skinning-weight matrix (``dtype``: float32 for speed)."""
     from scipy import sparse
 
     V, k = bank.skin_index.shape
     rows = np.repeat(np.arange(V), k)
-    return sparse.csr_matrix((bank.skin_weight.reshape(-1).astype(np.float64), (rows, bank.skin_index.reshape(-1))),
+    return sparse.csr_matrix((bank.skin_weight.reshape(-1).astype(dtype), (rows, bank.skin_index.reshape(-1))),
                              shape=(V, len(bank.bone_labels)))
 
 
@@ -360,10 +360,13 @@ def skin(W, rest: np.ndarray, G: np.ndarray, heads_rest: np.ndarray, heads: np.n
     V = rest.shape[0]
     trans = heads - np.einsum("tbij,bj->tbi", G, heads_rest)  # (T, B, 3)
     A = np.concatenate([G.reshape(T, B, 9), trans], -1)  # (T, B, 12)
-    M = np.asarray(W @ A.transpose(1, 0, 2).reshape(B, T * 12)).reshape(V, T, 12)  # (V, T, 12)
+    dt = W.dtype
+    M = np.asarray(W @ A.transpose(1, 0, 2).reshape(B, T * 12).astype(dt)).reshape(V, T, 12)  # (V, T, 12)
+    rest = rest.astype(dt)
+    normals = None if normals is None else normals.astype(dt)
 
     def apply(x, offset):
-        out = np.empty((T, V, 3))
+        out = np.empty((T, V, 3), dt)
         for i in range(3):
             out[:, :, i] = (M[:, :, 3 * i] * x[:, 0, None] + M[:, :, 3 * i + 1] * x[:, 1, None]
                             + M[:, :, 3 * i + 2] * x[:, 2, None]).T
@@ -446,6 +449,7 @@ class Retarget:
         self.leg_scale = float(an_hip / dm_hip)
         self.W = skin_matrix(bank)
         self.rest_normals = None
+        self.W32 = None
         self.order = np.argsort([self._depth(b) for b in range(B)], kind="stable")
 
     def _depth(self, b: int) -> int:
@@ -476,9 +480,13 @@ class Retarget:
         return G, H
 
     def vertices(self, G: np.ndarray, H: np.ndarray) -> np.ndarray:
+        """Posed vertices (T, V, 3) float64."""
         return skin(self.W, self.rest, G, self.heads, H)
 
     def vertices_normals(self, G: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posed vertices and unit normals (T, V, 3), float32 (for rendering; 1e-6 relative)."""
         if self.rest_normals is None:
             self.rest_normals = vertex_normals(self.rest, self.bank.faces)
-        return skin(self.W, self.rest, G, self.heads, H, self.rest_normals)
+        if self.W32 is None:
+            self.W32 = skin_matrix(self.bank, np.float32)
+        return skin(self.W32, self.rest, G, self.heads, H, self.rest_normals)

@@ -142,7 +142,7 @@ def appearance(rng: np.random.Generator, bank: meshmod.Bank, index: int) -> tupl
         hip, kn, an = K[f"{s}_hip"], K[f"{s}_knee"], K[f"{s}_ankle"]
         th = (region == REG["thigh"]) & ((rest[:, 1] > 0) if s == "left" else (rest[:, 1] < 0))
         shn = (region == REG["shin"]) & ((rest[:, 1] > 0) if s == "left" else (rest[:, 1] < 0))
-        put(th & ((along(rest, hip, kn) < 0.55) | ~shorts), bottom)
+        put(th & ((along(rest, hip, kn) < 0.55) | (not shorts)), bottom)
         if not shorts:
             put(shn & (along(rest, kn, an) < 0.93), bottom)
         put((shn | (region == REG["foot"])) & ((rest[:, 1] > 0) if s == "left" else (rest[:, 1] < 0))
@@ -164,6 +164,7 @@ def make_person(rng: np.random.Generator, motion: mocap.Motion, yaw: float, grou
     rt = _retarget(index)
     G, H = rt.pose(motion)
     verts, normals = rt.vertices_normals(G, H)
+    verts = verts.astype(np.float64)
     low = verts[..., 2].min(axis=1)
     if ground:
         verts[..., 2] -= low[:, None]
