@@ -208,9 +208,55 @@ def _h36m(cfg: DataConfig, subset: str):
     return [s for s in seqs if s.subject in want]
 
 
+# DeepMimic mocap (vidpose.data.mocap): clips held out of training. "test" is the bench's
+# (vidpose bench dgnet), "val" picks best.safetensors; "train" never contains either (tested).
+MOCAP_TEST_CLIPS = ("dance_b", "kick", "getup_faceup")
+MOCAP_VAL_CLIPS = ("punch", "jump")
+MOCAP_FPS = 30.0
+MOCAP_MIN_SECONDS = 8.0  # shorter clips are extended: looping ones repeat, the others play back and forth
+
+
+def mocap_clips(subset: str) -> tuple[str, ...]:
+    """The DeepMimic clip names of a mocap subset: train, val, test, or trainval (train + val)."""
+    from vidpose.data.mocap import CLIP_NAMES
+
+    held = set(MOCAP_TEST_CLIPS) | set(MOCAP_VAL_CLIPS)
+    subsets = {"train": tuple(c for c in CLIP_NAMES if c not in held), "val": MOCAP_VAL_CLIPS,
+               "test": MOCAP_TEST_CLIPS,
+               "trainval": tuple(c for c in CLIP_NAMES if c not in MOCAP_TEST_CLIPS)}
+    if subset not in subsets:
+        raise InputError(f"config: data subset {subset!r} for mocap must be one of {', '.join(subsets)}")
+    return subsets[subset]
+
+
+def _mocap(cfg: DataConfig, subset: str):
+    """World-frame H36M-17 sequences (z up, metres) of the DeepMimic clips, at 30 fps, each at least
+    8 s long; training clips also mirrored (left and right swapped). No 2D: the sequence objective
+    sees them through virtual cameras."""
+    import numpy as np
+
+    from vidpose.data.annotations import Sequence3D
+    from vidpose.data.mocap import clip_keypoints, load_clip
+    from vidpose.skeletons import H36M17
+
+    out = []
+    for name in mocap_clips(subset):
+        n = max(int(np.floor(load_clip(name).duration * MOCAP_FPS)) + 1, int(MOCAP_MIN_SECONDS * MOCAP_FPS))
+        j3 = clip_keypoints(name, MOCAP_FPS, "h36m17", num_frames=n)
+        variants = [("", j3)]
+        if subset in ("train", "trainval"):
+            mirrored = j3[:, H36M17.flip_permutation()] * np.array([1.0, -1.0, 1.0])  # reflect Y (left)
+            variants.append(("mirrored", mirrored))
+        for tag, joints in variants:
+            out.append(Sequence3D(subject=name, action=tag or "original", camera=None, joints_3d=joints,
+                                  fps=MOCAP_FPS, extra={"frame": "world", "up": (0.0, 0.0, 1.0)}))
+    return out
+
+
 SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
     "synth-3d": _synth_3d,
     "h36m": _h36m,
+    "mocap": _mocap,
 }
 
 

@@ -163,8 +163,9 @@ class TemporalGraphConv(nn.Module):
             raise InputError(f"TemporalGraphConv: kernel must be odd and >= 1, got {kernel}")
         if dynamic and kernel < 3:
             raise InputError("TemporalGraphConv: the dynamical temporal graph needs a kernel of at least 3 taps")
-        self.kernel, self.dilation = int(kernel), int(dilation)
-        self.conv = nn.Linear(c_in * kernel, c_out)
+        self.kernel, self.dilation, self.c_out = int(kernel), int(dilation), int(c_out)
+        self.conv = nn.Linear(c_in, c_out * kernel, bias=False)  # one (c_in -> c_out) map per tap
+        self.bias = nn.Parameter(torch.zeros(c_out))
         self.dynamic, self.tau = bool(dynamic), float(tau)
         if self.dynamic:
             self.embed = nn.Linear(c_in, embed, bias=False)
@@ -176,15 +177,106 @@ class TemporalGraphConv(nn.Module):
         return temporal_affinity(tap_velocities(taps), self.tau)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        taps = window_taps(x, self.kernel, self.dilation)  # (B, K, T', J, C)
-        b, k, t, j, c = taps.shape
-        y = self.conv(taps.permute(0, 2, 3, 1, 4).reshape(b, t, j, k * c))
+        _check_features(x, "TemporalGraphConv: input", 4)
+        k, d = self.kernel, self.dilation
+        t = x.shape[1] - (k - 1) * d
+        if t < 1:
+            raise InputError(f"TemporalGraphConv: {x.shape[1]} frames, a window of {k} taps at dilation {d} "
+                             f"needs more than {(k - 1) * d}")
+        # Linear maps commute with the shifts: map every frame once, then add the shifted taps.
+        w = self.conv(x)
+        y = self.bias + w[:, 0:t, :, :self.c_out]
+        for m in range(1, k):
+            y = y + w[:, m * d:m * d + t, :, m * self.c_out:(m + 1) * self.c_out]
         if self.dynamic:
             a = self.affinity(x)  # (B, T', J, K, J)
-            feats = self.dyn_weight(taps)  # (B, K, T', J, C_out)
-            y = y + torch.einsum("btimj,bmtjc->btic", a, feats)
+            f = self.dyn_weight(x)
+            for m in range(k):
+                y = y + a[:, :, :, m] @ f[:, m * d:m * d + t]
         return y
 
 
+# --- lifters over windows and whole sequences ----------------------------------------------------
+
+class SequenceLifter(nn.Module):
+    """Base of the 2D->3D lifters: ``forward_valid`` maps (B, T, J, C) to (B, T - R + 1, J, 3) with no
+    padding (R = ``cfg.receptive_field``); from it, :meth:`forward` lifts one window per sample
+    (the training shape) and :meth:`lift` a whole sequence, frame for frame, with its ends padded
+    by repeating the first and last frame (so tracks shorter than R work too)."""
+
+    cfg: object
+
+    def forward_valid(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_input(self, x, name: str = "keypoints_2d") -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x, np.float32))
+        c = self.cfg.in_channels
+        j = self.cfg.num_joints
+        if x.ndim != 4 or x.shape[2] != j or x.shape[3] not in (2, c):
+            raise InputError(f"{name}: expected (B, T, {j}, {c}) normalised 2D joints"
+                             f"{' (x, y, confidence)' if c == 3 else ''}, got {tuple(x.shape)}")
+        if x.shape[3] == 2 and c == 3:  # no confidences given: every joint trusted
+            x = torch.cat([x, torch.ones_like(x[..., :1])], -1)
+        return x.to(next(self.parameters()).dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres)."""
+        x = self.check_input(x)
+        r = self.cfg.receptive_field
+        if x.shape[1] != r:
+            raise InputError(f"keypoints_2d: windows of {x.shape[1]} frames, the model's receptive field is {r}; "
+                             "use lift() for sequences of any length")
+        return self.forward_valid(x)[:, 0]
+
+    def lift(self, x, chunk: int = 4096) -> torch.Tensor:
+        """Dense sequence mode: (T, J, C) or (B, T, J, C) -> (…, T, J, 3), every frame lifted, no grad.
+
+        Sequence ends are padded by edge repetition (R // 2 frames each side). Long sequences are
+        processed in chunks of ``chunk`` output frames (overlapping by R - 1 input frames), which
+        gives the same result as one pass.
+        """
+        single = getattr(x, "ndim", np.ndim(x)) == 3
+        x = self.check_input(x[None] if single else x)
+        if x.shape[1] < 1:
+            raise InputError("keypoints_2d: a sequence of 0 frames cannot be lifted")
+        h = self.cfg.receptive_field // 2
+        xp = torch.cat([x[:, :1].expand(-1, h, -1, -1), x, x[:, -1:].expand(-1, h, -1, -1)], 1)
+        t = x.shape[1]
+        with torch.no_grad():
+            outs = [self.forward_valid(xp[:, s:s + chunk + 2 * h]) for s in range(0, t, chunk)]
+        y = torch.cat(outs, 1)
+        return y[0] if single else y
+
+    def lift_many(self, sequences: list, batch_frames: int = 65536) -> list[torch.Tensor]:
+        """:meth:`lift` of several sequences (T_i, J, C) of any lengths, batched: each padded at its
+        end to the longest (edge repetition, which leaves its own frames unchanged)."""
+        if not sequences:
+            return []
+        seqs = [self.check_input(s[None] if getattr(s, "ndim", np.ndim(s)) == 3 else s, f"sequence {i}")[0]
+                for i, s in enumerate(sequences)]
+        out: list[torch.Tensor | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        i = 0
+        while i < len(order):
+            longest = len(seqs[order[i]])
+            group = [order[i]]
+            i += 1
+            while i < len(order):
+                cand = len(seqs[order[i]])
+                if cand * (len(group) + 1) > batch_frames or cand > 2 * longest:
+                    break
+                group.append(order[i])
+                longest = cand
+                i += 1
+            batch = torch.stack([torch.cat([seqs[g], seqs[g][-1:].expand(longest - len(seqs[g]), -1, -1)])
+                                 for g in group])
+            y = self.lift(batch)
+            for k, g in enumerate(group):
+                out[g] = y[k, :len(seqs[g])]
+        return out  # type: ignore[return-value]
+
+
 __all__ = ["skeleton_adjacency", "spatial_affinity", "window_taps", "tap_velocities", "temporal_affinity",
-           "SpatialGraphConv", "TemporalGraphConv"]
+           "SpatialGraphConv", "TemporalGraphConv", "SequenceLifter"]

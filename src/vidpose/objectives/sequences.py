@@ -4,9 +4,32 @@ A sample is a window of ``model.cfg.receptive_field`` (odd) frames of one
 sequence's 2D joints around a centre frame (edges repeat the first/last frame),
 normalised to the image (``x / w * 2 - 1``, ``y / w * 2 - h / w``, as
 VideoPose3D), and the centre frame's 3D joints relative to the root joint
-(joint 0, the pelvis of H36M-17), in metres.
+(joint 0, the pelvis of H36M-17), in metres, in the camera frame (x right,
+y down, z forward).
 
-The model takes ``keypoints_2d`` (B, T, J, 2) and returns (B, J, 3). Loss: MPJPE
+Sequences come in two kinds (:class:`~vidpose.data.annotations.Sequence3D`):
+
+* **camera-frame** (Human3.6M, synth-3d): 2D and 3D of one real or rendered camera;
+* **world-frame** (``extra["frame"] == "world"``, ``extra["up"]`` the up axis: the
+  DeepMimic mocap): no camera at all. In training every sample is seen through
+  its own random virtual camera (:func:`random_camera`: anywhere around the
+  person, 2.5-9 m away, -10..35 degrees elevation, 40-80 degrees field of view,
+  landscape/portrait/4:3 images, static or following the person), drawn from
+  ``numpy.random.default_rng([seed, epoch, index])`` like every other
+  augmentation, so a resumed run stays bit-exact. For validation and tests
+  each world sequence is seen through ``EVAL_CAMERAS`` fixed cameras drawn from
+  another stream (``[EVAL_CAMERA_SEED, sequence, camera]``): cameras never used in
+  training.
+
+2D corruption like a real detector's (:class:`LiftAugment`, fields of the
+lifter's model config, so the checkpoint records them): Gaussian noise scaled
+to the person's 2D height, dropped joints (low confidence, the position
+thrown off), left/right confusions of whole frames or single limbs. With
+``in_channels == 3`` the model also gets a confidence per joint: 1 for clean
+joints, U(0.5, 1) for kept and U(0, 0.3) for dropped ones in training, the
+detector's score at inference.
+
+The model takes ``keypoints_2d`` (B, T, J, C) and returns (B, J, 3). Loss: MPJPE
 (metres); validation: ``val_mpjpe`` in millimetres (lower is better) over every
 centre frame of the validation sequences.
 """
@@ -14,6 +37,8 @@ centre frame of the validation sequences.
 from __future__ import annotations
 
 import hashlib
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,65 +51,267 @@ try:
 except ImportError:  # pragma: no cover
     _TorchDataset = object  # type: ignore[assignment,misc]
 
+EVAL_CAMERAS = 4  # fixed virtual cameras per world-frame validation/test sequence
+EVAL_CAMERA_SEED = 0x3D17  # their random stream; training cameras come from [seed, epoch, index]
+IMAGE_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (640, 480))  # (w, h) of virtual cameras
+LOW_CONFIDENCE = 0.3  # dropped joints get a confidence below this
+
 
 def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
     """Pixels (..., 2) -> [-1, 1] across the width, aspect kept (VideoPose3D's convention)."""
     return xy / width * 2.0 - np.array([1.0, height / width])
 
 
-class SequenceWindows(_TorchDataset):
-    """(sequence, frame) windows of a list of :class:`~vidpose.data.annotations.Sequence3D`."""
+@dataclass
+class LiftAugment:
+    """Training-time 2D corruption of a lifter (fields of its model config; 0 = off).
 
-    def __init__(self, sequences: list, window: int, num_joints: int, source: str, max_samples: int = 0) -> None:
-        if window < 1 or window % 2 == 0:
+    ``noise``: the largest per-sample 2D noise std as a fraction of the person's 2D height
+    (each sample draws its level in [0, noise]); ``drop``: the largest per-sample probability
+    that a joint is dropped in a frame; ``swap``: the probability that a frame's left and right
+    are swapped (half of them whole-body, half one limb pair).
+    """
+
+    noise: float = 0.0
+    drop: float = 0.0
+    swap: float = 0.0
+
+    def check(self, where: str = "model config") -> None:
+        for k in ("noise", "drop", "swap"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise InputError(f"{where}: {k} must be in [0, 1], got {v!r}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.noise or self.drop or self.swap)
+
+
+# --- virtual cameras -------------------------------------------------------------------------
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """World -> camera rotation (3, 3) (rows: x right, y down, z forward) of a camera at ``eye``."""
+    z = target - eye
+    z = z / np.linalg.norm(z)
+    x = np.cross(z, up)
+    n = np.linalg.norm(x)
+    x = x / n if n > 1e-9 else np.cross(z, np.roll(up, 1)) / np.linalg.norm(np.cross(z, np.roll(up, 1)))
+    return np.stack([x, np.cross(z, x), z])
+
+
+def random_camera(rng: np.random.Generator, root: np.ndarray, centre: int, up: np.ndarray) -> dict[str, Any]:
+    """A virtual camera for world joints whose root moves along ``root`` (T, 3): ``R`` (3, 3),
+    ``eye`` (T, 3) (static, or following the person by a random fraction), ``f``, ``width``, ``height``."""
+    up = np.asarray(up, np.float64)
+    c = root[centre]
+    az = rng.uniform(0.0, 2 * np.pi)
+    el = np.deg2rad(rng.uniform(-10.0, 35.0))
+    dist = rng.uniform(2.5, 9.0)
+    # Two horizontal axes perpendicular to up.
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    direction = np.cos(el) * (np.cos(az) * a + np.sin(az) * b) + np.sin(el) * up
+    target = c + rng.uniform(-0.3, 0.3) * a + rng.uniform(-0.3, 0.3) * b + rng.uniform(-0.3, 0.2) * up
+    eye0 = target + dist * direction
+    R = look_at(eye0, target, up)
+    follow = rng.uniform(0.0, 1.0) if rng.uniform() < 0.5 else 0.0
+    eye = eye0 + follow * (root - c)
+    w, h = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
+    f = w / 2 / np.tan(np.deg2rad(rng.uniform(40.0, 80.0)) / 2)
+    return {"R": R, "eye": eye, "f": float(f), "width": float(w), "height": float(h)}
+
+
+def project(joints: np.ndarray, cam: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """World joints (T, J, 3) -> camera-frame joints (T, J, 3) and pixels (T, J, 2) (depth clamped at 0.1 m)."""
+    xc = np.einsum("ab,tjb->tja", cam["R"], joints - cam["eye"][:, None, :])
+    z = np.maximum(xc[..., 2:3], 0.1)
+    px = xc[..., :2] / z * cam["f"] + np.array([cam["width"], cam["height"]]) / 2
+    return xc, px
+
+
+# --- detector-like corruption ------------------------------------------------------------------
+
+def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_perm: np.ndarray,
+            limb_pairs: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy pixels (T, J, 2) and confidences (T, J) from clean pixels, as :class:`LiftAugment` says."""
+    t, j = px.shape[:2]
+    out = px.copy()
+    conf = np.ones((t, j))
+    centre = px[t // 2]
+    height = max(float(np.ptp(centre[:, 1])), float(np.ptp(centre[:, 0])), 1.0)
+    if aug.noise:
+        sigma = rng.uniform(0.0, aug.noise) * height
+        out += rng.normal(0.0, sigma, out.shape) + rng.normal(0.0, sigma / 2, (1, j, 2))
+        conf = rng.uniform(0.5, 1.0, (t, j))
+    if aug.swap:
+        frames = rng.uniform(size=t) < aug.swap
+        whole = rng.uniform(size=t) < 0.5
+        pair = rng.integers(len(limb_pairs), size=t)
+        for k in np.flatnonzero(frames):
+            if whole[k]:
+                out[k] = out[k, flip_perm]
+            else:
+                a, b = limb_pairs[pair[k]]
+                out[k, [a, b]] = out[k, [b, a]]
+    if aug.drop:
+        dropped = rng.uniform(size=(t, j)) < rng.uniform(0.0, aug.drop)
+        n = int(dropped.sum())
+        if n:
+            out[dropped] += rng.normal(0.0, 0.25 * height, (n, 2))
+            conf[dropped] = rng.uniform(0.0, LOW_CONFIDENCE, n)
+    return out, conf
+
+
+def _h36m_pairs() -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    from vidpose.skeletons import H36M17
+
+    return H36M17.flip_permutation(), tuple(H36M17.flip_pairs)
+
+
+# --- windows -----------------------------------------------------------------------------------
+
+class SequenceWindows(_TorchDataset):
+    """(sequence, frame) windows of a list of :class:`~vidpose.data.annotations.Sequence3D`.
+
+    ``train``: world-frame sequences get a random camera per sample and ``aug`` is applied;
+    otherwise world-frame sequences are projected once through ``EVAL_CAMERAS`` fixed cameras
+    and ``aug`` (the bench's noisy rows) is applied once per sequence from ``seed``.
+    """
+
+    def __init__(self, sequences: list, window: int, num_joints: int, source: str, max_samples: int = 0, *,
+                 train: bool = False, aug: LiftAugment | None = None, seed: int = 0, in_channels: int = 2) -> None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise InputError(f"model config: receptive_field must be odd and >= 1, got {window}")
-        self.window, self.source = int(window), source
-        self.inputs, self.targets = [], []
-        for s in sequences:
-            j3, j2 = np.asarray(s.joints_3d, np.float64), s.joints_2d
+        if in_channels not in (2, 3):
+            raise InputError(f"model config: in_channels must be 2 (x, y) or 3 (x, y, confidence), got {in_channels}")
+        self.window, self.source, self.train = int(window), source, bool(train)
+        self.aug, self.seed, self.in_channels = aug or LiftAugment(), int(seed), int(in_channels)
+        self.epoch = 0
+        self.flip_perm, self.limb_pairs = _h36m_pairs() if num_joints == 17 else (np.arange(num_joints), ())
+        if self.aug.swap and not self.limb_pairs:
+            raise InputError(f"{source}: left/right swaps need the H36M-17 skeleton, got {num_joints} joints")
+        # Per sequence: "world" (joints_3d world, up axis) or "camera" (inputs, targets ready).
+        self.world: list[tuple[np.ndarray, np.ndarray] | None] = []
+        self.inputs, self.targets, self.names = [], [], []
+        for si, s in enumerate(sequences):
+            name = f"{s.subject}/{s.action}"
+            j3 = np.asarray(s.joints_3d, np.float64)
+            if j3.ndim != 3 or j3.shape[1:] != (num_joints, 3) or len(j3) < 1:
+                raise InputError(f"{source}: sequence {name}: joints {j3.shape}, expected (T, {num_joints}, 3)")
+            if not np.isfinite(j3).all():
+                raise InputError(f"{source}: sequence {name}: 3D joints are not all finite")
+            if (s.extra or {}).get("frame") == "world":
+                up = np.asarray(s.extra.get("up", (0.0, 0.0, 1.0)), np.float64)
+                if up.shape != (3,) or not np.isclose(np.linalg.norm(up), 1.0):
+                    raise InputError(f"{source}: sequence {name}: extra['up'] must be a unit 3-vector, got {up}")
+                if self.train:
+                    self._add(name, None, j3, (j3, up))
+                else:
+                    for c in range(EVAL_CAMERAS):
+                        rng = np.random.default_rng([EVAL_CAMERA_SEED, zlib.crc32(name.encode()), c])
+                        cam = random_camera(rng, j3[:, 0], len(j3) // 2, up)
+                        xc, px = project(j3, cam)
+                        self._add(f"{name}/cam{c}", self._eval_input(px, cam["width"], cam["height"], si * 100 + c),
+                                  xc, None)
+                continue
+            j2 = s.joints_2d
             if j2 is None:
-                raise InputError(f"{source}: sequence {s.subject}/{s.action} has no 2D joints")
+                raise InputError(f"{source}: sequence {name} has no 2D joints")
             j2 = np.asarray(j2, np.float64)
-            if j3.ndim != 3 or j3.shape[1:] != (num_joints, 3) or j2.shape != j3.shape[:2] + (2,):
-                raise InputError(f"{source}: sequence {s.subject}/{s.action}: joints {j3.shape} / 2D {j2.shape}, "
+            if j2.shape != j3.shape[:2] + (2,):
+                raise InputError(f"{source}: sequence {name}: joints {j3.shape} / 2D {j2.shape}, "
                                  f"expected (T, {num_joints}, 3) / (T, {num_joints}, 2)")
             cp = s.camera_params or {}
             if "width" not in cp or "height" not in cp:
-                raise InputError(f"{source}: sequence {s.subject}/{s.action} has no image size (camera_params)")
-            self.inputs.append(normalize_screen(j2, float(cp["width"]), float(cp["height"])).astype(np.float32))
-            self.targets.append((j3 - j3[:, :1]).astype(np.float32))
-        self.index = [(i, t) for i, x in enumerate(self.inputs) for t in range(len(x))]
+                raise InputError(f"{source}: sequence {name} has no image size (camera_params)")
+            if self.train:
+                self._add(name, (j2, float(cp["width"]), float(cp["height"])), j3, None)
+            else:
+                self._add(name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100), j3, None)
+        self.index = [(i, t) for i, y in enumerate(self.targets) for t in range(len(y))]
         if max_samples:
             self.index = self.index[:max_samples]
         if not self.index:
             raise InputError(f"{source}: no frames to train on")
 
+    def _add(self, name, inputs, j3, world) -> None:
+        self.names.append(name)
+        self.inputs.append(inputs)
+        self.targets.append((j3 - j3[:, :1]).astype(np.float32))
+        self.world.append(world)
+
+    def _eval_input(self, px: np.ndarray, w: float, h: float, stream: int) -> np.ndarray:
+        """Network input (T, J, C) of a validation/test sequence (corrupted once when ``aug`` is on)."""
+        conf = np.ones(px.shape[:2])
+        if self.aug.active:
+            px, conf = corrupt(np.random.default_rng([self.seed, stream]), px, self.aug, self.flip_perm,
+                               self.limb_pairs)
+        return self._channels(normalize_screen(px, w, h), conf)
+
+    def _channels(self, xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+        x = xy if self.in_channels == 2 else np.concatenate([xy, conf[..., None]], -1)
+        return x.astype(np.float32)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
     def __len__(self) -> int:
         return len(self.index)
 
     def summary(self) -> str:
-        return f"{self.source}: {len(self.index)} windows of {self.window} frames from {len(self.inputs)} sequences"
+        return f"{self.source}: {len(self.index)} windows of {self.window} frames from {len(self.targets)} sequences"
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         import torch
 
         s, t = self.index[i]
-        x = self.inputs[s]
+        n = len(self.targets[s])
         h = self.window // 2
-        idx = np.clip(np.arange(t - h, t + h + 1), 0, len(x) - 1)
-        return {"keypoints_2d": torch.from_numpy(x[idx]), "joints_3d": torch.from_numpy(self.targets[s][t])}
+        idx = np.clip(np.arange(t - h, t + h + 1), 0, n - 1)
+        if not self.train:
+            return {"keypoints_2d": torch.from_numpy(self.inputs[s][idx]), "joints_3d": torch.from_numpy(self.targets[s][t])}
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        if self.world[s] is not None:
+            j3, up = self.world[s]
+            cam = random_camera(rng, j3[idx, 0], h, up)
+            xc, px = project(j3[idx], cam)
+            w, hh = cam["width"], cam["height"]
+            target = (xc[h] - xc[h, :1]).astype(np.float32)
+        else:
+            j2, w, hh = self.inputs[s]
+            px, target = j2[idx], self.targets[s][t]
+        conf = np.ones(px.shape[:2])
+        if self.aug.active:
+            px, conf = corrupt(rng, px, self.aug, self.flip_perm, self.limb_pairs)
+        x = self._channels(normalize_screen(px, w, hh), conf)
+        return {"keypoints_2d": torch.from_numpy(x), "joints_3d": torch.from_numpy(np.ascontiguousarray(target))}
 
     def identity(self) -> str:
-        h = hashlib.sha256()
-        for x, y in zip(self.inputs, self.targets):
-            h.update(x.tobytes())
-            h.update(y.tobytes())
-        return h.hexdigest()
+        """sha256 of the sequences' labels (world joints, or 2D and 3D)."""
+        hsh = hashlib.sha256()
+        for name, x, y, w in zip(self.names, self.inputs, self.targets, self.world):
+            hsh.update(name.encode())
+            if w is not None:
+                hsh.update(np.ascontiguousarray(w[0]).tobytes())
+            elif isinstance(x, tuple):
+                hsh.update(np.ascontiguousarray(x[0]).tobytes())
+                hsh.update(y.tobytes())
+            else:
+                hsh.update(x.tobytes())
+                hsh.update(y.tobytes())
+        return hsh.hexdigest()
 
 
 def mpjpe_loss(pred, target):
     """Mean per-joint position error (same unit as the inputs) of (B, J, 3) tensors."""
     return (pred - target).norm(dim=-1).mean()
+
+
+def model_augment(model_cfg) -> LiftAugment:
+    """The :class:`LiftAugment` a lifter's config asks for (none for a config without the fields)."""
+    return LiftAugment(float(getattr(model_cfg, "noise", 0.0)), float(getattr(model_cfg, "drop", 0.0)),
+                       float(getattr(model_cfg, "swap", 0.0)))
 
 
 class SequenceObjective(Objective):
@@ -98,9 +325,11 @@ class SequenceObjective(Objective):
     def _windows(self, subset: str, train: bool) -> SequenceWindows:
         from vidpose.data.loaders import describe_source, load_sequences
 
-        d = self.cfg.data
-        return SequenceWindows(load_sequences(d, subset), self.model.cfg.receptive_field, self.model.cfg.num_joints,
-                               describe_source(d, subset), d.max_samples if train else d.max_val_samples)
+        d, m = self.cfg.data, self.model.cfg
+        return SequenceWindows(load_sequences(d, subset), m.receptive_field, m.num_joints,
+                               describe_source(d, subset), d.max_samples if train else d.max_val_samples,
+                               train=train, aug=model_augment(m) if train else None, seed=self.cfg.run.seed,
+                               in_channels=int(getattr(m, "in_channels", 2)))
 
     def train_set(self):
         self.train_data = self._windows(self.cfg.data.train_subset, True)
@@ -126,5 +355,5 @@ class SequenceObjective(Objective):
 
     def data_identity(self) -> dict[str, Any]:
         return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
-                "samples": len(self.train_data), "sequences": len(self.train_data.inputs),
+                "samples": len(self.train_data), "sequences": len(self.train_data.targets),
                 "data_sha256": self.train_data.identity()}
