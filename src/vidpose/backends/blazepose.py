@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import cv2
@@ -289,11 +290,15 @@ class BlazePoseDetector:
         outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
         self._reg, self._cls = outs["Identity"], outs["Identity_1"]
         self.anchors = ssd_anchors()
+        self.calls, self.invoke_seconds = 0, 0.0  # the model's own time (benchmarks)
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         x, lb = letterbox(image)
         self._it.set_tensor(self._in, x[None])
+        t0 = time.perf_counter()
         self._it.invoke()
+        self.invoke_seconds += time.perf_counter() - t0
+        self.calls += 1
         reg = self._it.get_tensor(self._reg)[0]
         cls = self._it.get_tensor(self._cls)[0]
         scores, boxes, kps = decode_detections(reg, cls, self.anchors, self.threshold)
@@ -338,16 +343,30 @@ class BlazePose:
         }
         self._tracks: list[_Track] = []
         self._frame = 0
-        self.stats = {"detector_calls": 0, "landmark_calls": 0}
+        # Calls and seconds inside the models' invoke (what the models themselves cost).
+        self.stats = {"detector_calls": 0, "landmark_calls": 0, "detector_seconds": 0.0, "landmark_seconds": 0.0}
+        # The landmark model's input is written in place (one warp into a preallocated
+        # crop, one conversion into the interpreter's own input buffer): no per-crop arrays.
+        self._crop = np.empty((LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
 
     def reset(self) -> None:
         self._tracks, self._frame = [], 0
 
+    def track(self, rois: list[ROI]) -> None:
+        """Start tracking ``rois`` from the next frame, as if the detector had found them
+        (e.g. people located by another detector)."""
+        self._tracks = [_Track(r, True) for r in rois]
+
     def estimate_roi(self, image: np.ndarray, roi: ROI) -> tuple[PersonPose, float, ROI]:
         """Run the landmark model on one ROI -> (person, pose flag, next frame's ROI)."""
-        crop, m = crop_roi(image, roi)
-        self._it.set_tensor(self._in, (crop.astype(np.float32) / 255.0)[None])
+        m = roi_affine(roi)
+        crop = warp_crop(image, invert_affine(m), (LANDMARK_SIZE, LANDMARK_SIZE), out=self._crop)
+        buf = self._it.tensor(self._in)()  # a view of the interpreter's input; released before invoke
+        np.divide(crop, np.float32(255.0), out=buf[0], casting="unsafe")  # == crop.astype(f32) / 255
+        del buf
+        t0 = time.perf_counter()
         self._it.invoke()
+        self.stats["landmark_seconds"] += time.perf_counter() - t0
         self.stats["landmark_calls"] += 1
         raw = self._it.get_tensor(self._lm)[0].reshape(NUM_LANDMARKS, 5)
         flag = float(self._it.get_tensor(self._flag).reshape(-1)[0])
@@ -390,8 +409,10 @@ class BlazePose:
         people, next_tracks = self._dedupe(people, next_tracks)
         scheduled = self._frame % cfg.detect_every == 0
         if len(people) < cfg.max_people and (scheduled or lost or not people):
+            t0 = self.detector.invoke_seconds
             dets = self.detector(image)
             self.stats["detector_calls"] += 1
+            self.stats["detector_seconds"] += self.detector.invoke_seconds - t0
             boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
             for d in dets:
                 if len(people) >= cfg.max_people:
