@@ -255,6 +255,9 @@ def test_renderer3_clip_is_deterministic_and_complete(tmp_path):
     assert a == (tmp_path / "b/synth-crowd/test/test_00000/annotations.json").read_bytes()
     ann = json.loads(a)
     assert ann["renderer"] == 3 and ann["video"]["masks"] == "masks/{:06d}.png"
+    from vidpose.data.synth import HELD_OUT
+
+    assert all(m.startswith("procedural_") or m in HELD_OUT["test"] for m in ann["motions"])
     for fr in ann["frames"]:
         i = fr["index"]
         mask = cv2.imread(str(clip / ann["video"]["masks"].format(i)), cv2.IMREAD_UNCHANGED)

@@ -26,9 +26,13 @@ _VS = """
 uniform vec4 u_proj_x;   // clip.x = dot(u_proj_x, vec4(p, 1))
 uniform vec4 u_proj_y;
 uniform vec4 u_proj_z;
-in vec3 in_pos;          // camera coordinates (OpenCV: x right, y down, z forward), metres
-in vec3 in_next;         // the same vertex in the next frame, camera coordinates
-in vec3 in_normal;
+uniform mat3 u_R;        // world -> camera (OpenCV: x right, y down, z forward): R p + t
+uniform vec3 u_t;
+uniform mat3 u_R_next;   // the next frame's camera
+uniform vec3 u_t_next;
+in vec3 in_pos;          // world coordinates, metres
+in vec3 in_next;         // the same vertex in the next frame, world coordinates
+in vec3 in_normal;       // world
 in vec3 in_col_a;
 in vec3 in_col_b;
 in vec2 in_pat;          // pattern (0 plain, 1 stripes, 2 checks), period (metres)
@@ -43,9 +47,10 @@ flat out vec2 v_pat;
 out vec3 v_rest;
 flat out uint v_id;
 void main() {
-    vec4 p = vec4(in_pos, 1.0);
-    gl_Position = vec4(dot(u_proj_x, p), dot(u_proj_y, p), dot(u_proj_z, p), in_pos.z);
-    v_next = in_next; v_normal = in_normal; v_pos = in_pos;
+    vec3 pc = u_R * in_pos + u_t;
+    vec4 p = vec4(pc, 1.0);
+    gl_Position = vec4(dot(u_proj_x, p), dot(u_proj_y, p), dot(u_proj_z, p), pc.z);
+    v_next = u_R_next * in_next + u_t_next; v_normal = u_R * in_normal; v_pos = pc;
     v_col_a = in_col_a; v_col_b = in_col_b; v_pat = in_pat; v_rest = in_rest; v_id = in_id;
 }
 """
@@ -178,9 +183,12 @@ class MeshRenderer:
                 b.release()
         self._vao = self._dyn = self._static = self._ibo = self._idbuf = None
 
-    def render(self, K: np.ndarray, pos: np.ndarray, nxt: np.ndarray, normals: np.ndarray,
+    def render(self, K: np.ndarray, R: np.ndarray, t: np.ndarray, R_next: np.ndarray, t_next: np.ndarray,
+               pos: np.ndarray, nxt: np.ndarray | None, normals: np.ndarray,
                light_dir: np.ndarray, light_col: np.ndarray, ambient: float, want_next: bool) -> GLFrame:
-        """Draw the scene's vertices at camera positions ``pos`` (N, 3) (``nxt``: next frame, ``normals``)."""
+        """Draw the scene's vertices at world positions ``pos`` (N, 3) seen by the camera ``R``, ``t``
+        (world -> camera); ``nxt`` the same vertices in the next frame (camera ``R_next``, ``t_next``),
+        ``normals`` world unit normals; ``light_dir`` in camera coordinates."""
         W, H = self.width, self.height
         fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
         prog = self.progs[bool(want_next)]
@@ -188,17 +196,22 @@ class MeshRenderer:
         prog["u_proj_y"].value = (0.0, -2 * fy / H, 1 - 2 * cy / H, 0.0)
         a, b = (FAR + NEAR) / (FAR - NEAR), -2 * FAR * NEAR / (FAR - NEAR)
         prog["u_proj_z"].value = (0.0, 0.0, a, b)
+        prog["u_R"].value = tuple(np.asarray(R, np.float64).T.reshape(-1))  # GLSL matrices are column-major
+        prog["u_t"].value = tuple(np.asarray(t, np.float64))
+        if want_next:
+            prog["u_R_next"].value = tuple(np.asarray(R_next, np.float64).T.reshape(-1))
+            prog["u_t_next"].value = tuple(np.asarray(t_next, np.float64))
         ld = np.asarray(light_dir, np.float64)
         prog["u_light_dir"].value = tuple(ld / np.linalg.norm(ld))
         prog["u_light_col"].value = tuple(float(c) for c in light_col)
         prog["u_ambient"].value = float(ambient)
-        dyn = np.concatenate([pos, nxt, normals], 1).astype("f4")
+        dyn = np.concatenate([pos, pos if nxt is None else nxt, normals], 1).astype("f4", copy=False)
         self._dyn.write(dyn.tobytes())
         fbo = self.fbo
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._vao[bool(want_next)].render()
-        col = np.frombuffer(fbo.read(components=3, attachment=0), np.uint8).reshape(H, W, 3)[::-1, :, ::-1]
+        col = np.frombuffer(fbo.read(components=4, attachment=0), np.uint8).reshape(H, W, 4)[::-1, :, 2::-1]
         ids = np.frombuffer(fbo.read(components=1, attachment=1, dtype="u4"), np.uint32).reshape(H, W)[::-1]
         z = np.frombuffer(fbo.read(components=1, attachment=2, dtype="f4"), np.float32).reshape(H, W)[::-1]
         nx = None

@@ -243,20 +243,23 @@ class Renderer3:
         kps, k3s, boxes = {}, {}, {}
         Rc, tc = cam.R[i], cam.t[i]
         j = min(i + 1, cam.R.shape[0] - 1)
+        R32, t32 = Rc.astype(np.float32), tc.astype(np.float32)
         for slot, b in enumerate(self.bodies):
-            p = b.verts[i].astype(np.float64) @ Rc.T + tc
-            pos.append(p)
-            nrm.append(b.normals[i] @ Rc.T)
-            nxt.append(b.verts[j].astype(np.float64) @ cam.R[j].T + cam.t[j] if want_flow else p)
+            pos.append(b.verts[i])
+            nrm.append(b.normals[i])
+            if want_flow:
+                nxt.append(b.verts[j])
             k3 = b.keypoints[i, :17] @ Rc.T + tc
             k3s[slot] = k3
+            p = b.verts[i] @ R32.T + t32
             front = p[:, 2] > NEAR
             if front.any():
                 uv = cam.project(p[front])
                 x1, y1 = np.clip(uv.min(0), 0, [W, H])
                 x2, y2 = np.clip(uv.max(0), 0, [W, H])
-                boxes[slot] = np.array([x1, y1, x2, y2])
-        fr = self.gl.render(cam.K, np.concatenate(pos), np.concatenate(nxt), np.concatenate(nrm),
+                boxes[slot] = np.array([x1, y1, x2, y2], np.float64)
+        fr = self.gl.render(cam.K, Rc, tc, cam.R[j], cam.t[j], np.concatenate(pos),
+                            np.concatenate(nxt) if want_flow else None, np.concatenate(nrm),
                             light_dir, light_col, ambient, want_flow)
         ids = fr.ids
         for slot, b in enumerate(self.bodies):
