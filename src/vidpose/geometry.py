@@ -97,11 +97,13 @@ def box_to_center_size(box, aspect: float, padding: float) -> tuple[np.ndarray, 
     return center, np.array([w, h], dtype=np.float64) * padding
 
 
-def warp_crop(image: np.ndarray, image_to_crop: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
+def warp_crop(image: np.ndarray, image_to_crop: np.ndarray, out_size: tuple[int, int],
+              out: np.ndarray | None = None) -> np.ndarray:
     """Cut a crop ``(H, W, C)`` out of ``image`` through a crop <- image affine (bilinear,
-    black outside the image)."""
+    black outside the image); into ``out`` (a preallocated ``(H, W, C)`` array of the
+    image's dtype) when given, so a per-frame caller allocates nothing."""
     import cv2
 
     out_h, out_w = out_size
-    return cv2.warpAffine(image, image_to_crop, (out_w, out_h), flags=cv2.INTER_LINEAR,
+    return cv2.warpAffine(image, image_to_crop, (out_w, out_h), dst=out, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))

@@ -338,11 +338,14 @@ def make_staging_dir(out_dir: Path) -> Path:
         raise InputError(f"cannot write to output directory {out_dir}: {e.strerror or e}") from None
 
 
-def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> dict:
+def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
+        stages: list[Stage] | None = None) -> dict:
     """``vidpose run``: estimate poses in ``source`` and write the outputs into ``out_dir``.
 
     Returns the content of run.json. All files appear only when the run has
-    succeeded; on any error none of them is left behind.
+    succeeded; on any error none of them is left behind. ``stages``: already
+    built stages for ``config`` (:func:`build_stages`; benchmarks load the models
+    outside the timed run), else they are built here.
     """
     from vidpose import store
     from vidpose.io.atomic import atomic_write_text
@@ -352,7 +355,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None) -> 
     config = config or RunConfig()
     out = Path(out_dir)
     t_start = time.perf_counter()
-    pr = PoseRun(source, config)  # a bad source fails here, before anything is created
+    pr = PoseRun(source, config, stages=stages)  # a bad source fails here, before anything is created
     try:
         stage = make_staging_dir(out)
     except BaseException:
