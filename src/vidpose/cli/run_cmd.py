@@ -31,6 +31,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "lift": "3D keypoints (metres, root-relative): auto (blazepose with BlazePose models, else none) or "
                 + "; ".join(f"{k} ({c.description})" for k, c in LIFTERS.items()),
         "overlay": "write overlay.mp4",
+        "overlay_size": "overlay.mp4's shorter side at most this many pixels; 0 keeps the video's size",
         "csv": "write poses.csv",
         "trc": "write OpenSim .trc marker files (one per track) from the 3D keypoints",
         "min_score": "keypoints below this score are not drawn on the overlay",
