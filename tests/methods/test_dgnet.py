@@ -152,3 +152,28 @@ seed = 1
     model = load(out / "best.safetensors")
     assert model.method == "dgnet" and model.cfg.receptive_field == 3 and model.cfg.noise == 0.02
     assert model.lift(torch.zeros(4, 17, 3)).shape == (4, 17, 3)
+
+
+def test_chunked_training_samples_equal_their_single_windows():
+    """train_chunk = S: one sample holds S consecutive centre frames; the model's S predictions on it
+    equal its predictions on the S single windows, and so do the targets."""
+    from vidpose.data.annotations import Sequence3D
+
+    rng = np.random.default_rng(0)
+    seq = Sequence3D("s", "a", 0, rng.normal(size=(12, 17, 3)), rng.uniform(0, 100, (12, 17, 2)),
+                     camera_params={"width": 100, "height": 80})
+    one = SequenceWindows([seq], 3, 17, "toy", train=True, in_channels=3)
+    chunked = SequenceWindows([seq], 3, 17, "toy", train=True, in_channels=3, chunk=5)
+    assert len(chunked) == 3 and chunked.index == [(0, 0), (0, 5), (0, 10)]
+    m = build("dgnet", receptive_field=3, channels=8).eval()
+    sample = chunked[1]
+    assert sample["keypoints_2d"].shape == (7, 17, 3) and sample["joints_3d"].shape == (5, 17, 3)
+    with torch.no_grad():
+        pred = m(sample["keypoints_2d"][None])[0]
+        for k in range(5):
+            single = one[5 + k]
+            assert torch.equal(single["joints_3d"], sample["joints_3d"][k])
+            assert torch.allclose(m(single["keypoints_2d"][None])[0], pred[k], atol=1e-5)
+    assert chunked[2]["joints_3d"].shape == (5, 17, 3)  # the last chunk repeats the last frame
+    with pytest.raises(InputError, match="train_chunk must be a positive integer, got 0"):
+        SequenceWindows([seq], 3, 17, "toy", train=True, chunk=0)

@@ -66,6 +66,7 @@ class LifterConfig(LiftAugment):
     in_channels: int = 3  # 2: x, y; 3: x, y, confidence
     channels: int = 64
     dropout: float = 0.1
+    train_chunk: int = 1  # training: centre frames per sample (windows of receptive_field + train_chunk - 1)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -78,6 +79,7 @@ class LifterConfig(LiftAugment):
             raise bad("in_channels", f"must be 2 (x, y) or 3 (x, y, confidence), got {self.in_channels!r}")
         check_int(self.channels, "channels", 4, 4096)
         check_float(self.dropout, "dropout", 0.0, 0.9)
+        check_int(self.train_chunk, "train_chunk", 1, 100000)
         self.check()
 
     @property
@@ -136,6 +138,8 @@ def _net_class():
             self.temporal_norm = nn.ModuleList([nn.LayerNorm(c) for _ in range(cfg.blocks)])
             self.drop = nn.Dropout(cfg.dropout)
             self.head = nn.Linear(c, 3)
+            nn.init.zeros_(self.head.weight)  # start from "every joint at the root", not a random pose
+            nn.init.zeros_(self.head.bias)
 
         def _spatial(self, i: int, h):
             return h + self.drop(torch.relu(self.spatial_norm[i](self.spatial[i](h))))

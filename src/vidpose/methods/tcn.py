@@ -44,6 +44,8 @@ def build(cfg: Config):
             self.blocks = nn.ModuleList([nn.Sequential(unit(c, 3, 3 ** i), unit(c, 1, 1))
                                          for i in range(1, cfg.blocks)])
             self.shrink = nn.Conv1d(c, j * 3, 1)
+            nn.init.zeros_(self.shrink.weight)  # start from "every joint at the root", as dgnet
+            nn.init.zeros_(self.shrink.bias)
 
         def forward_valid(self, x):
             b, t, j, ch = x.shape

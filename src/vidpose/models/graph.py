@@ -222,13 +222,15 @@ class SequenceLifter(nn.Module):
         return x.to(next(self.parameters()).dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres)."""
+        """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres);
+        (B, R + S - 1, J, C) -> (B, S, J, 3), the S centre frames of longer windows (no padding)."""
         x = self.check_input(x)
         r = self.cfg.receptive_field
-        if x.shape[1] != r:
+        if x.shape[1] < r:
             raise InputError(f"keypoints_2d: windows of {x.shape[1]} frames, the model's receptive field is {r}; "
                              "use lift() for sequences of any length")
-        return self.forward_valid(x)[:, 0]
+        y = self.forward_valid(x)
+        return y[:, 0] if x.shape[1] == r else y
 
     def lift(self, x, chunk: int = 4096) -> torch.Tensor:
         """Dense sequence mode: (T, J, C) or (B, T, J, C) -> (…, T, J, 3), every frame lifted, no grad.

@@ -29,7 +29,10 @@ thrown off), left/right confusions of whole frames or single limbs. With
 joints, U(0.5, 1) for kept and U(0, 0.3) for dropped ones in training, the
 detector's score at inference.
 
-The model takes ``keypoints_2d`` (B, T, J, C) and returns (B, J, 3). Loss: MPJPE
+The model takes ``keypoints_2d`` (B, T, J, C) and returns (B, J, 3). A model config with
+``train_chunk = S > 1`` trains on S consecutive centre frames per sample (windows of R + S - 1
+frames, targets (B, S, J, 3), the model returning one prediction per centre frame): the
+frames the windows share are computed once. Loss: MPJPE
 (metres); validation: ``val_mpjpe`` in millimetres (lower is better) over every
 centre frame of the validation sequences.
 """
@@ -180,7 +183,8 @@ class SequenceWindows(_TorchDataset):
     """
 
     def __init__(self, sequences: list, window: int, num_joints: int, source: str, max_samples: int = 0, *,
-                 train: bool = False, aug: LiftAugment | None = None, seed: int = 0, in_channels: int = 2) -> None:
+                 train: bool = False, aug: LiftAugment | None = None, seed: int = 0, in_channels: int = 2,
+                 chunk: int = 1) -> None:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise InputError(f"model config: receptive_field must be odd and >= 1, got {window}")
         if in_channels not in (2, 3):
@@ -188,6 +192,9 @@ class SequenceWindows(_TorchDataset):
         self.window, self.source, self.train = int(window), source, bool(train)
         self.aug, self.seed, self.in_channels = aug or LiftAugment(), int(seed), int(in_channels)
         self.epoch = 0
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise InputError(f"model config: train_chunk must be a positive integer, got {chunk!r}")
+        self.chunk = int(chunk) if self.train else 1
         self.flip_perm, self.limb_pairs = _h36m_pairs() if num_joints == 17 else (np.arange(num_joints), ())
         if self.aug.swap and not self.limb_pairs:
             raise InputError(f"{source}: left/right swaps need the H36M-17 skeleton, got {num_joints} joints")
@@ -229,9 +236,11 @@ class SequenceWindows(_TorchDataset):
                 self._add(name, (j2, float(cp["width"]), float(cp["height"])), j3, None)
             else:
                 self._add(name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100), j3, None)
-        self.index = [(i, t) for i, y in enumerate(self.targets) for t in range(len(y))]
-        if max_samples:
-            self.index = self.index[:max_samples]
+        # A sample: `chunk` consecutive centre frames (the window grows by chunk - 1 frames).
+        self.index = [(i, t) for i, y in enumerate(self.targets) for t in range(0, len(y), self.chunk)]
+        if max_samples and len(self.index) > max_samples:  # evenly spread over every sequence
+            keep = np.linspace(0, len(self.index) - 1, int(max_samples)).round().astype(int)
+            self.index = [self.index[k] for k in keep]
         if not self.index:
             raise InputError(f"{source}: no frames to train on")
 
@@ -268,19 +277,22 @@ class SequenceWindows(_TorchDataset):
         s, t = self.index[i]
         n = len(self.targets[s])
         h = self.window // 2
-        idx = np.clip(np.arange(t - h, t + h + 1), 0, n - 1)
+        c = self.chunk
+        idx = np.clip(np.arange(t - h, t + c + h), 0, n - 1)
         if not self.train:
             return {"keypoints_2d": torch.from_numpy(self.inputs[s][idx]), "joints_3d": torch.from_numpy(self.targets[s][t])}
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if self.world[s] is not None:
             j3, up = self.world[s]
-            cam = random_camera(rng, j3[idx, 0], h, up)
+            cam = random_camera(rng, j3[idx, 0], h + c // 2, up)
             xc, px = project(j3[idx], cam)
             w, hh = cam["width"], cam["height"]
-            target = (xc[h] - xc[h, :1]).astype(np.float32)
+            target = (xc[h:h + c] - xc[h:h + c, :1]).astype(np.float32)
         else:
             j2, w, hh = self.inputs[s]
-            px, target = j2[idx], self.targets[s][t]
+            px, target = j2[idx], self.targets[s][idx[h:h + c]]
+        if c == 1:
+            target = target[0]
         conf = np.ones(px.shape[:2])
         if self.aug.active:
             px, conf = corrupt(rng, px, self.aug, self.flip_perm, self.limb_pairs)
@@ -326,10 +338,10 @@ class SequenceObjective(Objective):
         from vidpose.data.loaders import describe_source, load_sequences
 
         d, m = self.cfg.data, self.model.cfg
-        return SequenceWindows(load_sequences(d, subset), m.receptive_field, m.num_joints,
-                               describe_source(d, subset), d.max_samples if train else d.max_val_samples,
+        where = describe_source(d, subset) if d.root or d.ann_file else f"{d.dataset}/{subset}"
+        return SequenceWindows(load_sequences(d, subset), m.receptive_field, m.num_joints, where, d.max_samples if train else d.max_val_samples,
                                train=train, aug=model_augment(m) if train else None, seed=self.cfg.run.seed,
-                               in_channels=int(getattr(m, "in_channels", 2)))
+                               in_channels=int(getattr(m, "in_channels", 2)), chunk=int(getattr(m, "train_chunk", 1)))
 
     def train_set(self):
         self.train_data = self._windows(self.cfg.data.train_subset, True)
@@ -346,6 +358,15 @@ class SequenceObjective(Objective):
         import torch
 
         err, n = 0.0, 0
+        ds = getattr(loader, "dataset", None)
+        if hasattr(model, "lift") and isinstance(ds, SequenceWindows) and not ds.train \
+                and len(ds.index) == sum(len(y) for y in ds.targets):
+            # Every frame of every sequence: one dense pass per sequence (the same numbers, faster).
+            for x, y in zip(model.lift_many(ds.inputs), ds.targets):
+                e = (x - torch.from_numpy(y)).norm(dim=-1)
+                err += float(e.sum())
+                n += e.numel()
+            return {"val_mpjpe": 1000.0 * err / max(n, 1)}
         with torch.no_grad():
             for batch in loader:
                 e = (model(batch["keypoints_2d"]) - batch["joints_3d"]).norm(dim=-1)
