@@ -361,17 +361,25 @@ def summarise(rows: dict) -> dict:
     return out
 
 
-def run(quick: bool = False, repeats: int | None = None, measure=measure_row) -> dict:
-    """All rows, ``repeats`` times interleaved (default 3, 1 with ``quick``)."""
-    from vidpose import store
+def run(quick: bool = False, repeats: int | None = None, measure=None, have_mediapipe: bool | None = None) -> dict:
+    """All rows, ``repeats`` times interleaved (default 3, 1 with ``quick``).
 
-    clip = str(store.path("sample-sports2d"))  # fetch here, with a message, not in the workers
-    for m in ("blazepose-detector", "blazepose-full", "blazepose-heavy"):
-        store.path(m)
+    ``measure(spec, clip) -> dict`` measures one row once (default :func:`measure_row`;
+    tests pass their own); ``have_mediapipe`` overrides the check for mediapipe.
+    """
+    ref_python = _reference_python()
+    if measure is None:
+        from vidpose import store
+
+        clip = str(store.path("sample-sports2d"))  # fetch here, with a message, not in the workers
+        for m in ("blazepose-detector", "blazepose-full", "blazepose-heavy"):
+            store.path(m)
+        measure = measure_row
+    else:
+        clip = "sample-sports2d"
     repeats = repeats or (1 if quick else 3)
     specs = plan(quick)
-    ref_python = _reference_python()
-    have_mp = mediapipe_installed(ref_python) if measure is measure_row else True
+    have_mp = mediapipe_installed(ref_python) if have_mediapipe is None else have_mediapipe
     reps: dict[str, list[dict]] = {s["name"]: [] for s in specs}
     for i in range(repeats):
         order = specs if i % 2 == 0 else specs[::-1]
