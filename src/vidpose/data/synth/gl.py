@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 IDS_PER_PERSON = 32
@@ -141,9 +142,11 @@ class MeshRenderer:
         self.progs = {True: ctx.program(vertex_shader=_VS, fragment_shader=_FS),
                       False: ctx.program(vertex_shader=_VS, fragment_shader=_FS.replace("#define WITH_NEXT 1",
                                                                                         "#define WITH_NEXT 0"))}
-        # Closed meshes: back faces are never seen (front faces are counter-clockwise on screen).
+        # Closed meshes: back faces are never seen. The projection puts image row 0 at
+        # the framebuffer's first row (no flip when reading), which mirrors the
+        # winding: Anny's front faces are clockwise there.
         ctx.enable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
-        ctx.front_face = "ccw"
+        ctx.front_face = "cw"
         size = (self.width, self.height)
         self.rb_colour = ctx.renderbuffer(size, 4, dtype="f1")
         self.rb_id = ctx.renderbuffer(size, 1, dtype="u4")
@@ -193,7 +196,7 @@ class MeshRenderer:
         fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
         prog = self.progs[bool(want_next)]
         prog["u_proj_x"].value = (2 * fx / W, 0.0, 2 * cx / W - 1, 0.0)
-        prog["u_proj_y"].value = (0.0, -2 * fy / H, 1 - 2 * cy / H, 0.0)
+        prog["u_proj_y"].value = (0.0, 2 * fy / H, 2 * cy / H - 1, 0.0)  # framebuffer row r = image row r
         a, b = (FAR + NEAR) / (FAR - NEAR), -2 * FAR * NEAR / (FAR - NEAR)
         prog["u_proj_z"].value = (0.0, 0.0, a, b)
         prog["u_R"].value = tuple(np.asarray(R, np.float64).T.reshape(-1))  # GLSL matrices are column-major
@@ -211,14 +214,14 @@ class MeshRenderer:
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._vao[bool(want_next)].render()
-        col = np.frombuffer(fbo.read(components=4, attachment=0), np.uint8).reshape(H, W, 4)[::-1, :, 2::-1]
-        ids = np.frombuffer(fbo.read(components=1, attachment=1, dtype="u4"), np.uint32).reshape(H, W)[::-1]
-        z = np.frombuffer(fbo.read(components=1, attachment=2, dtype="f4"), np.float32).reshape(H, W)[::-1]
+        col = cv2.cvtColor(np.frombuffer(fbo.read(components=4, attachment=0), np.uint8).reshape(H, W, 4),
+                           cv2.COLOR_RGBA2BGR)
+        ids = np.frombuffer(fbo.read(components=1, attachment=1, dtype="u4"), np.uint32).reshape(H, W)
+        z = np.frombuffer(fbo.read(components=1, attachment=2, dtype="f4"), np.float32).reshape(H, W)
         nx = None
         if want_next:
-            nx = np.frombuffer(fbo.read(components=3, attachment=3, dtype="f4"), np.float32).reshape(H, W, 3)[::-1]
-            nx = np.ascontiguousarray(nx)
-        return GLFrame(np.ascontiguousarray(col), np.ascontiguousarray(ids), nx, np.ascontiguousarray(z))
+            nx = np.frombuffer(fbo.read(components=3, attachment=3, dtype="f4"), np.float32).reshape(H, W, 3)
+        return GLFrame(col, ids, nx, z)
 
     def release(self) -> None:
         self.release_scene()
