@@ -44,7 +44,8 @@ def test_rows_are_unique_and_quick_has_the_same_rows():
     assert len(names) == len(set(names))
     assert names == [r["name"] for r in quick]
     # decode included on both sides, and the same pre-decoded frames on both sides
-    for a in ("vidpose-full-1p-decode", "mediapipe-full-decode", "vidpose-full-1p-frames", "mediapipe-full-frames",
+    for a in ("vidpose-full-1p-decode", "vidpose-full-1p-decode-refine-default", "mediapipe-full-decode",
+              "vidpose-full-1p-frames", "mediapipe-full-frames", "vidpose-heavy-1p-frames",
               "vidpose-heavy-1p-decode", "mediapipe-heavy-decode", "vidpose-run-default-overlay",
               "vidpose-run-default-no-overlay", "vidpose-full-1p-decode-short"):
         assert a in names

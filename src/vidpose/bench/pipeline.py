@@ -66,12 +66,17 @@ def _peak_rss_mb() -> float:
 def plan(quick: bool) -> list[dict]:
     """The rows, in order: one dict per row with ``name`` and what the worker needs."""
     n = 60 if quick else None  # frames of the decode rows (None: the whole clip)
-    nf = 40 if quick else 100  # pre-decoded frames (held in memory: 5 MB each)
-    nc = 30 if quick else 60  # crowd frames
+    nf = 30 if quick else 60  # pre-decoded frames (held in memory: 5 MB each)
+    nc = 20 if quick else 40  # crowd frames
+    nr = 60 if quick else 120  # frames of the vidpose run rows (both people are in frames 75-120)
     rows = [
         {"name": "vidpose-full-1p-decode", "side": "vidpose", "kind": "stream", "model": "full",
          "people": 1, "frames": n,
          "what": "--model full --max-people 1 --refine none (lift blazepose), decoding included"},
+        {"name": "vidpose-full-1p-decode-refine-default", "side": "vidpose", "kind": "stream", "model": "full",
+         "people": 1, "frames": n, "refine": "auto",
+         "what": "--model full --max-people 1 with the default --refine auto (the stages it picks are in "
+                 "'refine'), decoding included"},
         {"name": "mediapipe-full-decode", "side": "mediapipe", "kind": "decode", "complexity": 1, "frames": n,
          "what": "MediaPipe legacy Pose model_complexity=1 in a PyAV decode loop"},
         {"name": "vidpose-heavy-1p-decode", "side": "vidpose", "kind": "stream", "model": "heavy",
@@ -85,8 +90,6 @@ def plan(quick: bool) -> list[dict]:
          "what": "MediaPipe legacy Pose model_complexity=1 on frames decoded beforehand"},
         {"name": "vidpose-heavy-1p-frames", "side": "vidpose", "kind": "frames", "model": "heavy", "people": 1,
          "frames": nf, "what": "BlazePose backend (heavy) alone on frames decoded beforehand"},
-        {"name": "mediapipe-heavy-frames", "side": "mediapipe", "kind": "frames", "complexity": 2, "frames": nf,
-         "what": "MediaPipe legacy Pose model_complexity=2 on frames decoded beforehand"},
     ]
     rows += [
         {"name": f"vidpose-full-crowd-{k}p-frames", "side": "vidpose", "kind": "crowd", "model": "full",
@@ -95,12 +98,12 @@ def plan(quick: bool) -> list[dict]:
         for k in CROWD
     ]
     rows += [
-        {"name": "vidpose-run-default-overlay", "side": "vidpose", "kind": "run", "overlay": True, "frames": n,
+        {"name": "vidpose-run-default-overlay", "side": "vidpose", "kind": "run", "overlay": True, "frames": nr,
          "what": "vidpose run with the defaults (poses.json, poses.csv, overlay.mp4; up to 4 people)"},
         {"name": "vidpose-run-default-no-overlay", "side": "vidpose", "kind": "run", "overlay": False,
-         "frames": n, "what": "vidpose run with the defaults and --no-overlay"},
+         "frames": nr, "what": "vidpose run with the defaults and --no-overlay"},
         {"name": "vidpose-full-1p-decode-short", "side": "vidpose", "kind": "stream", "model": "full",
-         "people": 1, "frames": 58, "what": "vidpose-full-1p-decode on the first 58 frames (memory vs length)"},
+         "people": 1, "frames": 20 if quick else 58, "what": "vidpose-full-1p-decode on the first 58 frames (20 with --quick): memory vs length"},
     ]
     names = [r["name"] for r in rows]
     assert len(names) == len(set(names)), "row names must be unique"
@@ -191,11 +194,12 @@ def vidpose_measure(a: dict) -> dict:
     kind, limit = a["kind"], a.get("frames")
     row: dict = {}
     if kind == "stream":
-        cfg = RunConfig(model=a["model"], max_people=a["people"], refine="none", lift="auto", overlay=False,
-                        quiet=True, max_frames=limit, threads=THREADS)
+        cfg = RunConfig(model=a["model"], max_people=a["people"], refine=a.get("refine", "none"), lift="auto",
+                        overlay=False, quiet=True, max_frames=limit, threads=a.get("threads", THREADS))
         t0 = time.perf_counter()
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
+        row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
         backend = stages[0].backend
         _warm(backend, _decoded(clip, WARMUP))
         n = found = people = 0
@@ -213,7 +217,8 @@ def vidpose_measure(a: dict) -> dict:
         else:
             images, rois = crowd_frames(clip, a["people"], limit)
         t0 = time.perf_counter()
-        backend = BlazePose(BlazePoseConfig(model=a["model"], max_people=a["people"], threads=THREADS), quiet=True)
+        backend = BlazePose(BlazePoseConfig(model=a["model"], max_people=a["people"], threads=a.get("threads", THREADS)),
+                            quiet=True)
         load = time.perf_counter() - t0
         _warm(backend, images[:WARMUP])
         if rois is not None:
@@ -232,6 +237,7 @@ def vidpose_measure(a: dict) -> dict:
         t0 = time.perf_counter()
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
+        row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
         _warm(stages[0].backend, _decoded(clip, WARMUP))
         with tempfile.TemporaryDirectory() as td:
             t0 = time.perf_counter()
@@ -287,7 +293,7 @@ def aggregate(spec: dict, reps: list[dict]) -> dict:
     """One row of the result from its repeats (each a measure_row dict)."""
     fps = [r["frames"] / r["seconds"] for r in reps]
     first = reps[0]
-    row = {"name": spec["name"], "what": spec["what"], "repeats": len(reps), "frames": first["frames"]}
+    row = {"name": spec["name"], "repeats": len(reps), "frames": first["frames"]}
     s = _spread(fps)
     row.update({"fps": s["median"], "fps_min": s["min"], "fps_max": s["max"],
                 "ms_per_frame": 1000 / s["median"],
@@ -298,7 +304,7 @@ def aggregate(spec: dict, reps: list[dict]) -> dict:
     for k in ("detector_invoke_ms", "landmark_invoke_ms", "models_ms_per_frame"):
         if k in first:
             row[k] = statistics.median(r[k] for r in reps)
-    for k in ("detector_calls", "landmark_calls", "stage_ms", "version"):
+    for k in ("refine", "detector_calls", "landmark_calls", "stage_ms", "version"):
         if k in first:
             row[k] = first[k]
     row["_fps"] = fps  # per repeat, for the ratios; dropped from the result
@@ -322,14 +328,16 @@ def summarise(rows: dict) -> dict:
     for key, a, b, what in (
         ("vidpose_full_vs_mediapipe_full_decode", "vidpose-full-1p-decode", "mediapipe-full-decode",
          "fps ratio, one person, decoding included, --refine none (target >= 2.0)"),
+        ("vidpose_refine_default_vs_mediapipe_full_decode", "vidpose-full-1p-decode-refine-default",
+         "mediapipe-full-decode", "fps ratio, one person, decoding included, the default --refine (target >= 1.5)"),
         ("vidpose_heavy_vs_mediapipe_full_decode", "vidpose-heavy-1p-decode", "mediapipe-full-decode",
          "fps ratio, --model heavy against MediaPipe full, decoding included (target >= 1.0)"),
         ("vidpose_heavy_vs_mediapipe_heavy_decode", "vidpose-heavy-1p-decode", "mediapipe-heavy-decode",
          "fps ratio, heavy on both sides, decoding included"),
         ("vidpose_full_vs_mediapipe_full_frames", "vidpose-full-1p-frames", "mediapipe-full-frames",
          "fps ratio, estimator only on the same pre-decoded frames"),
-        ("vidpose_heavy_vs_mediapipe_heavy_frames", "vidpose-heavy-1p-frames", "mediapipe-heavy-frames",
-         "fps ratio, heavy on both sides, pre-decoded frames"),
+        ("vidpose_heavy_vs_mediapipe_full_frames", "vidpose-heavy-1p-frames", "mediapipe-full-frames",
+         "fps ratio, --model heavy against MediaPipe full on the same pre-decoded frames"),
         ("run_overlay_vs_no_overlay", "vidpose-run-default-overlay", "vidpose-run-default-no-overlay",
          "fps of the default vidpose run with overlay / without (target >= 0.85)"),
     ):
@@ -395,7 +403,7 @@ def run(quick: bool = False, repeats: int | None = None, measure=None, have_medi
         if reps[spec["name"]]:
             rows.append(aggregate(spec, reps[spec["name"]]))
         else:
-            rows.append({"name": spec["name"], "what": spec["what"],
+            rows.append({"name": spec["name"],
                          "status": f"not installed: mediapipe is not importable by {ref_python}; {MP_INSTALL_HINT}"})
     by_name = {r["name"]: r for r in rows}
     summary = summarise(by_name)
@@ -417,6 +425,7 @@ def run(quick: bool = False, repeats: int | None = None, measure=None, have_medi
         },
         "mediapipe": {"python": ref_python, "installed": have_mp, "version": mp_version},
         "rows": rows,
+        "row_descriptions": {spec["name"]: spec["what"] for spec in specs},
         "summary": summary,
     }
 
