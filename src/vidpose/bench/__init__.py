@@ -14,6 +14,7 @@ SUITES: dict[str, str] = {
     "pipeline": "vidpose.bench.pipeline",
     "synth": "vidpose.bench.synth",
     "clnet": "vidpose.bench.clnet",
+    "dgnet": "vidpose.bench.dgnet",
 }
 
 

@@ -1,0 +1,206 @@
+"""Benchmark suite ``dgnet``: DG-Net vs its baselines (gcn-fixed, tcn) lifting 2D to 3D.
+
+Part (a), held-out motion capture from unseen cameras: the mocap ``test`` clips
+(``vidpose.data.loaders.MOCAP_TEST_CLIPS``, never trained on) each seen through
+``EVAL_CAMERAS`` fixed virtual cameras that no training sample used
+(:class:`vidpose.objectives.sequences.SequenceWindows`, eval mode). Each model
+lifts every sequence densely (:meth:`SequenceLifter.lift_many`, ends
+edge-padded) and is scored on every frame:
+
+* ``mpjpe_mm``: root-relative MPJPE (pelvis at the origin, camera axes);
+* ``p_mpjpe_mm``: after per-frame Procrustes alignment;
+* ``mpjve_mm``: velocity error between consecutive frames, per sequence, frame-weighted;
+* ``params_m``: parameters (millions);
+* ``frames_per_s``: dense-mode throughput over all test sequences, one torch thread,
+  best of ``runs`` timed passes.
+
+Rows ``<method>-f<R>`` from the clean 2D, and ``<method>-f<R>-noisy`` from 2D corrupted once per
+sequence (fixed seed) with Gaussian noise up to ``NOISY.noise`` of the person's height,
+dropped joints and left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugment`).
+
+Weights: ``vidpose/weights/<config stem>[_f<R>].safetensors``, trained with
+``configs/<config stem>.toml`` (the command is recorded in each file; see
+docs/lifting.md). A row whose weights are missing is listed in ``missing_weights``.
+
+``python -m vidpose.bench.dgnet ship RUN_DIR DEST 'COMMAND'`` turns a training run into a
+shipped float16 weight file with its provenance.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+# (method, config stem); weights: <stem>.safetensors for the config's own receptive field (27),
+# <stem>_f<R>.safetensors for the others.
+METHODS: tuple[tuple[str, str], ...] = (("dgnet", "dgnet_mocap"), ("gcn-fixed", "gcn_fixed_mocap"),
+                                        ("tcn", "tcn_mocap"))
+FIELDS = (9, 27, 81)
+CONFIG_FIELD = 27
+THREADS = 1
+NOISY_SEED = 17
+
+
+def noisy_augment():
+    from vidpose.objectives.sequences import LiftAugment
+
+    return LiftAugment(noise=0.02, drop=0.05, swap=0.02)
+
+
+def weight_stem(stem: str, field: int) -> str:
+    return stem if field == CONFIG_FIELD else f"{stem}_f{field}"
+
+
+def weight_path(stem: str) -> Path:
+    from vidpose.methods import weights_dir
+
+    return weights_dir() / f"{stem}.safetensors"
+
+
+def test_sequences(in_channels: int, field: int, noisy: bool, cameras: int | None = None):
+    """Eval windows of the mocap test clips (inputs (T, J, C), targets (T, J, 3) metres)."""
+    from vidpose.data.loaders import DataConfig, load_sequences
+    from vidpose.objectives.sequences import SequenceWindows
+
+    ds = SequenceWindows(load_sequences(DataConfig(dataset="mocap"), "test"), field, 17, "mocap/test",
+                         aug=noisy_augment() if noisy else None, seed=NOISY_SEED, in_channels=in_channels)
+    if cameras is not None:
+        keep = [i for i, n in enumerate(ds.names) if int(n.rsplit("cam", 1)[1]) < cameras]
+        return [ds.inputs[i] for i in keep], [ds.targets[i] for i in keep]
+    return ds.inputs, ds.targets
+
+
+def score(preds: list[np.ndarray], targets: list[np.ndarray]) -> dict[str, float]:
+    """mpjpe_mm, p_mpjpe_mm, mpjve_mm of per-sequence predictions/targets (T, J, 3) in metres."""
+    from vidpose.metrics.pose3d import mpjpe, mpjve, p_mpjpe
+
+    p = np.concatenate(preds).astype(np.float64) * 1000.0
+    g = np.concatenate(targets).astype(np.float64) * 1000.0
+    ve, n = 0.0, 0
+    for a, b in zip(preds, targets):
+        if len(a) >= 2:
+            ve += mpjve(a.astype(np.float64) * 1000.0, b.astype(np.float64) * 1000.0) * (len(a) - 1)
+            n += len(a) - 1
+    return {"mpjpe_mm": mpjpe(p, g), "p_mpjpe_mm": p_mpjpe(p, g), "mpjve_mm": ve / max(n, 1)}
+
+
+def _throughput(model, inputs: list, runs: int) -> float:
+    frames = sum(len(x) for x in inputs)
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model.lift_many(inputs)
+        best = min(best, time.perf_counter() - t0)
+    return frames / best
+
+
+def run(quick: bool = False) -> dict:
+    import torch
+
+    from vidpose.methods import load
+
+    t_start = time.perf_counter()
+    prev = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        rows, missing, models = [], [], {}
+        for method, stem in METHODS:
+            for field in FIELDS:
+                path = weight_path(weight_stem(stem, field))
+                if path.is_file():
+                    models[f"{method}-f{field}"] = (path, load(path))
+                else:
+                    missing.append(path.name)
+        cameras = 2 if quick else None
+        data: dict[tuple[int, int, bool], tuple[list, list]] = {}
+        for noisy in (False, True):
+            for name, (path, model) in models.items():
+                key = (model.cfg.in_channels, model.cfg.receptive_field, noisy)
+                if key not in data:
+                    data[key] = test_sequences(*key, cameras=cameras)
+                inputs, targets = data[key]
+                preds = [y.numpy() for y in model.lift_many(inputs)]
+                row = {"name": name + ("-noisy" if noisy else ""), **score(preds, targets),
+                       "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+                       "frames_per_s": _throughput(model, inputs, 2 if quick else 5),
+                       "receptive_field": model.cfg.receptive_field, "method": model.method, "weights": path.name}
+                rows.append(row)
+        by = {r["name"]: r for r in rows}
+        claims = {}
+        for suffix in ("", "-noisy"):
+            for field in FIELDS:
+                dg = by.get(f"dgnet-f{field}{suffix}")
+                if dg is None:
+                    continue
+                for base in ("gcn-fixed", "tcn"):
+                    for bf in FIELDS:
+                        if bf < field:
+                            continue
+                        other = by.get(f"{base}-f{bf}{suffix}")
+                        if other is not None:
+                            claims[f"dgnet-f{field}{suffix} < {base}-f{bf}{suffix}"] = {
+                                "mpjpe_mm_delta": dg["mpjpe_mm"] - other["mpjpe_mm"],
+                                "holds": bool(dg["mpjpe_mm"] < other["mpjpe_mm"])}
+        frames = sum(len(x) for x in next(iter(data.values()))[0]) if data else 0
+        return {"suite": "dgnet", "rows": rows, "claims": claims,
+                "data": "mocap test clips " + ", ".join(_test_clips()) + f", {2 if quick else 'all'} fixed cameras each",
+                "test_frames": frames, "threads": THREADS, "quick": bool(quick), "missing_weights": missing,
+                "torch": torch.__version__, "seconds": time.perf_counter() - t_start}
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _test_clips() -> tuple[str, ...]:
+    from vidpose.data.loaders import MOCAP_TEST_CLIPS
+
+    return MOCAP_TEST_CLIPS
+
+
+def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True) -> Path:
+    """Copy ``run_dir/last.safetensors`` to ``dest`` (float16 unless ``half`` is False) with ``command``,
+    the run's provenance (config sha256, data identity), its last validation MPJPE and the ship step."""
+    import csv
+    import shlex
+    import sys
+
+    from vidpose.errors import InputError
+    from vidpose.methods import load
+    from vidpose.models.checkpoint import save_checkpoint
+
+    run_dir = Path(run_dir)
+    model = load(run_dir / "last.safetensors")
+    with open(run_dir / "metrics.csv", newline="") as f:
+        val_rows = [r for r in csv.DictReader(f) if r.get("val_mpjpe")]
+    if not val_rows:
+        raise InputError(f"{run_dir / 'metrics.csv'}: no val_mpjpe row; ship needs a run with validation")
+    last = val_rows[-1]
+    train_extra = dict(getattr(model, "extra", {}))
+    from vidpose.data.loaders import mocap_clips
+
+    extra = {
+        "command": command,
+        "ship_command": "python -m vidpose.bench.dgnet ship " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        "trained_on": "DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
+                      + " and their mirror images, through random virtual cameras",
+        "config_sha256": train_extra.get("config_sha256"),
+        "data": train_extra.get("data"),
+        "epochs": int(last["epoch"]),
+        "val_mpjpe": float(last["val_mpjpe"]),
+        "train_seconds": float(last["elapsed_s"]),
+        "dtype": "float16" if half else "float32",
+        "train_extra": train_extra,
+    }
+    if half:
+        model = model.half()
+    return save_checkpoint(dest, model, extra=extra)
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import sys
+
+    if len(sys.argv) == 5 and sys.argv[1] == "ship":
+        print(ship(sys.argv[2], sys.argv[3], sys.argv[4]))
+    else:
+        sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'")
