@@ -29,7 +29,7 @@ class PoseStream:
     """
 
     def __init__(self, source, config: RunConfig):
-        self._run = PoseRun(source, config)  # a bad source fails here, at the call
+        self._run = PoseRun(source, config, live=True)  # a bad source fails here, at the call
         self._frames = iter(self._run)
 
     @property

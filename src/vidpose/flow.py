@@ -49,12 +49,22 @@ class FlowConfig:
 
     preset: str = "medium"  # DIS preset: ultrafast | fast | medium
     scale: float = 0.5  # images are resized by this factor before the flow (1.0 = full resolution)
+    max_side: int = 0  # ... and further, so that their longer side is at most this many pixels (0 = no limit)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise InputError(f"flow preset: {self.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
         if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float)) or not 0.05 <= self.scale <= 1.0:
             raise InputError(f"flow scale: must be in [0.05, 1], got {self.scale!r}")
+        if isinstance(self.max_side, bool) or not isinstance(self.max_side, int) or self.max_side < 0:
+            raise InputError(f"flow max_side: must be a non-negative integer, got {self.max_side!r}")
+
+    def scale_for(self, height: int, width: int) -> float:
+        """The resize factor for an image of this size."""
+        s = float(self.scale)
+        if self.max_side:
+            s = min(s, self.max_side / max(height, width))
+        return min(1.0, s)
 
 
 def _gray(image: np.ndarray, scale: float) -> np.ndarray:
@@ -67,9 +77,33 @@ def _gray(image: np.ndarray, scale: float) -> np.ndarray:
         raise InputError(f"flow: expected an (H, W, 3) RGB or (H, W) grey image, got {img.shape}")
     img = np.ascontiguousarray(img, dtype=np.uint8)
     if scale != 1.0:
-        img = cv2.resize(img, (max(8, round(img.shape[1] * scale)), max(8, round(img.shape[0] * scale))),
-                         interpolation=cv2.INTER_AREA)
+        size = (max(8, round(img.shape[1] * scale)), max(8, round(img.shape[0] * scale)))
+        while img.shape[1] >= 2 * size[0] and img.shape[0] >= 2 * size[1]:
+            img = cv2.pyrDown(img)  # anti-aliased halving, much cheaper than INTER_AREA on a full frame
+        img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
     return img
+
+
+@dataclass
+class ScaledFlow:
+    """A flow computed on a downscaled image: ``field`` (h, w, 2) in its own pixels, and the image
+    size it stands for. :func:`sample` reads it at image coordinates without upsizing it."""
+
+    field: np.ndarray
+    height: int
+    width: int
+
+    @property
+    def factors(self) -> np.ndarray:
+        """(sx, sy): image pixels per field pixel."""
+        return np.array([self.width / self.field.shape[1], self.height / self.field.shape[0]], np.float32)
+
+    def full(self) -> np.ndarray:
+        """The flow at the image's size (H, W, 2), in image pixels."""
+        f = self.field
+        if f.shape[:2] != (self.height, self.width):
+            f = cv2.resize(f, (self.width, self.height), interpolation=cv2.INTER_LINEAR) * self.factors
+        return f.astype(np.float32, copy=False)
 
 
 class FlowEstimator:
@@ -79,20 +113,22 @@ class FlowEstimator:
         self.config = config or FlowConfig()
         self._dis = cv2.DISOpticalFlow_create(PRESETS[self.config.preset])
 
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """The grey, resized image the flow is computed on (done once per frame by :class:`FlowCache`)."""
+        a = np.asarray(frame)
+        return _gray(a, self.config.scale_for(*a.shape[:2]))
+
+    def between(self, prepared_a: np.ndarray, prepared_b: np.ndarray, height: int, width: int) -> ScaledFlow:
+        """Flow between two :meth:`prepare` d images of an (height, width) video."""
+        if prepared_a.shape != prepared_b.shape:
+            raise InputError(f"flow: the two frames differ in size: {prepared_a.shape} vs {prepared_b.shape}")
+        return ScaledFlow(self._dis.calc(prepared_a, prepared_b, None), int(height), int(width))
+
     def __call__(self, frame_t: np.ndarray, frame_next: np.ndarray) -> np.ndarray:
         a, b = np.asarray(frame_t), np.asarray(frame_next)
         if a.shape[:2] != b.shape[:2]:
             raise InputError(f"flow: the two frames differ in size: {a.shape[:2]} vs {b.shape[:2]}")
-        s = float(self.config.scale)
-        ga, gb = _gray(a, s), _gray(b, s)
-        f = self._dis.calc(ga, gb, None)
-        if s != 1.0:
-            h, w = a.shape[:2]
-            sx, sy = w / ga.shape[1], h / ga.shape[0]
-            f = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-            f[..., 0] *= sx
-            f[..., 1] *= sy
-        return f.astype(np.float32, copy=False)
+        return self.between(self.prepare(a), self.prepare(b), *a.shape[:2]).full()
 
 
 class FlowCache:
@@ -106,40 +142,51 @@ class FlowCache:
     def __init__(self, estimator: FlowEstimator | None = None, size: int = 32) -> None:
         self.estimator = estimator or FlowEstimator()
         self.size = int(size)
-        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._flows: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._images: OrderedDict[int, tuple[np.ndarray, int, int]] = OrderedDict()
+        self._flows: OrderedDict[tuple[int, int], ScaledFlow] = OrderedDict()
         self.computed = 0  # number of flow fields estimated (for tests and run statistics)
 
     def add(self, index: int, image: np.ndarray) -> None:
-        self._images[int(index)] = image
+        """Register frame ``index`` (only its grey, resized version is kept)."""
+        img = np.asarray(image)
+        self._images[int(index)] = (self.estimator.prepare(img), img.shape[0], img.shape[1])
         while len(self._images) > self.size + 1:
             self._images.popitem(last=False)
 
-    def get(self, i: int, j: int) -> np.ndarray:
+    def get_scaled(self, i: int, j: int) -> ScaledFlow:
+        """Flow from frame i to its neighbour j at the estimator's resolution (see :class:`ScaledFlow`)."""
         if abs(i - j) != 1:
             raise InputError(f"flow cache: frames {i} and {j} are not neighbours; chain() longer gaps")
         key = (int(i), int(j))
         if key not in self._flows:
             if i not in self._images or j not in self._images:
                 raise InputError(f"flow cache: frame {i if i not in self._images else j} is not (or no longer) held")
-            self._flows[key] = self.estimator(self._images[i], self._images[j])
+            (a, h, w), (b, _, _) = self._images[i], self._images[j]
+            self._flows[key] = self.estimator.between(a, b, h, w)
             self.computed += 1
             while len(self._flows) > 2 * self.size:
                 self._flows.popitem(last=False)
         return self._flows[key]
 
+    def get(self, i: int, j: int) -> np.ndarray:
+        """Flow from frame i to its neighbour j at the frames' size (H, W, 2)."""
+        return self.get_scaled(i, j).full()
+
     def between(self, i: int, j: int) -> np.ndarray:
         """Flow from frame i to frame j (any gap), chained through the frames in between."""
         if i == j:
-            h, w = next(iter(self._images.values())).shape[:2]
+            _, h, w = next(iter(self._images.values()))
             return np.zeros((h, w, 2), np.float32)
         step = 1 if j > i else -1
         return chain([self.get(k, k + step) for k in range(i, j, step)])
 
 
-def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``field`` (H, W, C) at ``points`` (N, 2) x, y pixels -> (N, C);
-    points outside the field take the nearest border value."""
+def sample(field, points: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``field`` (H, W, C) (or a :class:`ScaledFlow`, read at image coordinates)
+    at ``points`` (N, 2) x, y pixels -> (N, C); points outside the field take the nearest border value."""
+    if isinstance(field, ScaledFlow):
+        s = field.factors
+        return sample(field.field, np.asarray(points, np.float32) / s) * s
     f = np.asarray(field, np.float32)
     pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
     if f.ndim == 2:
@@ -148,8 +195,8 @@ def sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out.reshape(len(pts), -1)
 
 
-def warp_points(points: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Move points (N, 2) along ``flow`` (H, W, 2): p -> p + flow(p)."""
+def warp_points(points: np.ndarray, flow) -> np.ndarray:
+    """Move points (N, 2) along ``flow`` (H, W, 2) or a :class:`ScaledFlow`: p -> p + flow(p)."""
     p = np.asarray(points, np.float64)
     return p + sample(flow, p).astype(np.float64)
 
@@ -193,9 +240,6 @@ def warp_map(maps: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = m.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     src_x, src_y = xs - f[..., 0], ys - f[..., 1]
-    if m.ndim == 3 and m.shape[2] > 4:  # cv2.remap takes at most 4 channels at once
-        return np.stack([cv2.remap(m[..., c], src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-                         for c in range(m.shape[2])], axis=-1)
     return cv2.remap(m, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 

@@ -92,7 +92,7 @@ class RunConfig:
             )
 
 
-def build_stages(config: RunConfig, quiet: bool = False) -> list[Stage]:
+def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> list[Stage]:
     """estimate -> track -> refine stages (in order) -> lift -> convert, for ``config``.
 
     The estimate stage's ``info`` describes the model and, under ``stages``, which
@@ -100,7 +100,7 @@ def build_stages(config: RunConfig, quiet: bool = False) -> list[Stage]:
     run.json reports both (:attr:`PoseRun.model_info`).
     """
     choice = model_choice(config.model)
-    p = plan(config.refine, config.lift, choice)
+    p = plan(config.refine, config.lift, choice, live=live)
     backend, info = build_estimator(config, choice, keep_heatmaps=p["keep_heatmaps"], quiet=quiet)
     native = backend.skeleton
     dst = get_skeleton(config.skeleton)
@@ -187,14 +187,19 @@ class PoseRun:
     ``decode_error`` says where decoding stopped early, if it did.
     """
 
-    def __init__(self, source, config: RunConfig | None = None, stages: list[Stage] | None = None):
+    def __init__(self, source, config: RunConfig | None = None, stages: list[Stage] | None = None,
+                 live: bool | None = None):
         from vidpose.io.video import open_source
 
         self.config = config or RunConfig()
         self.source = open_source(source, fps=self.config.fps)
         self.info = self.source.info
+        # live: results are wanted as each frame arrives (webcams; vidpose.stream), so the
+        # refinement chosen by "auto" must not wait for future frames
+        self.live = (self.info.codec == "webcam") if live is None else bool(live)
         try:
-            self.stages = stages if stages is not None else build_stages(self.config, quiet=self.config.quiet)
+            self.stages = stages if stages is not None else build_stages(self.config, quiet=self.config.quiet,
+                                                                         live=self.live)
         except BaseException:
             self.source.close()
             raise

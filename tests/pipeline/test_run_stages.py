@@ -73,7 +73,7 @@ def test_refine_none_lift_blazepose_reproduces_the_previous_default_exactly(clip
 def test_lift_none_writes_no_3d_and_the_same_2d(clip, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(clip), "--out", str(out), "--max-frames", "30", "--no-overlay", "--quiet",
-                 "--lift", "none"]) == 0
+                 "--lift", "none", "--refine", "none"]) == 0
     poses = load_poses(out / "poses.json")
     assert all(p["keypoints_3d"] is None for f in poses["frames"] for p in f["persons"])
     assert frames_hash(poses["frames"]) == REF_FRAMES30_NO_3D_SHA256
@@ -107,8 +107,11 @@ def test_registries_and_their_errors():
     assert plan("auto", "auto", model_choice("full"))["lift"] == "blazepose"
     p = plan("auto", "auto", model_choice("clnet"))
     assert p["lift"] == "none" and p["refine"] == []
-    assert p["skipped"] == [{"stage": "lift", "choice": "blazepose",
-                             "reason": "model 'clnet' does not give BlazePose's world landmarks (3D, metres)"}]
+    assert p["skipped"] == [
+        {"stage": "refine", "choice": "flow-offline",
+         "reason": "model 'clnet' does not give BlazePose's 39-channel 64x64 heatmaps"},
+        {"stage": "lift", "choice": "blazepose",
+         "reason": "model 'clnet' does not give BlazePose's world landmarks (3D, metres)"}]
     with pytest.raises(InputError, match=r"--lift blazepose needs BlazePose's world landmarks .* 'clnet'"):
         plan("auto", "blazepose", model_choice("clnet"))
 

@@ -15,6 +15,7 @@ SUITES: dict[str, str] = {
     "synth": "vidpose.bench.synth",
     "clnet": "vidpose.bench.clnet",
     "dgnet": "vidpose.bench.dgnet",
+    "flowing": "vidpose.bench.flowing",
 }
 
 

@@ -45,17 +45,30 @@ def parse_lift(value: str) -> str | None:
     return value
 
 
-def plan(refine: str, lift: str, model: ModelChoice) -> dict:
+# What ``--refine auto`` runs: the best offline refinement for files (a few frames of delay),
+# the best online one for live sources and vidpose.stream (no delay); see docs/flowing.md.
+AUTO_REFINE = {"offline": "flow-offline", "online": "flow-online"}
+
+
+def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict:
     """Which refine and lift stages run for ``model``, and why the skipped ones do not.
 
-    ``auto`` picks every stage the model can feed (refine: none for now; lift:
-    ``blazepose`` for BlazePose models, else ``none``). A stage named explicitly
-    that needs outputs the model does not give is an InputError.
+    ``auto`` picks the best stage the model can feed (refine: ``AUTO_REFINE``,
+    online for ``live`` sources; lift: ``blazepose`` for BlazePose models, else
+    ``none``). A stage named explicitly that needs outputs the model does not
+    give is an InputError.
     """
     skipped: list[dict] = []
     refine_names = parse_refine(refine)
     if refine_names is None:
-        refine_names = []
+        best = AUTO_REFINE["online" if live else "offline"]
+        missing = missing_outputs(REFINERS[best], model.provides)
+        if missing:
+            skipped.append({"stage": "refine", "choice": best,
+                            "reason": f"model {model.spec!r} does not give {' or '.join(missing)}"})
+            refine_names = []
+        else:
+            refine_names = [best]
     lift_name = parse_lift(lift)
     if lift_name is None:
         lift_name = "none"

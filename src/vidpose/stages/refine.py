@@ -13,8 +13,12 @@ and classic filters (``one-euro``, ``butterworth``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from vidpose.stages.base import Stage, StageChoice
-from vidpose.types import FramePoses
+from vidpose.types import FramePoses, PersonPose
 
 
 class RefineStage(Stage):
@@ -50,3 +54,373 @@ class RefineStage(Stage):
 REFINERS: dict[str, StageChoice] = {
     "none": StageChoice("none", "no temporal refinement"),
 }
+
+
+# --- shared: frames delayed by a window, tracks by id ------------------------------------------
+
+class WindowStage(RefineStage):
+    """A refine stage that sees ``past`` frames before and ``future`` frames after the frame it
+    refines (offline stages: future > 0, delaying the output by ``future`` frames; online: 0).
+
+    Subclasses implement ``refine_frame(window, i)``: refine ``window[i]`` in place, where
+    ``window`` is the list of held frames (oldest first). Frames keep their images while held.
+    """
+
+    past = 0
+    future = 0
+
+    def __init__(self) -> None:
+        self.window: list[FramePoses] = []
+        self.pending = 0  # index in window of the next frame to refine
+
+    def refine(self, frame: FramePoses) -> list[FramePoses]:
+        self.window.append(frame)
+        out = []
+        while self.pending < len(self.window) and len(self.window) - 1 - self.pending >= self.future:
+            out.append(self._emit())
+        return out
+
+    def flush(self) -> list[FramePoses]:
+        out = []
+        while self.pending < len(self.window):
+            out.append(self._emit())
+        self.window.clear()
+        self.pending = 0
+        return out
+
+    def _emit(self) -> FramePoses:
+        i = self.pending
+        self.refine_frame(self.window, i)
+        frame = self.window[i]
+        self.pending += 1
+        drop = max(0, self.pending - self.past)  # keep only the past frames a later frame may need
+        if drop:
+            del self.window[:drop]
+            self.pending -= drop
+        return frame
+
+    def refine_frame(self, window: list[FramePoses], i: int) -> None:
+        raise NotImplementedError
+
+
+def _person(frame: FramePoses, track_id) -> PersonPose | None:
+    if track_id is None:
+        return None
+    for p in frame.persons:
+        if p.track_id == track_id:
+            return p
+    return None
+
+
+# --- classic filters -----------------------------------------------------------------------------
+
+class OneEuroStage(RefineStage):
+    """One-Euro filter per track and coordinate (Casiez, Roussel, Vogel, CHI 2012): online, adaptive
+    low-pass whose cut-off rises with speed. Timestamps come from the frames; a track unseen for
+    more than ``reset_after`` seconds starts over."""
+
+    name = "one-euro"
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0,
+                 reset_after: float = 0.5) -> None:
+        self.min_cutoff, self.beta, self.d_cutoff, self.reset_after = min_cutoff, beta, d_cutoff, reset_after
+        self.state: dict = {}  # track id -> (time, x, dx)
+
+    @staticmethod
+    def _alpha(cutoff, dt):
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, frame: FramePoses) -> None:
+        for p in frame.persons:
+            if p.track_id is None:
+                continue
+            x = p.keypoints[:, :2].astype(np.float64)
+            prev = self.state.get(p.track_id)
+            if prev is None or not (0 < frame.time - prev[0] <= self.reset_after):
+                self.state[p.track_id] = (frame.time, x, np.zeros_like(x))
+                continue
+            t0, x0, dx0 = prev
+            dt = frame.time - t0
+            dx = (x - x0) / dt
+            a_d = self._alpha(self.d_cutoff, dt)
+            dx_hat = a_d * dx + (1 - a_d) * dx0
+            cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
+            a = self._alpha(cutoff, dt)
+            x_hat = a * x + (1 - a) * x0
+            self.state[p.track_id] = (frame.time, x_hat, dx_hat)
+            p.keypoints = p.keypoints.copy()
+            p.keypoints[:, :2] = x_hat
+
+
+class ButterworthStage(WindowStage):
+    """Zero-phase Butterworth low-pass per track and coordinate (as Sports2D users know it), run
+    forward and backward (``scipy.signal.filtfilt``) over a centred window of ±``half`` frames, so
+    the output is delayed by ``half`` frames but has no lag. ``cutoff`` in Hz at the video's rate."""
+
+    name = "butterworth"
+
+    def __init__(self, cutoff: float = 6.0, order: int = 2, half: int = 15) -> None:
+        super().__init__()
+        self.cutoff, self.order = cutoff, order
+        self.past = self.future = half
+
+    def refine(self, frame: FramePoses) -> list[FramePoses]:
+        for p in frame.persons:  # filter the estimates, never already-filtered values
+            p.extra["raw_xy"] = p.keypoints[:, :2].astype(np.float64)
+        return super().refine(frame)
+
+    def refine_frame(self, window: list[FramePoses], i: int) -> None:
+        from scipy.signal import butter, filtfilt
+
+        frame = window[i]
+        dts = np.diff([f.time for f in window])
+        fps = 1.0 / float(np.median(dts)) if len(dts) and np.median(dts) > 0 else 30.0
+        b, a = butter(self.order, min(0.99, self.cutoff / (fps / 2)))
+        pad = 3 * max(len(a), len(b))
+        for p in frame.persons:
+            run = track_run(window, i, p.track_id)  # the track's consecutive frames through i
+            if len(run) <= pad:
+                continue  # too short to filter: left as estimated
+            series = np.stack([q.extra["raw_xy"] for q in run])  # (T, J, 2)
+            centre = next(k for k, q in enumerate(run) if q is p)
+            p.keypoints = p.keypoints.copy()
+            p.keypoints[:, :2] = filtfilt(b, a, series, axis=0)[centre]
+
+
+def track_run(window: list[FramePoses], i: int, track_id) -> list[PersonPose]:
+    """The persons of ``track_id`` in the consecutive frames of ``window`` around frame i that
+    contain it (a frame without it ends the run)."""
+    run: list[PersonPose] = []
+    for k in range(i, -1, -1):
+        q = _person(window[k], track_id)
+        if q is None:
+            break
+        run.insert(0, q)
+    for k in range(i + 1, len(window)):
+        q = _person(window[k], track_id)
+        if q is None:
+            break
+        run.append(q)
+    return run
+
+
+# --- Flowing ConvNets' temporal pooling on the estimator's heatmaps -------------------------------
+
+def _probabilities(maps: np.ndarray, logits: bool) -> np.ndarray:
+    m = np.asarray(maps, np.float32)
+    return 1.0 / (1.0 + np.exp(-np.clip(m, -30, 30))) if logits else np.clip(m, 0.0, 1.0)
+
+
+def heatmap_to_image(person: PersonPose) -> np.ndarray:
+    """(2, 3) affine from a person's heatmap grid to image pixels (heatmap sample j is crop pixel
+    j * stride, the convention of BlazePose and of vidpose's codecs)."""
+    m = np.asarray(person.extra["crop_affine"], np.float64)  # crop -> image
+    stride = float(person.extra.get("heatmap_stride", 256.0 / person.heatmaps.shape[1]))
+    return np.concatenate([m[:, :2] * stride, m[:, 2:]], axis=1)
+
+
+@dataclass
+class _Seen:
+    """What the flow stage keeps of one person in one frame (frames passed on are changed by later
+    stages, so the stage keeps its own copies)."""
+
+    keypoints: np.ndarray  # (K, 3) native skeleton, image pixels (after left/right, before pooling)
+    probs: np.ndarray | None  # (h, w, K) heatmap probabilities
+    to_img: np.ndarray | None  # (2, 3) heatmap grid -> image
+
+
+class FlowRefineStage(WindowStage):
+    """Flow-warped heatmap pooling on the estimator's own heatmaps (the Flowing ConvNets idea applied
+    to a pretrained per-frame model), with left/right consistency.
+
+    For frame t and each tracked person: every pixel of the person's heatmap grid in frame t is
+    traced along the dense flow (:mod:`vidpose.flow`, computed once per frame pair for all people)
+    into the frames t±1..t±n, where the same track's heatmaps are sampled (each neighbour in its own
+    ROI); the 2n+1 maps are pooled per joint with weights ``pool_weights`` (K, 2n+1) (default: a
+    Gaussian in |Δt|), and each joint moves to the pooled map's confidence-weighted peak near its
+    current estimate. ``online`` uses past frames only (no delay); offline uses a centred window
+    (output delayed by n frames).
+
+    Left/right consistency: before pooling, a frame whose left/right joints match the previous
+    frame (followed along the flow) better when swapped is swapped back, keypoints and heatmaps.
+    """
+
+    def __init__(self, n: int = 3, online: bool = False, pool_weights: np.ndarray | None = None,
+                 flow=None, left_right: bool = True, search: int = 4, min_confidence: float = 0.2,
+                 propagate: bool = True) -> None:
+        from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
+
+        super().__init__()
+        self.n, self.online = int(n), bool(online)
+        self.name = "flow-online" if online else "flow-offline"
+        self.past, self.future = 0, (0 if online else self.n)
+        self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)), size=2 * self.n + 2)
+        self.pool_weights = pool_weights
+        self.left_right, self.search, self.min_confidence = bool(left_right), int(search), float(min_confidence)
+        self.propagate = bool(propagate)
+        self.seen: dict[int, dict] = {}  # frame index -> {track id: _Seen}
+        self.swaps = 0  # frames whose left/right assignment was undone (run statistics, tests)
+
+    def refine(self, frame: FramePoses) -> list[FramePoses]:
+        if frame.image is None:
+            raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
+        self.cache.add(frame.index, frame.image)
+        if self.left_right:
+            self._left_right(frame)
+        logits = frame.skeleton.name == "blazepose33"
+        k = frame.skeleton.num_keypoints
+        self.seen[frame.index] = {
+            p.track_id: _Seen(p.keypoints.copy(),
+                              _probabilities(p.heatmaps[..., :k], logits) if p.heatmaps is not None else None,
+                              heatmap_to_image(p) if p.heatmaps is not None and "crop_affine" in p.extra else None)
+            for p in frame.persons if p.track_id is not None
+        }
+        for old in [i for i in self.seen if i < frame.index - 2 * self.n - 1]:
+            del self.seen[old]
+        return super().refine(frame)
+
+    # -- left/right --
+
+    def _left_right(self, frame: FramePoses) -> None:
+        prev = self.seen.get(frame.index - 1)
+        if not prev:
+            return
+        perm = frame.skeleton.flip_permutation()
+        sided = np.flatnonzero(perm != np.arange(len(perm)))
+        if not len(sided):
+            return
+        from vidpose.flow import warp_points
+
+        for p in frame.persons:
+            q = prev.get(p.track_id)
+            if q is None:
+                continue
+            back = self.cache.get_scaled(frame.index, frame.index - 1)  # frame t -> t-1
+            here = warp_points(p.keypoints[:, :2], back)  # where each joint was in frame t-1
+            ok = (p.keypoints[sided, 2] > 0.3) & (q.keypoints[sided, 2] > 0.3)
+            if ok.sum() < 4:
+                continue
+            same = np.linalg.norm(here[sided] - q.keypoints[sided, :2], axis=1)[ok].sum()
+            swap = np.linalg.norm(here[perm[sided]] - q.keypoints[sided, :2], axis=1)[ok].sum()
+            size = max(float(np.ptp(q.keypoints[:, 0])), float(np.ptp(q.keypoints[:, 1])), 1.0)
+            if swap < 0.5 * same and (same - swap) / ok.sum() > 0.05 * size:
+                p.keypoints = p.keypoints[perm].copy()
+                if p.heatmaps is not None:
+                    hm = p.heatmaps.copy()
+                    hm[..., :len(perm)] = p.heatmaps[..., perm]
+                    p.heatmaps = hm
+                self.swaps += 1
+
+    # -- pooling --
+
+    def _weights(self, k: int) -> np.ndarray:
+        if self.pool_weights is not None:
+            w = np.asarray(self.pool_weights, np.float64)
+            if w.shape != (k, 2 * self.n + 1):
+                raise RuntimeError(f"{self.name}: pooling weights {w.shape} do not fit {k} joints and n={self.n}")
+            return w
+        dt = np.arange(-self.n, self.n + 1)
+        return np.repeat(np.exp(-(dt ** 2) / (2.0 * max(self.n / 2.0, 0.5) ** 2))[None], k, axis=0)
+
+    def refine_frame(self, window: list[FramePoses], i: int) -> None:
+        from vidpose.flow import sample, warp_points
+        from vidpose.geometry import apply_affine, invert_affine
+
+        frame = window[i]
+        t = frame.index
+        k = frame.skeleton.num_keypoints
+        w_all = self._weights(k)
+        here = self.seen.get(t, {})
+        for p in frame.persons:
+            me = here.get(p.track_id)
+            if me is None or me.probs is None:
+                continue
+            h, w = me.probs.shape[:2]
+            ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+            y0 = apply_affine(me.to_img, np.stack([xs.ravel(), ys.ravel()], axis=1))  # grid of t in the image
+            pooled = w_all[:, self.n] * me.probs
+            total = np.broadcast_to(w_all[:, self.n], (h, w, k)).copy()
+            for dt in range(-self.n, self.n + 1):
+                if dt == 0 or (self.online and dt > 0):
+                    continue
+                q = self.seen.get(t + dt, {}).get(p.track_id)
+                if q is None or q.probs is None:
+                    continue
+                y, step = y0, (1 if dt > 0 else -1)
+                for a in range(t, t + dt, step):  # trace t -> t + dt along the flow
+                    y = warp_points(y, self.cache.get_scaled(a, a + step))
+                u = apply_affine(invert_affine(q.to_img), y)
+                vals = sample(q.probs, u)
+                inside = ((u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)).reshape(h, w, 1)
+                wt = w_all[:, self.n + dt]
+                pooled = pooled + wt * vals.reshape(h, w, k) * inside
+                total = total + wt * inside
+            p.keypoints = self._decode(p.keypoints, pooled / np.maximum(total, 1e-6), me.to_img)
+        if self.propagate:
+            self._propagate(frame, w_all)
+
+    def _propagate(self, frame: FramePoses, w_all: np.ndarray) -> None:
+        """Fuse each joint with the same track's neighbours' joints carried to frame t along the
+        flow, weighted by their scores and the pooling weights of their distance in time."""
+        from vidpose.flow import warp_points
+
+        t = frame.index
+        for p in frame.persons:
+            acc = p.keypoints[:, :2] * (w_all[:, self.n] * p.keypoints[:, 2])[:, None]
+            tot = w_all[:, self.n] * p.keypoints[:, 2]
+            for dt in range(-self.n, self.n + 1):
+                if dt == 0 or (self.online and dt > 0):
+                    continue
+                q = self.seen.get(t + dt, {}).get(p.track_id)
+                if q is None:
+                    continue
+                y, step = q.keypoints[:, :2], (-1 if dt > 0 else 1)
+                for a in range(t + dt, t, step):  # carry t + dt -> t along the flow
+                    y = warp_points(y, self.cache.get_scaled(a, a + step))
+                wt = w_all[:, self.n + dt] * q.keypoints[:, 2]
+                acc = acc + y * wt[:, None]
+                tot = tot + wt
+            ok = tot > 1e-6
+            kp = p.keypoints.copy()
+            kp[ok, :2] = acc[ok] / tot[ok, None]
+            p.keypoints = kp
+
+    def _decode(self, keypoints: np.ndarray, pooled: np.ndarray, to_img: np.ndarray) -> np.ndarray:
+        """Each joint to the pooled map's confidence-weighted peak within ``search`` cells of its estimate."""
+        from vidpose.geometry import apply_affine, invert_affine
+
+        h, w, k = pooled.shape
+        kp = keypoints.copy()
+        c = apply_affine(invert_affine(to_img), kp[:, :2])
+        r, s = self.search, 3
+        for j in range(k):
+            cx, cy = int(round(c[j, 0])), int(round(c[j, 1]))
+            x0, x1, y0, y1 = max(cx - r, 0), min(cx + r + 1, w), max(cy - r, 0), min(cy + r + 1, h)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            win = pooled[y0:y1, x0:x1, j]
+            if win.max() < self.min_confidence:
+                continue
+            py, px = np.unravel_index(np.argmax(win), win.shape)
+            px, py = px + x0, py + y0
+            xa, xb, ya, yb = max(px - s, 0), min(px + s + 1, w), max(py - s, 0), min(py + s + 1, h)
+            patch = pooled[ya:yb, xa:xb, j]
+            gy, gx = np.mgrid[ya:yb, xa:xb]
+            tot = patch.sum()
+            if tot > 0:
+                kp[j, :2] = apply_affine(to_img, np.array([(patch * gx).sum() / tot, (patch * gy).sum() / tot]))
+        return kp
+
+
+REFINERS.update({
+    "one-euro": StageChoice("one-euro", "One-Euro filter per track (online, no delay)", OneEuroStage),
+    "butterworth": StageChoice("butterworth", "zero-phase Butterworth low-pass per track (offline, 15-frame delay)",
+                               ButterworthStage),
+    "flow-online": StageChoice("flow-online", "flow-warped heatmap pooling over the past 3 frames + left/right "
+                               "consistency (online, no delay)", lambda: FlowRefineStage(online=True),
+                               frozenset({"blazepose_heatmaps"})),
+    "flow-offline": StageChoice("flow-offline", "flow-warped heatmap pooling over ±3 frames + left/right "
+                                "consistency (offline, 3-frame delay)", lambda: FlowRefineStage(online=False),
+                                frozenset({"blazepose_heatmaps"})),
+})
