@@ -2,7 +2,8 @@
 
 Needs the ``synth`` extra (anny, moderngl) and EGL (Debian: libegl1 libegl-mesa0
 libgl1-mesa-dri); without them these tests skip and say why. The body bank is
-built on first use (2-3 minutes once per ``$VIDPOSE_HOME``), then cached.
+built by the first (slow) test, 2-3 minutes once per ``$VIDPOSE_HOME``; the
+other tests use the cached bank and skip, saying so, while it is not built.
 """
 
 from __future__ import annotations
@@ -43,7 +44,20 @@ need_gl = pytest.mark.skipif(bool(_GL), reason=f"renderer 3 needs OpenGL through
 
 @pytest.fixture(scope="module")
 def bank():
+    """The cached body bank; building it is the slow test below (it runs first in this file)."""
+    if not mesh.bank_path().is_file():
+        pytest.skip(f"the renderer-3 body bank is not built yet ({mesh.bank_path()}): run the slow test "
+                    "test_body_bank_builds_from_pinned_anny or `vidpose synth --renderer 3` once")
     return mesh.load_bank()
+
+
+@need_anny
+@pytest.mark.slow
+def test_body_bank_builds_from_pinned_anny():
+    # 2.5 minutes on 2 idle cores when not cached (then the bank is reused)
+    b = mesh.load_bank()
+    assert mesh.bank_path().is_file()
+    assert b.info["anny"] == mesh.ANNY_VERSION and b.info["pins"] == mesh.pins_digest()
 
 
 @need_anny
@@ -243,7 +257,7 @@ def test_ground_truth_flow_moves_points_onto_their_next_position(bank):
 
 @need_anny
 @need_gl
-def test_renderer3_clip_is_deterministic_and_complete(tmp_path):
+def test_renderer3_clip_is_deterministic_and_complete(bank, tmp_path):
     from vidpose.data.synth import read_synth
 
     args = ["synth", "--split", "synth-crowd", "--subset", "test", "--clips", "1", "--frames", "3", "--seed", "5",
@@ -282,7 +296,7 @@ def test_renderer3_clip_is_deterministic_and_complete(tmp_path):
 @need_anny
 @need_gl
 @pytest.mark.slow
-def test_bench_synth_quick_has_the_four_rows():
+def test_bench_synth_quick_has_the_four_rows(bank):
     from vidpose.bench import run_suite
 
     res = run_suite("synth", quick=True)
