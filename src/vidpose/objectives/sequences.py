@@ -26,8 +26,9 @@ lifter's model config, so the checkpoint records them): Gaussian noise scaled
 to the person's 2D height, dropped joints (low confidence, the position
 thrown off), left/right confusions of whole frames or single limbs. With
 ``in_channels == 3`` the model also gets a confidence per joint: 1 for clean
-joints, U(0.5, 1) for kept and U(0, 0.3) for dropped ones in training, the
-detector's score at inference.
+joints; in training U(1 - l/2, 1) for kept joints of a sample whose noise level
+is l in [0, 1] (noise std l x ``noise`` x height) and U(0, 0.3) for dropped
+ones; the detector's score at inference.
 
 The model takes ``keypoints_2d`` (B, T, J, C) and returns (B, J, 3). A model config with
 ``train_chunk = S > 1`` trains on S consecutive centre frames per sample (windows of R + S - 1
@@ -144,9 +145,10 @@ def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_per
     centre = px[t // 2]
     height = max(float(np.ptp(centre[:, 1])), float(np.ptp(centre[:, 0])), 1.0)
     if aug.noise:
-        sigma = rng.uniform(0.0, aug.noise) * height
+        level = rng.uniform(0.0, 1.0)  # 0: clean 2D, confidences 1; 1: the noisiest, confidences down to 0.5
+        sigma = level * aug.noise * height
         out += rng.normal(0.0, sigma, out.shape) + rng.normal(0.0, sigma / 2, (1, j, 2))
-        conf = rng.uniform(0.5, 1.0, (t, j))
+        conf = rng.uniform(1.0 - 0.5 * level, 1.0, (t, j))
     if aug.swap:
         frames = rng.uniform(size=t) < aug.swap
         whole = rng.uniform(size=t) < 0.5
