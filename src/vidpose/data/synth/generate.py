@@ -293,7 +293,7 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
                                 flow and images)
                 if images:
                     # person masks: track_id + 1 per pixel, 0 for the background
-                    mask = np.where(res.ids > 0, (res.ids.astype(np.int64) - 1) // 32 + 1, 0).astype(np.uint8)
+                    mask = ((res.ids + 31) >> 5).astype(np.uint8)  # (id - 1) // 32 + 1, and 0 stays 0
                     ok, buf = cv2.imencode(".png", mask)
                     (tmp / "masks" / f"{i:06d}.png").write_bytes(buf.tobytes())
             else:

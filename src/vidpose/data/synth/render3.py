@@ -284,9 +284,8 @@ class Renderer3:
             kps[slot] = kp
         image = None
         if background is not None:
-            fg = ids > 0
             image = background.copy()
-            image[fg] = fr.colour[fg]
+            cv2.copyTo(fr.colour, (ids > 0).view(np.uint8), image)
         flow = None
         if want_flow:
             flow = bg_flow.copy() if bg_flow is not None else np.zeros((H, W, 2), np.float32)
