@@ -15,8 +15,15 @@ edge-padded) and is scored on every frame:
   best of ``runs`` timed passes.
 
 Rows ``<method>-f<R>`` from the clean 2D, and ``<method>-f<R>-noisy`` from 2D corrupted once per
-sequence (fixed seed) with Gaussian noise up to ``NOISY.noise`` of the person's height,
-dropped joints and left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugment`).
+sequence (fixed seed) with Gaussian noise up to 2% of the person's height, up to 5% dropped
+joints and 2% left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugment`).
+
+Part (b), the whole path on rendered video (:func:`video_rows`): BlazePose ``full`` on the
+synth-single test videos (the first 2 with ``quick``), rows ``lift=blazepose`` (its world
+landmarks) and ``lift=dgnet`` (the shipped DG-Net on BlazePose's 2D), with ``p_mpjpe_mm``,
+``mpjve_mm`` (after per-frame Procrustes alignment) and ``bone_cv`` (per-bone coefficient of
+variation of the length over time); ``video_target`` says whether DG-Net is >= 15% lower in
+P-MPJPE and >= 30% lower in MPJVE.
 
 Weights: ``vidpose/weights/<config stem>[_f<R>].safetensors``, trained with
 ``configs/<config stem>.toml`` (the command is recorded in each file; see
@@ -96,6 +103,107 @@ def _throughput(model, inputs: list, runs: int) -> float:
     return frames / best
 
 
+# --- part (b): the whole path on rendered video -----------------------------------------------------
+
+VIDEO_QUICK_CLIPS = 2
+BLAZEPOSE_MODEL = "full"
+
+
+def _bone_cv(runs: list[np.ndarray]) -> float:
+    """Mean over H36M-17 bones of the coefficient of variation (std / mean) of the bone's length
+    over the frames of each run, frame-weighted over runs."""
+    from vidpose.skeletons import H36M17
+
+    total, n = 0.0, 0
+    for r in runs:
+        if len(r) < 2:
+            continue
+        lengths = np.stack([np.linalg.norm(r[:, a] - r[:, b], axis=-1) for a, b in H36M17.links], 1)  # (T, bones)
+        cv = lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)
+        total += float(cv.mean()) * len(r)
+        n += len(r)
+    return total / max(n, 1)
+
+
+def _video_scores(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, float]:
+    """p_mpjpe_mm; mpjve_mm of the per-frame Procrustes-aligned poses (the lifters' axis and scale
+    conventions differ, so velocities are compared after alignment); bone_cv over time."""
+    from vidpose.metrics.pose3d import p_mpjpe, procrustes_align
+
+    p = np.concatenate(preds) * 1000.0
+    g = np.concatenate(gts) * 1000.0
+    ve, n = 0.0, 0
+    for a, b in zip(preds, gts):
+        if len(a) >= 2:
+            al = procrustes_align(a * 1000.0, b * 1000.0)
+            ve += float(np.linalg.norm(np.diff(al, axis=0) - np.diff(b * 1000.0, axis=0), axis=-1).mean()) * (len(a) - 1)
+            n += len(a) - 1
+    return {"p_mpjpe_mm": p_mpjpe(p, g), "mpjve_mm": ve / max(n, 1), "bone_cv": _bone_cv(preds)}
+
+
+def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
+    """Rows ``lift=blazepose`` and ``lift=dgnet`` on synth-single test videos: BlazePose (``full``) 2D and
+    world landmarks through ``vidpose.api.estimate`` (skeleton h36m17), DG-Net lifting BlazePose's 2D
+    (with its scores) per run of consecutive detected frames; ground truth: the clips' ``h36m_3d``."""
+    from vidpose.api import estimate
+    from vidpose.bench.clnet import SUBSET, ensure_test_clips
+    from vidpose.io.jsonfile import read_json
+    from vidpose.objectives.sequences import normalize_screen
+
+    n = VIDEO_QUICK_CLIPS if quick else None
+    root = ensure_test_clips(n)
+    anns = sorted((root / SUBSET).glob(f"{SUBSET}_*/annotations.json"))
+    anns = anns[:n] if n else anns
+    bp_runs, dg_runs, gt_runs, frames = [], [], [], 0
+    t_bp = 0.0
+    for ann_path in anns:
+        ann = read_json(ann_path)
+        v = ann["video"]
+        gt = {fr["index"]: np.asarray(fr["persons"][0]["h36m_3d"], np.float64) for fr in ann["frames"] if fr["persons"]}
+        t0 = time.perf_counter()
+        res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
+                       fps=float(v["fps"]), overlay=False, threads=THREADS)
+        t_bp += time.perf_counter() - t0
+        det = {}
+        for fr in res["frames"]:
+            ps = [p for p in fr["persons"] if p["keypoints_3d"] is not None]
+            if ps and fr["index"] in gt:
+                best = max(ps, key=lambda p: p["score"])
+                det[fr["index"]] = (np.asarray(best["keypoints"], np.float64), np.asarray(best["keypoints_3d"], np.float64))
+        frames += len(det)
+        run: list[int] = []
+        for t in sorted(det) + [None]:
+            if t is not None and (not run or t == run[-1] + 1):
+                run.append(t)
+                continue
+            if run:
+                kp2 = np.stack([det[k][0] for k in run])
+                x = np.concatenate([normalize_screen(kp2[..., :2], v["width"], v["height"]),
+                                    np.clip(kp2[..., 2:3], 0, 1)], -1).astype(np.float32)
+                dg = model.lift(x).double().numpy()
+                bp = np.stack([det[k][1] for k in run])
+                g = np.stack([gt[k] for k in run])
+                dg_runs.append(dg - dg[:, :1])
+                bp_runs.append(bp - bp[:, :1])
+                gt_runs.append(g - g[:, :1])
+            run = [t] if t is not None else []
+    rows = []
+    if gt_runs:
+        rows = [{"name": "lift=blazepose", **_video_scores(bp_runs, gt_runs)},
+                {"name": "lift=dgnet", **_video_scores(dg_runs, gt_runs)}]
+        for r in rows:
+            r.update({"mpjpe_mm": None, "params_m": None, "frames_per_s": None})
+    info = {"video_data": f"synth-single/{SUBSET}, {len(anns)} clips, {frames} frames with a detection",
+            "video_blazepose_seconds": t_bp}
+    if len(rows) == 2:
+        a, b = rows[1], rows[0]
+        info["video_target"] = {"p_mpjpe_reduction": 1 - a["p_mpjpe_mm"] / b["p_mpjpe_mm"],
+                                "mpjve_reduction": 1 - a["mpjve_mm"] / b["mpjve_mm"],
+                                "holds": bool(a["p_mpjpe_mm"] <= 0.85 * b["p_mpjpe_mm"]
+                                              and a["mpjve_mm"] <= 0.7 * b["mpjve_mm"])}
+    return rows, info
+
+
 def run(quick: bool = False) -> dict:
     import torch
 
@@ -144,7 +252,11 @@ def run(quick: bool = False) -> dict:
                                 "mpjpe_mm_delta": dg["mpjpe_mm"] - other["mpjpe_mm"],
                                 "holds": bool(dg["mpjpe_mm"] < other["mpjpe_mm"])}
         frames = sum(len(x) for x in next(iter(data.values()))[0]) if data else 0
-        return {"suite": "dgnet", "rows": rows, "claims": claims,
+        video_info: dict = {}
+        if "dgnet-f27" in models:
+            vrows, video_info = video_rows(quick, models["dgnet-f27"][1])
+            rows += vrows
+        return {"suite": "dgnet", "rows": rows, "claims": claims, **video_info,
                 "data": "mocap test clips " + ", ".join(_test_clips()) + f", {2 if quick else 'all'} fixed cameras each",
                 "test_frames": frames, "threads": THREADS, "quick": bool(quick), "missing_weights": missing,
                 "torch": torch.__version__, "seconds": time.perf_counter() - t_start}
