@@ -8,7 +8,7 @@ from vidpose.errors import InputError
 from vidpose.methods import METHODS
 from vidpose.models import count_flops
 
-ARCHS = tuple(METHODS)
+ARCHS = ("simplebaseline", "clnet", "hourglass", "clnet-hourglass")  # the top-down 2D methods
 
 torch.set_num_threads(1)
 

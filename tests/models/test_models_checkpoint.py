@@ -108,7 +108,7 @@ def test_bad_config_metadata(tmp_path):
     cfg = to_dict(ModelConfig())
     save_file({"w": torch.zeros(1)}, str(path), metadata={"vidpose_format": "2", "vidpose_method": "transformer",
                                                            "vidpose_config": json.dumps(cfg)})
-    with pytest.raises(InputError, match=r"unknown method 'transformer'"):
+    with pytest.raises(InputError, match=r"bad\.safetensors: made by method 'transformer', which this vidpose does not have"):
         load_checkpoint(path)
     cfg["heatmap_stride"] = 6
     save_file({"w": torch.zeros(1)}, str(path), metadata={"vidpose_format": "2", "vidpose_method": "simplebaseline",

@@ -95,7 +95,7 @@ def test_shipped_configs_load(path):
 
     # Every shipped config builds its model (validates input size / stride combinations).
     model = get(cfg.method).build(cfg.model)
-    assert model.cfg.num_keypoints == cfg.model.num_keypoints
+    assert model.cfg == cfg.model and model.method == cfg.method
 
 
 def test_synth_pair_shares_backbone_and_input():

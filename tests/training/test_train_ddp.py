@@ -46,7 +46,7 @@ def test_torchrun_two_processes(tmp_path, write_config):
     # Only rank 0 writes: one JSON line of final metrics, one log.
     assert r.stdout.count('"select": "val_pck"') == 1
     assert r.stderr.count("epoch 2/2 loss") == 1
-    assert "DDP: weights identical on all 2 processes" in r.stderr  # checked across ranks by the trainer
+    assert "DDP: parameters identical on all 2 processes" in r.stderr  # checked across ranks by the trainer
 
     one = subprocess.run([sys.executable, "-m", "vidpose.cli", "train", str(cfg), "--out", str(tmp_path / "one"),
                           "--quiet", *freeze], capture_output=True, text=True, env=env, timeout=300)

@@ -361,9 +361,9 @@ def provenance(command: str, data_root: str | Path, base: str | Path = ".") -> d
 
 
 def restamp(data_root: str | Path, base: str | Path = ".") -> list[Path]:
-    """Add ``config_sha256`` and ``data`` (from :func:`provenance`) to every shipped weight file whose
-    metadata lacks them, keeping the weights bit for bit. ``data_root`` holds the synth-single split
-    the recorded ``trained_on`` command makes."""
+    """Set ``config_sha256`` and ``data`` (from :func:`provenance`) in every shipped weight file of
+    ``ROWS``, keeping the weights bit for bit. ``data_root`` holds the synth-single split the
+    recorded ``trained_on`` command makes."""
     import torch
 
     from vidpose.methods import load
@@ -377,7 +377,8 @@ def restamp(data_root: str | Path, base: str | Path = ".") -> list[Path]:
         extra.update(provenance(extra["command"], data_root, base))
         model = load(path).half()
         before = {k: v.clone() for k, v in ck.state.items()}
-        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # lossless f16 -> f32 -> f16
+        if not all(torch.equal(before[k], v) for k, v in model.state_dict().items()):  # f16 -> f32 -> f16
+            raise RuntimeError(f"{path}: the weights would change; not restamped")
         save_checkpoint(path, model, extra=extra)
         done.append(path)
     return done

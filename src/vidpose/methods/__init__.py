@@ -134,6 +134,9 @@ def load(spec: str | os.PathLike, map_location: str = "cpu"):
     from vidpose.models.checkpoint import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path, map_location=map_location)
+    if ckpt.method not in METHODS:
+        raise InputError(f"{path}: made by method {ckpt.method!r}, which this vidpose does not have "
+                         f"(known: {', '.join(METHODS)})")
     model = get(ckpt.method).build(config_of(ckpt))
     load_weights(model, ckpt)
     model.extra = ckpt.extra  # provenance, for tools that report it

@@ -17,7 +17,7 @@ COMPOSITE_TARGETS = ("gaussian", "onehot")
 
 
 def bad(key: str, msg: str) -> InputError:
-    return InputError(f"model config: {key} {msg}")
+    return InputError(f"model.{key} {msg}")
 
 
 def check_positive(value, key: str) -> None:

@@ -47,6 +47,11 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = DEFAULT_
     """Export ``model`` (a PoseModel) to ONNX at ``path`` atomically; return the path."""
     import onnx
 
+    from vidpose.models.model import PoseModel
+
+    if not isinstance(model, PoseModel):
+        raise InputError(f"vidpose export: method {getattr(model, 'method', type(model).__name__)!r} is not a "
+                         "top-down 2D model; export covers simplebaseline, hourglass, clnet and clnet-hourglass")
     if not isinstance(opset, int) or not (11 <= opset <= 21):
         raise InputError(f"--opset: must be an integer in 11..21, got {opset!r}")
     cfg = model.cfg

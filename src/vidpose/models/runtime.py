@@ -49,7 +49,7 @@ class OnnxPoseModel:
             )
         self.output_keys = keys
         self.input_name = session.get_inputs()[0].name
-        self.method = getattr(cfg, "arch", "onnx")
+        self.method = getattr(type(cfg), "method", "onnx")
         self.extra = dict(extra or {})
 
     def raw_outputs(self, images) -> dict[str, np.ndarray]:

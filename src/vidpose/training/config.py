@@ -88,7 +88,7 @@ class TrainConfig:
         how fast it ran) except the seed, and without the data's file paths (which differ between
         machines; the checkpoint's data identity covers the data itself)."""
         d = self.to_dict()
-        d["run"] = {"seed": self.run.seed}
+        d["run"] = {"seed": self.run.seed, "init_from": self.run.init_from}
         for key in PATH_KEYS:
             d["data"].pop(key, None)
         return hashlib.sha256(json_dumps(d).encode()).hexdigest()

@@ -444,17 +444,17 @@ def _train_mode(model, freeze_bn: bool) -> None:
 
 
 def _check_ranks_agree(model, dist_: _Dist, log) -> None:
-    """Every process must end with the same weights (DDP averages gradients; BatchNorm buffers are
-    broadcast from rank 0): compare a checksum of every tensor across ranks."""
+    """Every process must end with the same parameters (DDP averages gradients). Buffers are not
+    compared: DDP broadcasts them from rank 0 before each forward, and rank 0's are the ones saved."""
     import torch
     import torch.distributed as dist
 
-    sums = torch.stack([v.detach().double().sum() for v in model.state_dict().values() if v.is_floating_point()])
+    sums = torch.stack([p.detach().double().sum() for p in model.parameters()])
     gathered = [torch.zeros_like(sums) for _ in range(dist_.world)]
     dist.all_gather(gathered, sums)
     if not all(torch.equal(g, gathered[0]) for g in gathered):
-        raise VidposeError("DDP: the processes ended with different weights")
-    log(f"DDP: weights identical on all {dist_.world} processes")
+        raise VidposeError("DDP: the processes ended with different parameters")
+    log(f"DDP: parameters identical on all {dist_.world} processes")
 
 
 def _init_from(model, spec: str) -> str:
