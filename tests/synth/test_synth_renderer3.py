@@ -190,8 +190,12 @@ def _two_people_scene(bank, want_flow=True):
 
 @need_anny
 @need_gl
-def test_visibility_and_masks_agree_with_the_id_buffer(bank):
+@pytest.mark.parametrize("lod_px", [0, 10_000], ids=["full-detail", "low-detail"])
+def test_visibility_and_masks_agree_with_the_id_buffer(bank, lod_px, monkeypatch):
+    from vidpose.data.synth import render3
     from vidpose.data.synth.render3 import ADJACENT, FACE_DEPTH_TOL
+
+    monkeypatch.setattr(render3, "LOD_PX", lod_px)  # which triangle list the people are drawn with
 
     r, cam, bodies = _two_people_scene(bank)
     try:
@@ -226,7 +230,11 @@ def test_visibility_and_masks_agree_with_the_id_buffer(bank):
 
 @need_anny
 @need_gl
-def test_ground_truth_flow_moves_points_onto_their_next_position(bank):
+@pytest.mark.parametrize("lod_px", [0, 10_000], ids=["full-detail", "low-detail"])
+def test_ground_truth_flow_moves_points_onto_their_next_position(bank, lod_px, monkeypatch):
+    from vidpose.data.synth import render3
+
+    monkeypatch.setattr(render3, "LOD_PX", lod_px)
     r, cam, bodies = _two_people_scene(bank)
     try:
         bg = np.zeros((cam.height, cam.width, 3), np.uint8)

@@ -163,13 +163,23 @@ class MeshRenderer:
         self._ibo = None
 
     def set_scene(self, faces: list[np.ndarray], col_a: list[np.ndarray], col_b: list[np.ndarray],
-                  pattern: list[np.ndarray], rest: list[np.ndarray], ids: list[np.ndarray]) -> None:
-        """Per-person constant data: faces (F, 3) int, colours (V, 3) 0..1 RGB, pattern (V, 2), rest (V, 3), ids (V,)."""
+                  pattern: list[np.ndarray], rest: list[np.ndarray], ids: list[np.ndarray],
+                  faces_low: list[np.ndarray] | None = None) -> None:
+        """Per-person constant data: faces (F, 3) int, colours (V, 3) 0..1 RGB, pattern (V, 2), rest (V, 3), ids (V,);
+        ``faces_low``: an optional low-detail triangle list per person (see :meth:`render`'s ``low``)."""
         self.release_scene()
         ctx = self.ctx
         offs = np.cumsum([0] + [len(r) for r in rest])
         self.num_vertices = int(offs[-1])
-        idx = np.concatenate([f.astype(np.int32) + o for f, o in zip(faces, offs[:-1])]).astype(np.int32)
+        lists = [f.astype(np.int32) + o for f, o in zip(faces, offs[:-1])]
+        if faces_low is not None:
+            lists += [f.astype(np.int32) + o for f, o in zip(faces_low, offs[:-1])]
+        sizes = np.array([3 * len(f) for f in lists])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        n = len(faces)
+        self._ranges = [(int(starts[k]), int(sizes[k])) for k in range(n)]  # (first index, count) per person
+        self._ranges_low = [(int(starts[n + k]), int(sizes[n + k])) for k in range(n)] if faces_low is not None else None
+        idx = np.concatenate(lists).astype(np.int32)
         st = np.concatenate([np.concatenate([a, b, p, r], 1) for a, b, p, r in zip(col_a, col_b, pattern, rest)]).astype("f4")
         self._static = ctx.buffer(st.tobytes())
         self._idbuf = ctx.buffer(np.concatenate(ids).astype("u4").tobytes())
@@ -191,10 +201,14 @@ class MeshRenderer:
 
     def render(self, K: np.ndarray, R: np.ndarray, t: np.ndarray, R_next: np.ndarray, t_next: np.ndarray,
                pos: np.ndarray, nxt: np.ndarray | None, normals: np.ndarray,
-               light_dir: np.ndarray, light_col: np.ndarray, ambient: float, want_next: bool) -> GLFrame:
+               light_dir: np.ndarray, light_col: np.ndarray, ambient: float, want_next: bool,
+               low: list[bool] | None = None) -> GLFrame:
         """Draw the scene's vertices at world positions ``pos`` (N, 3) seen by the camera ``R``, ``t``
         (world -> camera); ``nxt`` the same vertices in the next frame (camera ``R_next``, ``t_next``),
-        ``normals`` world unit normals; ``light_dir`` in camera coordinates."""
+        ``normals`` world unit normals; ``light_dir`` in camera coordinates; ``low[k]``: draw
+        person ``k`` with its low-detail triangles."""
+        import moderngl
+
         W, H = self.width, self.height
         fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
         prog = self.progs[bool(want_next)]
@@ -216,7 +230,11 @@ class MeshRenderer:
         fbo = self.fbo
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self._vao[bool(want_next)].render()
+        vao = self._vao[bool(want_next)]
+        for k, (first, count) in enumerate(self._ranges):
+            if low is not None and low[k] and self._ranges_low is not None:
+                first, count = self._ranges_low[k]
+            vao.render(moderngl.TRIANGLES, vertices=count, first=first)
         col = cv2.cvtColor(np.frombuffer(fbo.read(components=4, attachment=0), np.uint8).reshape(H, W, 4),
                            cv2.COLOR_RGBA2BGR)
         ids = np.frombuffer(fbo.read(components=1, attachment=1, dtype="u4"), np.uint32).reshape(H, W)

@@ -335,6 +335,44 @@ def load_bank(build: bool = True, progress: bool = True) -> Bank:
     return _BANK
 
 
+# --- level of detail ---------------------------------------------------------------------------
+
+LOD_CELL = 0.02  # metres: vertex-clustering cell of the low-detail triangle list
+_LOD: dict[tuple[int, float], np.ndarray] = {}
+
+
+def lod_faces(bank: Bank, cell: float = LOD_CELL) -> np.ndarray:
+    """A low-detail triangle list (F', 3) over the same vertices, for people far from the camera.
+
+    Vertex clustering on the bank's mean rest shape: vertices in the same ``cell``
+    cube *and* the same region collapse onto the member nearest the cluster's
+    centroid (a real vertex, so skinning, colours and IDs are unchanged);
+    triangles that degenerate are dropped, duplicates removed. 27,420 -> ~4,400
+    triangles at 3 cm, ~7,500 at 2 cm.
+    """
+    key_ = (id(bank), float(cell))
+    if key_ in _LOD:
+        return _LOD[key_]
+    rest = bank.rest_vertices.mean(0).astype(np.float64)
+    key = np.c_[np.floor(rest / cell).astype(np.int64), bank.region]
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    n = int(inv.max()) + 1
+    cnt = np.bincount(inv, minlength=n)
+    cen = np.stack([np.bincount(inv, rest[:, i], n) for i in range(3)], 1) / cnt[:, None]
+    d = np.linalg.norm(rest - cen[inv], axis=1)
+    order = np.lexsort((np.arange(len(d)), d, inv))
+    first = np.ones(len(order), bool)
+    first[1:] = inv[order[1:]] != inv[order[:-1]]
+    rep_of = np.empty(n, np.int64)
+    rep_of[inv[order[first]]] = order[first]
+    f = rep_of[inv][bank.faces]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+    _, first_idx = np.unique(np.sort(f, 1), axis=0, return_index=True)
+    _LOD[key_] = f[np.sort(first_idx)].astype(np.int32)
+    return _LOD[key_]
+
+
 # --- skinning ---------------------------------------------------------------------------------
 
 def skin_matrix(bank: Bank, dtype=np.float64):

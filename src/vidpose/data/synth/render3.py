@@ -219,6 +219,9 @@ class Frame3:
     depth: np.ndarray  # (H, W) camera z of the surface seen at each pixel (0: background)
 
 
+LOD_PX = 200  # people whose box is under this height (pixels) in a frame get the low-detail mesh there
+
+
 class Renderer3:
     """Renders the people of one clip frame by frame."""
 
@@ -230,7 +233,7 @@ class Renderer3:
         ids = [(k * IDS_PER_PERSON + b.region + 1).astype(np.uint32) for k, b in enumerate(bodies)]
         rest = [bank.rest_vertices[b.index] for b in bodies]
         self.gl.set_scene([bank.faces] * len(bodies), [b.col_a for b in bodies], [b.col_b for b in bodies],
-                          [b.pattern for b in bodies], rest, ids)
+                          [b.pattern for b in bodies], rest, ids, [meshmod.lod_faces(bank)] * len(bodies))
         self.width, self.height = width, height
 
     def close(self) -> None:
@@ -244,6 +247,7 @@ class Renderer3:
         Rc, tc = cam.R[i], cam.t[i]
         j = min(i + 1, cam.R.shape[0] - 1)
         R32, t32 = Rc.astype(np.float32), tc.astype(np.float32)
+        low = []
         for slot, b in enumerate(self.bodies):
             pos.append(b.verts[i])
             nrm.append(b.normals[i])
@@ -259,10 +263,14 @@ class Renderer3:
                 # projections as in Camera.project, one contiguous coordinate at a time (faster reductions)
                 x = p[front, 0] / zf * cam.K[0, 0] + cam.K[0, 2]
                 y = p[front, 1] / zf * cam.K[1, 1] + cam.K[1, 2]
-                boxes[slot] = np.clip(np.array([x.min(), y.min(), x.max(), y.max()], np.float64), 0, [W, H, W, H])
+                y0, y1 = y.min(), y.max()
+                boxes[slot] = np.clip(np.array([x.min(), y0, x.max(), y1], np.float64), 0, [W, H, W, H])
+                low.append(bool(y1 - y0 < LOD_PX and zf.min() > 0.5))
+            else:
+                low.append(True)
         fr = self.gl.render(cam.K, Rc, tc, cam.R[j], cam.t[j], np.concatenate(pos),
                             np.concatenate(nxt) if want_flow else None, np.concatenate(nrm),
-                            light_dir, light_col, ambient, want_flow)
+                            light_dir, light_col, ambient, want_flow, low)
         ids = fr.ids
         for slot, b in enumerate(self.bodies):
             k3 = k3s[slot]
