@@ -1,7 +1,15 @@
-"""Benchmark suite ``flowing``: temporal refinement of a per-frame estimator (Flowing ConvNets' flow-warped
-heatmap pooling, and the filters users know).
+"""Benchmark suite ``flowing``: the Flowing ConvNets model and its ablations, and temporal refinement of a
+per-frame estimator (flow-warped heatmap pooling, and the filters users know).
 
-Rows on BlazePose full's output (``vidpose run --refine NAME``, everything else default):
+Model rows (part a), the shipped ``flowing-*`` checkpoints on synth-single test clips (every
+labelled person-frame, each model seeing the clip of frames it takes): ``direct-regression``,
+``flow-input``, ``heatmap``, ``fusion``, ``fusion+pool-nowarp``, ``fusion+flow-n1``,
+``fusion+flow-n3``, ``fusion+flow-n7``, each with ``pck@0.2``, ``mean_px_error`` (image pixels),
+``accel_error`` (of the per-clip trajectories, px/frame²) and ``cpu_ms`` (one crop clip, batch 1,
+flow included, 1 thread). They are trained by ``python -m vidpose.bench.flowing train DATA OUT``
+from ``configs/flowing_fusion_synth_single.toml`` with the overrides in :data:`MODEL_ROWS`.
+
+Refinement rows (part b) on BlazePose full's output (``vidpose run --refine NAME``, everything else default):
 
 * ``raw``, ``one-euro``, ``butterworth``, ``flow-online``, ``flow-offline`` on ``synth-single``
   test clips, and the same names with ``@crowd`` on ``synth-crowd`` test clips, each with
@@ -12,8 +20,9 @@ Rows on BlazePose full's output (``vidpose run --refine NAME``, everything else 
   in frames that best aligns the predicted with the true trajectories, mean over tracks) and
   ``fps`` (frames per wall second of the whole run: decode, estimate, track, refine);
 * ``raw@sample``, ``default@sample`` on the sample clip (no ground truth): ``jitter_pct`` (% of
-  the predicted box height), ``lr_swap_frames`` by a detector that needs no ground truth (a frame
-  whose sided joints sit closer to the previous frame's when swapped), ``fps``.
+  the predicted box height), ``lr_swap_frames`` by a detector that needs no ground truth: frames
+  whose sided joints sit closer to the previous frame's when swapped, i.e. flips of the left/right
+  assignment (one isolated swapped frame counts twice: into it and out of it), ``fps``.
 
 Predictions are matched to ground-truth people per frame by the smallest mean distance over the
 visible joints (one-to-one). ``--quick`` uses 2 single and 1 crowd test clip of 48 frames and the
@@ -30,6 +39,112 @@ from pathlib import Path
 import numpy as np
 
 REFINE_ROWS = ("raw", "one-euro", "butterworth", "flow-online", "flow-offline")
+BASE_CONFIG = "configs/flowing_fusion_synth_single.toml"
+# row -> (--set overrides of BASE_CONFIG, the row whose last checkpoint it starts from (stage 2) or "")
+MODEL_ROWS: dict[str, tuple[tuple[str, ...], str]] = {
+    "direct-regression": (("model.fusion=false", "model.head=regression"), ""),
+    "flow-input": (("model.temporal=flow-input", "model.neighbours=1", "data.clip_length=3"), ""),
+    "heatmap": (("model.fusion=false",), ""),
+    "fusion": ((), ""),
+    "fusion+pool-nowarp": (("model.temporal=nowarp", "model.neighbours=3", "model.train_pooling_only=true",
+                            "data.clip_length=7", "optim.epochs=1"), "fusion"),
+    "fusion+flow-n1": (("model.temporal=warp", "model.neighbours=1", "model.train_pooling_only=true",
+                        "data.clip_length=3", "optim.epochs=1"), "fusion"),
+    "fusion+flow-n3": (("model.temporal=warp", "model.neighbours=3", "model.train_pooling_only=true",
+                        "data.clip_length=7", "optim.epochs=1"), "fusion"),
+    "fusion+flow-n7": (("model.temporal=warp", "model.neighbours=7", "model.train_pooling_only=true",
+                        "data.clip_length=15", "optim.epochs=1"), "fusion"),
+}
+
+
+def weight_stem(row: str) -> str:
+    return "flowing_" + row.replace("+", "_").replace("-", "_")
+
+
+def train_rows(data_root: str | Path, out: str | Path, base: str | Path = ".", rows=None) -> list[Path]:
+    """Train every model row (stage-2 rows after their stage 1) and ship each as
+    ``vidpose/weights/<weight_stem>.safetensors`` with the command that made it."""
+    from vidpose.bench.clnet import ship
+    from vidpose.methods import weights_dir
+    from vidpose.training.config import load_config
+    from vidpose.training.trainer import train
+
+    out = Path(out)
+    shipped = []
+    for row in rows or MODEL_ROWS:
+        overrides, start = MODEL_ROWS[row]
+        sets = [f"data.root={data_root}", *overrides]
+        if start:
+            sets.append(f"run.init_from={out / weight_stem(start) / 'last.safetensors'}")
+        run_dir = out / weight_stem(row)
+        cfg = load_config(Path(base) / BASE_CONFIG, [*sets, f"run.out_dir={run_dir}"])
+        train(cfg, quiet=True)
+        command = (f"OMP_NUM_THREADS=1 vidpose train {BASE_CONFIG} " + " ".join(f"--set {x}" for x in sets)
+                   + f" --out {run_dir} --quiet")
+        shipped.append(ship(run_dir, weights_dir() / f"{weight_stem(row)}.safetensors", command))
+    return shipped
+
+
+def _model_rows(quick: bool) -> list[dict]:
+    """Part a: each shipped flowing-* checkpoint on synth-single test clips."""
+    import torch
+
+    from vidpose.bench.clnet import load_test
+    from vidpose.data.topdown import TopDownDataset
+    from vidpose.geometry import crop_points_to_image
+    from vidpose.methods import load, weights_dir
+    from vidpose.metrics.keypoints import bbox_max_norm, pck
+    from vidpose.metrics.temporal import accel_error_sum
+    from vidpose.models.flops import count_flops  # noqa: F401  (FLOPs of clip models need flow; not reported)
+    from vidpose.objectives.clips import ClipDataset
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pose = load_test(2 if quick else None)
+    rows = []
+    try:
+        for row in MODEL_ROWS:
+            path = weights_dir() / f"{weight_stem(row)}.safetensors"
+            if not path.is_file():
+                rows.append({"name": row, "missing": path.name})
+                continue
+            model = load(path)
+            crops = TopDownDataset(pose, tuple(model.cfg.input_size), codec=None)
+            clips = ClipDataset(crops, model.cfg.clip_length)
+            preds, gts, frames = [], [], []
+            for lo in range(0, len(clips), 32):
+                batch = [clips[i] for i in range(lo, min(lo + 32, len(clips)))]
+                x = torch.stack([b["images"] for b in batch])
+                kp = model.predict(x).numpy()[:, :, :2]
+                aff = np.stack([b["affine"].numpy() for b in batch])
+                preds.append(crop_points_to_image(kp, aff))
+                c = model.cfg.clip_length // 2
+                gts.append(np.stack([b["image_keypoints"][c].numpy() for b in batch]))
+            pred, gt = np.concatenate(preds), np.concatenate(gts)
+            vis = gt[..., 2] > 0
+            norm = bbox_max_norm(gt, vis)
+            keep = norm > 0
+            res = pck(pred[keep], gt[keep, :, :2], vis[keep], norm[keep], 0.2)
+            acc, n = 0.0, 0
+            for name, idx in pose.sequences.items():  # synth-single: one person per frame, in order
+                sel = [k for k, it in enumerate(crops.items) if it.frame in set(idx)]
+                if len(sel) >= 3:
+                    s_, c_ = accel_error_sum(pred[sel], gt[sel, :, :2], vis[sel].all(axis=1))
+                    acc, n = acc + s_, n + c_
+            x1 = clips[0]["images"][None]
+            model.predict(x1)
+            times = []
+            for _ in range(5 if quick else 20):
+                t0 = time.perf_counter()
+                model.predict(x1)
+                times.append((time.perf_counter() - t0) * 1e3)
+            rows.append({"name": row, "pck@0.2": float(res.mean),
+                         "mean_px_error": float(np.linalg.norm(pred - gt[..., :2], axis=-1)[vis].mean()),
+                         "accel_error": acc / max(n, 1), "cpu_ms": statistics.median(times),
+                         "clip_length": model.cfg.clip_length, "persons": len(pred)})
+    finally:
+        torch.set_num_threads(prev)
+    return rows
 SPLITS = (("", "synth-single"), ("@crowd", "synth-crowd"))
 MAX_LAG = 5
 
@@ -149,7 +264,7 @@ def score_tracks(tracks: list[dict]) -> dict:
 
 
 def swap_frames_without_gt(pred: dict) -> tuple[int, float]:
-    """(frames flagged as a left/right swap, jitter % of box height) from predictions alone."""
+    """(left/right flips between consecutive frames, jitter % of box height) from predictions alone."""
     from vidpose.metrics.temporal import jitter_sum
     from vidpose.skeletons import COCO17
 
@@ -191,7 +306,7 @@ def run(quick: bool = False) -> dict:
 
     t_start = time.perf_counter()
     n_single, n_crowd, frames = (2, 1, 48) if quick else (8, 3, 64)
-    rows = []
+    rows = _model_rows(quick)
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         clips = {"synth-single": _clips("synth-single", n_single, frames, root),
@@ -224,6 +339,22 @@ def run(quick: bool = False) -> dict:
         claims[f"flow_offline_halves_raw_jitter{suffix}"] = bool(fo["jitter_pct"] <= 0.5 * raw["jitter_pct"])
         claims[f"flow_offline_zero_lag{suffix}"] = bool(abs(fo["lag_frames"]) < 0.5)
         claims[f"flow_offline_no_swapped_frame{suffix}"] = bool(fo["lr_swap_frames"] == 0)
+    trained = {r["name"]: r for r in rows if "pck@0.2" in r and r["name"] in MODEL_ROWS}
+    if {"fusion+flow-n3", "fusion", "fusion+pool-nowarp", "flow-input", "direct-regression"} <= set(trained):
+        best = trained["fusion+flow-n3"]["pck@0.2"]
+        claims["warped_pooling_beats_single_frame_nowarp_flowinput_regression"] = bool(all(
+            best > trained[r]["pck@0.2"] for r in ("fusion", "fusion+pool-nowarp", "flow-input", "direct-regression")))
     return {"suite": "flowing", "rows": rows, "claims": claims, "quick": bool(quick),
             "estimator": "BlazePose full (vidpose run defaults, lift none)",
             "seconds": time.perf_counter() - t_start}
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import sys
+
+    if len(sys.argv) >= 4 and sys.argv[1] == "train":
+        for p in train_rows(sys.argv[2], sys.argv[3], rows=sys.argv[4:] or None):
+            print(p)
+    else:
+        sys.exit("usage: python -m vidpose.bench.flowing train SYNTH_SINGLE_ROOT OUT_DIR [ROW ...]   "
+                 "(in the repository root)")
