@@ -314,3 +314,18 @@ def test_bench_synth_quick_has_the_four_rows(bank):
         assert r["frames_per_s"] > 0
         for k in ("pck@0.2", "oks_ap", "person_recall"):
             assert 0 <= r[k] <= 1, (r["name"], k, r[k])
+
+
+def test_bad_renderer_and_contact_sheet_are_reported(tmp_path, capsys):
+    from vidpose.data.synth import generate_split
+    from vidpose.data.synth.sheet import contact_sheet
+    from vidpose.errors import InputError
+
+    with pytest.raises(InputError, match="--renderer"):
+        generate_split("synth-single", tmp_path, subset="test", clips=1, frames=2, renderer=5)
+    assert cli(["synth", "--split", "synth-single", "--subset", "test", "--clips", "1", "--frames", "2",
+                "--out", str(tmp_path / "o"), "--contact-sheet", str(tmp_path / "sheet.gif")]) == 1
+    assert "--contact-sheet" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before any clip was written
+    with pytest.raises(InputError, match="no clips"):
+        contact_sheet([], tmp_path / "s.png")

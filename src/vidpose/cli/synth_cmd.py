@@ -28,6 +28,10 @@ def main(args: argparse.Namespace) -> int:
     from vidpose.data.synth import SUBSETS, generate_split
     from vidpose.progress import Progress
 
+    if args.contact_sheet and Path(args.contact_sheet).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        from vidpose.errors import InputError
+
+        raise InputError(f"--contact-sheet: {args.contact_sheet} must end in .png or .jpg")
     bars: dict[str, Progress] = {}
 
     def progress(sub: str, k: int, n: int) -> None:

