@@ -85,7 +85,7 @@ def test_warping_moves_neighbour_maps_onto_the_centre_frame():
     (dict(temporal="none", neighbours=2), "temporal is 'none'"),
     (dict(temporal="warp", neighbours=1, head="regression"), "head must be 'heatmap'"),
     (dict(temporal="sideways"), "temporal is 'sideways'"),
-    (dict(input_size=(62, 64)), "multiples of 4"),
+    (dict(input_size=(62, 64)), "not divisible by 4"),
     (dict(flow_preset="best"), "flow_preset"),
 ])
 def test_bad_configs(kw, match):

@@ -41,16 +41,15 @@ from torch import nn
 
 from vidpose.errors import InputError
 from vidpose.methods.base import Method
-from vidpose.models.config import bad, check_positive
+from vidpose.models.config import TopDownConfig, bad, check_positive
 
 TEMPORAL = ("none", "warp", "nowarp", "flow-input")
 HEADS = ("heatmap", "regression")
 
 
 @dataclass
-class Config:
+class Config(TopDownConfig):
     method: ClassVar[str] = "flowing"
-    num_keypoints: int = 17
     input_size: tuple[int, int] = (64, 64)  # (H, W); the paper used 256x256
     width: float = 0.25  # multiplier of the paper's channel widths (128 ... 512)
     sigma: float = 1.5  # Gaussian target sigma in heatmap pixels
@@ -62,33 +61,17 @@ class Config:
     train_pooling_only: bool = False  # stage 2: the single-frame net is frozen
     flow_preset: str = "fast"  # DIS preset for the flow between frames (see vidpose.flow)
 
-    heatmap_stride: ClassVar[int] = 4  # two 2x2 poolings
-
-    def __post_init__(self) -> None:
-        if isinstance(self.input_size, list):
-            self.input_size = tuple(self.input_size)  # type: ignore[assignment]
-        self.validate()
-
-    @property
-    def heatmap_size(self) -> tuple[int, int]:
-        return self.input_size[0] // 4, self.input_size[1] // 4
-
     @property
     def clip_length(self) -> int:
         return 2 * self.neighbours + 1
 
-    def channels(self, base: int) -> int:
-        return max(4, int(round(base * self.width)))
-
     def validate(self) -> None:
         from vidpose.flow import PRESETS
 
-        if not isinstance(self.input_size, tuple) or len(self.input_size) != 2 or \
-                not all(isinstance(v, int) and v > 0 and v % 4 == 0 for v in self.input_size):
-            raise bad("input_size", f"must be (H, W) positive multiples of 4, got {self.input_size!r}")
-        if not isinstance(self.num_keypoints, int) or self.num_keypoints < 1:
-            raise bad("num_keypoints", f"must be a positive integer, got {self.num_keypoints!r}")
-        check_positive(self.width, "width")
+        super().validate()
+        if self.heatmap_stride != 4:
+            raise bad("heatmap_stride", f"is fixed at 4 (two 2x2 poolings) for flowing, got {self.heatmap_stride}")
+        self.check_grid(4, "flowing, multiples of 4")
         check_positive(self.sigma, "sigma")
         if self.temporal not in TEMPORAL:
             raise bad("temporal", f"is {self.temporal!r}; known: {', '.join(TEMPORAL)}")

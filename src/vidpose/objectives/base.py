@@ -20,11 +20,20 @@ class Objective:
     #: validation keys written to metrics.csv, in order (``select`` among them)
     metric_keys: tuple[str, ...] = ("val_loss",)
 
-    def train_set(self) -> Any:
+    def __init__(self, train_cfg: Any, model: Any) -> None:
+        self.cfg, self.model = train_cfg, model
+
+    def dataset(self, subset: str, train: bool) -> Any:
+        """The dataset of ``subset`` (augmented when ``train``)."""
         raise NotImplementedError
 
+    def train_set(self) -> Any:
+        self.train_data = self.dataset(self.cfg.data.train_subset, True)
+        return self.train_data
+
     def val_set(self) -> Any | None:
-        return None
+        """The validation subset, or None when ``data.val_subset`` is empty."""
+        return self.dataset(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def loss(self, net: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, float]]:
         """(scalar loss tensor, {name: float}) of one batch; ``net`` may be DDP-wrapped, call it for the forward."""

@@ -121,20 +121,10 @@ class ClipObjective(Objective):
     higher_is_better = True
     metric_keys = ("val_pck", "val_mean_px_error")
 
-    def __init__(self, train_cfg, model) -> None:
-        self.cfg, self.model = train_cfg, model
-
-    def _clips(self, subset: str, train: bool) -> ClipDataset:
+    def dataset(self, subset: str, train: bool) -> ClipDataset:
         m = self.model
         crops = crop_dataset(self.cfg, subset, m.cfg.input_size, m.codec, m.cfg.num_keypoints, train)
         return ClipDataset(crops, self.cfg.data.clip_length)
-
-    def train_set(self):
-        self.train_data = self._clips(self.cfg.data.train_subset, True)
-        return self.train_data
-
-    def val_set(self):
-        return self._clips(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def loss(self, net, batch):
         return self.model.loss(net(batch["images"]), batch["targets"])

@@ -29,17 +29,10 @@ class DistillObjective(Objective):
     def __init__(self, train_cfg, model, teacher: Callable[[torch.Tensor], torch.Tensor], teacher_name: str) -> None:
         self.cfg, self.model, self.teacher, self.teacher_name = train_cfg, model, teacher, teacher_name
 
-    def _crops(self, subset: str, train: bool):
+    def dataset(self, subset: str, train: bool):
         # No codec: targets are made from the teacher at training time, labels are never encoded.
         m = self.model
         return crop_dataset(self.cfg, subset, m.cfg.input_size, None, m.cfg.num_keypoints, train)
-
-    def train_set(self):
-        self.train_data = self._crops(self.cfg.data.train_subset, True)
-        return self.train_data
-
-    def val_set(self):
-        return self._crops(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def _teacher_keypoints(self, images: torch.Tensor) -> np.ndarray:
         with torch.no_grad():

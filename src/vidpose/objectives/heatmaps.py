@@ -79,19 +79,9 @@ class TopDownObjective(Objective):
     higher_is_better = True
     metric_keys = ("val_pck", "val_mean_px_error")
 
-    def __init__(self, train_cfg, model) -> None:
-        self.cfg, self.model = train_cfg, model
-
-    def _crops(self, subset: str, train: bool):
+    def dataset(self, subset: str, train: bool):
         m = self.model
         return crop_dataset(self.cfg, subset, m.cfg.input_size, m.codec, m.cfg.num_keypoints, train)
-
-    def train_set(self):
-        self.train_data = self._crops(self.cfg.data.train_subset, True)
-        return self.train_data
-
-    def val_set(self):
-        return self._crops(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def loss(self, net, batch):
         return self.model.loss(net(batch["image"]), batch["targets"])

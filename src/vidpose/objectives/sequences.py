@@ -333,10 +333,7 @@ class SequenceObjective(Objective):
     higher_is_better = False
     metric_keys = ("val_mpjpe",)
 
-    def __init__(self, train_cfg, model) -> None:
-        self.cfg, self.model = train_cfg, model
-
-    def _windows(self, subset: str, train: bool) -> SequenceWindows:
+    def dataset(self, subset: str, train: bool) -> SequenceWindows:
         from vidpose.data.loaders import describe_source, load_sequences
 
         d, m = self.cfg.data, self.model.cfg
@@ -344,13 +341,6 @@ class SequenceObjective(Objective):
         return SequenceWindows(load_sequences(d, subset), m.receptive_field, m.num_joints, where, d.max_samples if train else d.max_val_samples,
                                train=train, aug=model_augment(m) if train else None, seed=self.cfg.run.seed,
                                in_channels=int(getattr(m, "in_channels", 2)), chunk=int(getattr(m, "train_chunk", 1)))
-
-    def train_set(self):
-        self.train_data = self._windows(self.cfg.data.train_subset, True)
-        return self.train_data
-
-    def val_set(self):
-        return self._windows(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def loss(self, net, batch):
         loss = mpjpe_loss(net(batch["keypoints_2d"]), batch["joints_3d"])

@@ -22,20 +22,10 @@ class UnlabelledClipObjective(Objective):
     higher_is_better = False
     metric_keys = ("val_loss",)
 
-    def __init__(self, train_cfg, model) -> None:
-        self.cfg, self.model = train_cfg, model
-
-    def _clips(self, subset: str, train: bool) -> ClipDataset:
+    def dataset(self, subset: str, train: bool) -> ClipDataset:
         m = self.model
         crops = crop_dataset(self.cfg, subset, m.cfg.input_size, None, m.cfg.num_keypoints, train)
         return ClipDataset(crops, self.cfg.data.clip_length, labels=False)
-
-    def train_set(self):
-        self.train_data = self._clips(self.cfg.data.train_subset, True)
-        return self.train_data
-
-    def val_set(self):
-        return self._clips(self.cfg.data.val_subset, False) if self.cfg.data.val_subset else None
 
     def loss(self, net, batch):
         return self.model.loss(net(batch["images"]))
