@@ -13,7 +13,7 @@ import vidpose
 LAYERS = {
     "errors": 0, "skeletons": 0, "progress": 0, "geometry": 0, "version": 0,
     "types": 1, "store": 1, "io": 1, "settings": 1,
-    "metrics": 2, "viz": 2, "flow": 2,
+    "metrics": 2, "viz": 2, "flow": 2, "report": 2,
     "tracking": 3, "backends": 3, "models": 3,
     "data": 4,
     "objectives": 5,
@@ -21,7 +21,7 @@ LAYERS = {
     "training": 7,
     "stages": 8,
     "pipeline": 9,
-    "api": 10,
+    "api": 10, "batch": 10,
     "bench": 11,
     "cli": 12,
 }

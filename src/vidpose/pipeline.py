@@ -72,6 +72,7 @@ class RunConfig:
     fps: float | None = None  # frame rate for image folders / images
     threads: int = 2
     quiet: bool = False
+    report: bool = True  # write report.html (files and image folders; not webcams); not in the fps figure
 
     def __post_init__(self) -> None:
         if self.skeleton not in OUTPUT_SKELETONS:
@@ -439,6 +440,13 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
             "decode_error": pr.decode_error,
             "outputs": sorted(p.name for p in stage.iterdir()) + ["run.json"],
         }
+        if config.report and info.codec != "webcam":  # after `wall`: not in the fps figure
+            from vidpose.report import write_report
+
+            t0 = time.perf_counter()
+            write_report(stage, run=report)
+            report["report_seconds"] = round(time.perf_counter() - t0, 3)
+            report["outputs"] = sorted(p.name for p in stage.iterdir()) + ["run.json"]
         atomic_write_text(stage / "run.json", json.dumps(report, indent=2) + "\n")
         # Everything is complete: move it into place (renames within one folder).
         for p in sorted(stage.iterdir(), key=lambda p: p.name == "run.json"):

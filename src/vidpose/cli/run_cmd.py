@@ -39,6 +39,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "fps": "frame rate to assume for image folders and single images",
         "threads": "inference threads",
         "quiet": "no progress bar",
+        "report": "write report.html (timelines, jitter, 3D viewer, run details; see docs/report.md)",
     }
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
