@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "train": "Train a model from a TOML config.",
     "export": "Export a checkpoint to ONNX.",
     "bench": "Run a benchmark suite.",
+    "report": "Write report.html (timelines, 3D viewer, run details) for an output folder.",
 }
 
 
