@@ -342,18 +342,31 @@ class OverlayThread:
         self.writer.abort()
 
 
-def make_staging_dir(out_dir: Path) -> Path:
+def make_staging_dir(out_dir: Path) -> tuple[Path, list[Path]]:
     """Create ``out_dir`` and a hidden staging folder inside it (proving it is writable).
 
     Every output is written into the staging folder first and moved into
     ``out_dir`` only when all of them are complete, so a failure at any point
     (the overlay encoder, the disk) leaves no new file, partial or complete.
+    Returns the staging folder and the folders this call created (deepest
+    first), which a failed run removes again (:func:`remove_created`).
     """
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".vidpose-run-", dir=out_dir))
+        return Path(tempfile.mkdtemp(prefix=".vidpose-run-", dir=out_dir)), created
     except OSError as e:
+        remove_created(created)
         raise InputError(f"cannot write to output directory {out_dir}: {e.strerror or e}") from None
+
+
+def remove_created(folders: list[Path]) -> None:
+    """Remove the folders a run created, deepest first, where they are (still) empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
 
 
 def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
@@ -375,7 +388,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     t_start = time.perf_counter()
     pr = PoseRun(source, config, stages=stages)  # a bad source fails here, before anything is created
     try:
-        stage = make_staging_dir(out)
+        stage, created = make_staging_dir(out)
     except BaseException:
         pr.source.close()
         raise
@@ -459,6 +472,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
         if overlay is not None:
             overlay.abort()
         shutil.rmtree(stage, ignore_errors=True)
+        remove_created(created)  # a failed run leaves no empty output folder behind either
         raise
     if pr.decode_error:
         warnings.warn(f"{info.path}: {pr.decode_error}; outputs cover the {pr.frames} frames decoded", stacklevel=2)

@@ -2,8 +2,7 @@
 ``annotations.json`` written by ``vidpose synth``). See fuzzlib.py for the property."""
 
 import numpy as np
-import pytest
-from hypothesis import Phase, given, note, settings
+from hypothesis import given, note, settings
 
 from fuzzlib import FUZZ, check_dataset, expect_clean, json_case, workdir
 from vidpose.data.synth import read_synth
@@ -36,14 +35,7 @@ def _synth(t=3):
     }
 
 
-@pytest.mark.xfail(
-    reason="read_synth/read_clip (src/vidpose/data/synth/__init__.py, owned by the synth work) let "
-           "OverflowError escape on a huge JSON integer (e.g. camera.intrinsics = 10**400) and accept "
-           "true/false and values above 1e12 as coordinates; fix there (use the readers' numeric checks), "
-           "then remove this mark",
-    strict=False,
-)
-@settings(FUZZ, phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking while it is known to fail
+@settings(FUZZ)
 @given(case=json_case(_synth()))
 def test_fuzz_read_synth(case):
     data, edits = case

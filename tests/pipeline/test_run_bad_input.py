@@ -92,3 +92,27 @@ def test_failure_while_finishing_leaves_no_outputs(make_video, tmp_path, monkeyp
     with pytest.raises(OSError, match="disk full"):
         run(clip, out, RunConfig(trc=True, quiet=True))
     assert list(out.iterdir()) == []
+
+
+def test_a_failed_run_leaves_no_output_folder_it_created(make_video, tmp_path):
+    """The output folders a run had to create are removed again when it fails; a folder that
+    existed before is kept (empty of new files)."""
+    from vidpose.pipeline import RunConfig, Stage, run
+
+    class Breaks(Stage):
+        name = "breaks"
+
+        def __call__(self, frame):
+            if frame.index == 3:
+                raise RuntimeError("a stage failed")
+
+    video = make_video("v.mp4", n=10)
+    out = tmp_path / "new" / "deeper" / "out"
+    with pytest.raises(RuntimeError, match="a stage failed"):
+        run(video, out, RunConfig(overlay=False, quiet=True), stages=[Breaks()])
+    assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(RuntimeError):
+        run(video, kept, RunConfig(overlay=False, quiet=True), stages=[Breaks()])
+    assert kept.is_dir() and list(kept.iterdir()) == []

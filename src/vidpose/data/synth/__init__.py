@@ -20,6 +20,7 @@ import numpy as np
 
 from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset, Sequence3D
 from vidpose.errors import InputError
+from vidpose.metrics.keypoints import MAX_ABS
 from vidpose.io.jsonfile import read_json
 from vidpose.skeletons import COCO17
 
@@ -33,20 +34,23 @@ def _field(obj: dict, key: str, where: str, types=None):
     if not isinstance(obj, dict) or key not in obj:
         raise InputError(f"{where}: missing field '{key}'")
     v = obj[key]
-    if types is not None and not isinstance(v, types):
+    # JSON true/false are not numbers, whatever Python's bool-is-int says
+    if types is not None and (not isinstance(v, types) or (isinstance(v, bool) and bool not in _as_tuple(types))):
         raise InputError(f"{where}: field '{key}' has type {type(v).__name__}")
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > MAX_ABS:
+        raise InputError(f"{where}: field '{key}' is {v:g}, larger than {MAX_ABS:g} in magnitude (corrupt file?)")
     return v
 
 
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
 def _array(v, shape: tuple[int, ...], where: str) -> np.ndarray:
-    try:
-        a = np.asarray(v, np.float64)
-    except (ValueError, TypeError):
-        a = None
-    if a is None or a.shape != shape or not np.isfinite(a).all():
-        got = None if a is None else a.shape
-        raise InputError(f"{where}: expected {shape} finite numbers, got {got}")
-    return a
+    """The numbers of ``v`` with the readers' checks (no booleans, finite, no huge values, ``shape``)."""
+    from vidpose.data.readers._common import as_array
+
+    return as_array(v, where, "value", shape)
 
 
 def read_clip(path: str | os.PathLike) -> dict:
