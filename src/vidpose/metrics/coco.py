@@ -30,7 +30,7 @@ def _load_json(x, what: str):
     return copy.deepcopy(x), what
 
 
-def _number(x, where: str, *, lo: float | None = None) -> float:
+def finite_number(x, where: str, *, lo: float | None = None) -> float:
     """A JSON number (not a boolean or string), finite and of sane magnitude."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise InputError(f"{where}: expected a number, got {_short(x)}")
@@ -61,7 +61,7 @@ def _short(x) -> str:
 def _num_keypoints_list(kp, where: str, num_joints: int | None, gt: bool = False) -> int:
     if not isinstance(kp, list) or len(kp) % 3 or not kp:
         raise InputError(f"{where}.keypoints: expected a flat list of 3*J numbers")
-    vals = [_number(v, f"{where}.keypoints[{i}]") for i, v in enumerate(kp)]
+    vals = [finite_number(v, f"{where}.keypoints[{i}]") for i, v in enumerate(kp)]
     j = len(kp) // 3
     if num_joints is not None and j != num_joints:
         raise InputError(f"{where}.keypoints: {j} keypoints, expected {num_joints}")
@@ -121,11 +121,11 @@ def validate_coco_gt(d, name: str = "gt") -> int:
         if isinstance(nk, bool) or not isinstance(nk, int) or nk != labelled:
             raise InputError(f"{where}.num_keypoints: {_short(nk)}, but {labelled} keypoints have visibility > 0 "
                              "(pycocotools ignores a person with num_keypoints 0)")
-        _number(a["area"], f"{where}.area", lo=0.0)
+        finite_number(a["area"], f"{where}.area", lo=0.0)
         box = a["bbox"]
         if not isinstance(box, list) or len(box) != 4:
             raise InputError(f"{where}.bbox: expected [x, y, w, h], got {_short(box)}")
-        b = [_number(v, f"{where}.bbox[{k}]") for k, v in enumerate(box)]
+        b = [finite_number(v, f"{where}.bbox[{k}]") for k, v in enumerate(box)]
         if b[2] < 0 or b[3] < 0:
             raise InputError(f"{where}.bbox: negative width or height {b}")
         crowd = a.setdefault("iscrowd", 0)
@@ -148,7 +148,7 @@ def validate_coco_results(res, name: str, img_ids: set, num_joints: int | None,
             if key not in r:
                 raise InputError(f"{where}: missing key {key!r}")
         _num_keypoints_list(r["keypoints"], where, num_joints or None)
-        _number(r["score"], f"{where}.score")
+        finite_number(r["score"], f"{where}.score")
         if _id(r["image_id"], f"{where}.image_id") not in img_ids:
             unknown.add(r["image_id"])
         if cat_ids is not None and _id(r["category_id"], f"{where}.category_id") not in cat_ids:

@@ -26,6 +26,7 @@ import numpy as np
 from vidpose.errors import InputError
 from vidpose.io.jsonfile import read_json
 from vidpose.metrics import pose3d, temporal
+from vidpose.metrics.coco import finite_number
 from vidpose.metrics.keypoints import MAX_ABS, oks_matrix, sigmas_for
 from vidpose.metrics.mot import TrackedFrame, mot_metrics, occlusion_weights, weighted_oks_ap
 
@@ -71,18 +72,6 @@ def load_any(path: str | os.PathLike) -> tuple[str, object]:
         f"{p}: unknown format: not COCO keypoints ground truth, COCO results, "
         "vidpose synth annotations, vidpose poses.json or .npz"
     )
-
-
-def _num(x, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise InputError(f"{where}: expected a finite number, got {x!r:.40}")
-    try:
-        v = float(x)
-    except OverflowError:
-        v = math.inf
-    if not math.isfinite(v) or abs(v) > MAX_ABS:
-        raise InputError(f"{where}: expected a finite number of magnitude at most {MAX_ABS:g}, got {x!r:.40}")
-    return v
 
 
 def _has_bool(x, depth: int = 0) -> bool:
@@ -189,16 +178,16 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
             if kind == "synth":
                 if not np.all(np.isin(kp[:, 2], (0, 1, 2))):
                     raise InputError(f"{pw}.keypoints: visibility must be 0, 1 or 2")
-                area = _num(_get(pe, "area", pw), f"{pw}.area")
+                area = finite_number(_get(pe, "area", pw), f"{pw}.area")
                 if area < 0:
                     raise InputError(f"{pw}.area: must be non-negative")
                 extra.append(area)
-                o = _num(pe.get("occlusion", 0.0), f"{pw}.occlusion")
+                o = finite_number(pe.get("occlusion", 0.0), f"{pw}.occlusion")
                 if not 0.0 <= o <= 1.0:
                     raise InputError(f"{pw}.occlusion: must lie in [0, 1], got {o}")
                 occ.append(o)
             else:
-                extra.append(_num(_get(pe, "score", pw), f"{pw}.score"))
+                extra.append(finite_number(_get(pe, "score", pw), f"{pw}.score"))
             ids.append(tid)
             boxes.append(box)
             kps.append(kp)
