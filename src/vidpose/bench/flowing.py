@@ -95,7 +95,6 @@ def _model_rows(quick: bool) -> list[dict]:
     from vidpose.methods import load, weights_dir
     from vidpose.metrics.keypoints import bbox_max_norm, pck
     from vidpose.metrics.temporal import accel_error_sum
-    from vidpose.models.flops import count_flops  # noqa: F401  (FLOPs of clip models need flow; not reported)
     from vidpose.objectives.clips import ClipDataset
 
     prev = torch.get_num_threads()
@@ -111,7 +110,7 @@ def _model_rows(quick: bool) -> list[dict]:
             model = load(path)
             crops = TopDownDataset(pose, tuple(model.cfg.input_size), codec=None)
             clips = ClipDataset(crops, model.cfg.clip_length)
-            preds, gts, frames = [], [], []
+            preds, gts = [], []
             for lo in range(0, len(clips), 32):
                 batch = [clips[i] for i in range(lo, min(lo + 32, len(clips)))]
                 x = torch.stack([b["images"] for b in batch])

@@ -13,7 +13,6 @@ and the key.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import tomllib
 from dataclasses import dataclass, field

