@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "export": "Export a checkpoint to ONNX.",
     "bench": "Run a benchmark suite.",
     "report": "Write report.html (timelines, 3D viewer, run details) for an output folder.",
+    "batch": "Run many videos over all cores or a Ray cluster (resumable).",
 }
 
 
