@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from vidpose.errors import InputError
-from vidpose.methods import METHODS
 from vidpose.models import count_flops
 
 ARCHS = ("simplebaseline", "clnet", "hourglass", "clnet-hourglass")  # the top-down 2D methods

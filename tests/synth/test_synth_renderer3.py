@@ -9,8 +9,6 @@ other tests use the cached bank and skip, saying so, while it is not built.
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -142,5 +142,5 @@ def test_sigint_leaves_a_resumable_run(tmp_path, write_config):
     assert leftovers == []
     # resume to the end (fewer epochs to keep the test short: stop right after the saved one)
     stop = state["epoch"] + 1
-    resumed = load_config(cfg_path, [f"run.out_dir={out}", "optim.epochs=40", f"run.stop_after_epochs=1"])
+    resumed = load_config(cfg_path, [f"run.out_dir={out}", "optim.epochs=40", "run.stop_after_epochs=1"])
     assert train(resumed, resume=True, quiet=True)["epoch"] == float(stop)
