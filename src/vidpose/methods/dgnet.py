@@ -35,6 +35,28 @@ from vidpose.models.config import bad
 from vidpose.objectives.sequences import LiftAugment
 
 
+SHIPPED = "dgnet_mocap"  # the shipped lifter: vidpose/weights/dgnet_mocap.safetensors (configs/dgnet_mocap.toml)
+
+
+def shipped_path():
+    """The shipped DG-Net lifter's checkpoint (``vidpose.methods.load`` reads it)."""
+    from vidpose.methods import weights_dir
+
+    return weights_dir() / f"{SHIPPED}.safetensors"
+
+
+def load_lifter(spec: str = "dgnet"):
+    """A 2D->3D lifter in eval mode: ``"dgnet"`` (the shipped one) or a checkpoint path; InputError
+    naming ``spec`` when it is not a lifter."""
+    from vidpose.errors import InputError
+    from vidpose.methods import load
+
+    model = load(shipped_path() if spec == "dgnet" else spec)
+    if not hasattr(model, "forward_valid"):
+        raise InputError(f"lifter {spec!r} is a {getattr(model, 'method', '?')} model, not a 2D->3D lifter")
+    return model
+
+
 def check_receptive_field(r) -> int:
     """The number of blocks (n) of a receptive field 3**n; InputError naming the field otherwise."""
     if isinstance(r, bool) or not isinstance(r, int) or r < 3:

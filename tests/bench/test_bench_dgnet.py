@@ -1,0 +1,90 @@
+"""Bench suite dgnet and the shipped lifter: quick rows (unique names, the metrics), the shipped
+checkpoint's provenance (recorded command -> same config hash), size, and a shipped-model lift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidpose.bench import SUITES, dgnet
+from vidpose.methods import PRETRAINED
+from vidpose.methods.dgnet import load_lifter, shipped_path
+from vidpose.models.checkpoint import read_checkpoint
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+KEYS = ("mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "params_m", "frames_per_s")
+
+
+def _shipped() -> list[Path]:
+    return [p for m, stem in dgnet.METHODS for f in dgnet.FIELDS
+            if (p := dgnet.weight_path(dgnet.weight_stem(stem, f))).is_file()]
+
+
+def test_registered():
+    assert SUITES["dgnet"] == "vidpose.bench.dgnet"
+    assert shipped_path() == dgnet.weight_path("dgnet_mocap") and shipped_path().is_file()
+    assert "dgnet" not in PRETRAINED  # PRETRAINED lists 2D models for --model (see docs/lifting.md)
+
+
+def test_score_of_a_perfect_and_a_shifted_prediction():
+    g = [np.random.default_rng(0).normal(size=(5, 17, 3))]
+    assert dgnet.score(g, g) == {"mpjpe_mm": 0.0, "p_mpjpe_mm": pytest.approx(0.0, abs=1e-6), "mpjve_mm": 0.0}
+    s = dgnet.score([g[0] + np.array([0.01, 0, 0])], g)
+    assert s["mpjpe_mm"] == pytest.approx(10.0) and s["mpjve_mm"] == pytest.approx(0.0)
+
+
+def test_video_scores_bone_cv():
+    rng = np.random.default_rng(1)
+    g = rng.normal(size=(6, 17, 3))
+    assert dgnet._bone_cv([g[:1].repeat(6, 0)]) == pytest.approx(0.0, abs=1e-12)  # rigid: lengths constant
+    assert dgnet._bone_cv([g]) > 0.1
+    s = dgnet._video_scores([2.0 * g], [g])  # a scaled copy: Procrustes removes the scale
+    assert s["p_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and s["mpjve_mm"] == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.slow  # BlazePose on two rendered test videos: about 2 minutes
+def test_quick_suite_rows():
+    res = dgnet.run(quick=True)
+    names = [r["name"] for r in res["rows"]]
+    assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 2
+    assert "dgnet-f27" in names and "dgnet-f27-noisy" in names
+    assert names[-2:] == ["lift=blazepose", "lift=dgnet"]
+    for r in res["rows"][:-2]:
+        assert all(isinstance(r[k], float) and r[k] > 0 for k in KEYS), r
+        assert r["p_mpjpe_mm"] <= r["mpjpe_mm"]
+    for r in res["rows"][-2:]:
+        assert all(isinstance(r[k], float) and r[k] > 0 for k in ("p_mpjpe_mm", "mpjve_mm", "bone_cv")), r
+    assert isinstance(res["video_target"]["holds"], bool)
+    by = {r["name"]: r for r in res["rows"]}
+    assert by["dgnet-f27-noisy"]["mpjpe_mm"] > by["dgnet-f27"]["mpjpe_mm"] * 0.9  # noise does not help
+    assert all(isinstance(v["holds"], bool) for v in res["claims"].values())
+
+
+def test_shipped_lifter_provenance_and_size():
+    from vidpose.bench.clnet import recorded_config
+
+    for p in _shipped():
+        ck = read_checkpoint(p)
+        extra = ck.extra
+        assert extra["dtype"] == "float16" and all(v.dtype == torch.float16 for v in ck.state.values() if v.is_floating_point())
+        cfg = recorded_config(extra["command"], REPO)
+        assert cfg.sha256() == extra["config_sha256"], p.name
+        assert extra["data"]["dataset"] == "mocap" and extra["data"]["subset"] == "train"
+        assert p.stat().st_size < 2_000_000
+    assert sum(p.stat().st_size for p in _shipped()) < 5_000_000
+
+
+def test_shipped_lifter_lifts_short_and_low_confidence_tracks():
+    model = load_lifter("dgnet")
+    assert model.method == "dgnet" and model.cfg.receptive_field == 27
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-0.2, 0.2, (5, 17, 2)).astype(np.float32)  # 5 frames: shorter than 27
+    conf = np.ones((5, 17, 1), np.float32)
+    y = model.lift(np.concatenate([xy, conf], -1))
+    assert y.shape == (5, 17, 3) and torch.isfinite(y).all() and torch.allclose(y[:, 0], torch.zeros(5, 3), atol=0.05)
+    conf[:, 13] = 0.0  # the left wrist unseen: still a finite pose
+    assert torch.isfinite(model.lift(np.concatenate([xy, conf], -1))).all()
