@@ -22,7 +22,9 @@ vidpose through :class:`vidpose.pipeline.PoseRun` (what ``vidpose.stream``
 drives: decoding on its own thread, estimate -> track -> lift -> convert,
 ``frame_dict`` per frame), MediaPipe in a PyAV decode loop
 (``to_ndarray(format="rgb24")`` then ``Pose.process``; PyAV threaded decoding
-on both sides). ``*-frames``: the same frames decoded beforehand, estimator
+on both sides; ``--refine none`` except ``vidpose-full-1p-decode-refine-default``,
+which runs the stages ``--refine auto`` picks). ``*-frames``: the same frames
+decoded beforehand, estimator
 only (vidpose's BlazePose backend; MediaPipe's ``Pose.process``).
 ``vidpose-full-crowd-Np-frames``: N = 1, 2, 4, 8 people, see :func:`crowd_frames`.
 ``vidpose-run-default-{overlay,no-overlay}``: ``vidpose run`` with the
