@@ -33,7 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
-from vidpose.errors import InputError, VidposeError
+from vidpose.errors import InputError, Interrupted, VidposeError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 CSV_COLUMNS = ["video", "status", "error", "frames", "persons", "seconds"]
@@ -134,11 +134,34 @@ def _signal_handlers() -> dict:
     return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
+def _flag_signals(handlers: dict, got: list) -> None:
+    """While Ray waits: SIGINT/SIGTERM only record the signal (``got``); the loop raises
+    :class:`Interrupted` from Python code. ``ray.init`` replaces the driver's SIGTERM handler
+    (one that exits with status 15), and an exception raised by a handler inside ``ray.wait``
+    comes out as a plain KeyboardInterrupt; so the loop checks the flag between waits and a
+    SIGTERM unwinds through the clean-up (cancel, shut Ray down, remove leftovers) and exits
+    143 like every vidpose command. A second signal goes to the previous handlers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_signal(signum, frame):
+        if not got:
+            got.append(signum)
+            return
+        _restore_signal_handlers(handlers)
+        h = handlers.get(signum)
+        if callable(h):
+            h(signum, frame)
+
+    for s, h in handlers.items():
+        if h is not signal.SIG_IGN:
+            signal.signal(s, on_signal)
+
+
 def _restore_signal_handlers(handlers: dict) -> None:
-    """``ray.init`` replaces the driver's SIGTERM handler (with one that exits with status 15,
-    and a C-level one that prints a stack); put back the previous ones (the CLI's: raise
-    Interrupted), so a SIGTERM unwinds through run_batch's clean-up (cancel, shut Ray down,
-    remove leftovers) and exits 143 like every vidpose command."""
     import signal
     import threading
 
@@ -216,11 +239,16 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
     handlers = _signal_handlers()
     if started_here:
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            except Exception as e:
+                _restore_signal_handlers(handlers)
+                raise VidposeError(f"--address {address}: cannot connect to a Ray cluster ({_one_line(e)})") from None
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                      logging_level="ERROR", object_store_memory=100 * 1024 * 1024)
-        _restore_signal_handlers(handlers)
+    got: list[int] = []
+    _flag_signals(handlers, got)
     pending: dict = {}
     try:
         say(f"Ray up in {time.perf_counter() - t_start:.1f} s; {len(todo)} videos to run")
@@ -233,6 +261,8 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
                 i = queue.pop(0)
                 pending[remote.remote(str(videos[i]), str(out_dir / names[i]), options)] = i
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            if got:
+                raise Interrupted(got[0])
             for ref in ready:
                 i = pending.pop(ref)
                 try:
@@ -245,6 +275,10 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
                     + (f" ({r['frames']} frames, {r['seconds']} s)" if r["status"] == "done" else f": {r['error']}"))
                 save()
                 progress.update()
+    except KeyboardInterrupt as e:  # a signal handled inside ray.wait comes out as a plain one
+        if got and not isinstance(e, Interrupted):
+            raise Interrupted(got[0]) from None
+        raise
     finally:
         progress.close()
         for ref in pending:
@@ -254,6 +288,7 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
                 pass
         if started_here:
             ray.shutdown()
+        _restore_signal_handlers(handlers)
         for left in out_dir.glob(".batch-*"):
             shutil.rmtree(left, ignore_errors=True)
     return rows  # type: ignore[return-value]
