@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "clnet": "vidpose.bench.clnet",
     "dgnet": "vidpose.bench.dgnet",
     "flowing": "vidpose.bench.flowing",
+    "batch": "vidpose.bench.batch",
 }
 
 
