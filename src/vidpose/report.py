@@ -314,7 +314,7 @@ if(D.view3d&&D.view3d.frames.length){
  ctl.appendChild(el('span',{},'time '));ctl.appendChild(sl);ctl.appendChild(lab);ctl.appendChild(el('br'));
  ctl.appendChild(el('span',{},'turn '));ctl.appendChild(yaw);
  v3.appendChild(cv);v3.appendChild(ctl);
- v3.appendChild(el('p',{'class':'note'},`Metres, origin at each person's hip centre (people are placed side by side). Drag or use "turn" to rotate. `+(D.view3d.stride>1?`Every ${D.view3d.stride}th frame (at most ${D.limits.frames_3d}).`:'')));
+ v3.appendChild(el('p',{'class':'note'},`Metres, origin at each person's hip centre (people are drawn side by side on screen). Drag or use "turn" to rotate. `+(D.view3d.stride>1?`Every ${D.view3d.stride}th frame (at most ${D.limits.frames_3d}).`:'')));
  const ctx=cv.getContext('2d');let pitch=0.25;
  function draw(){
   const f=F[+sl.value],a=(+yaw.value)*Math.PI/180,ca=Math.cos(a),sa=Math.sin(a),cp=Math.cos(pitch),sp=Math.sin(pitch);
@@ -322,7 +322,7 @@ if(D.view3d&&D.view3d.frames.length){
   const n=f.p.length,scale=Math.min(170,cv.height*0.4);
   // floor grid
   ctx.strokeStyle='#e5e5e5';ctx.lineWidth=1;
-  const P=(x,y,z,off)=>{x+=off;const xr=x*ca+z*sa,zr=-x*sa+z*ca;const yr=y*cp-zr*sp;return [cv.width/2+xr*scale,cv.height*0.52+yr*scale];};
+  const P=(x,y,z,off)=>{const xr=x*ca+z*sa,zr=-x*sa+z*ca;const yr=y*cp-zr*sp;return [cv.width/2+(xr+off)*scale,cv.height*0.52+yr*scale];};
   for(let g=-1;g<=1;g+=0.5){let p=P(g,0.9,-1,0),q=P(g,0.9,1,0);ctx.beginPath();ctx.moveTo(p[0],p[1]);ctx.lineTo(q[0],q[1]);ctx.stroke();
    p=P(-1,0.9,g,0);q=P(1,0.9,g,0);ctx.beginPath();ctx.moveTo(p[0],p[1]);ctx.lineTo(q[0],q[1]);ctx.stroke();}
   f.p.forEach((p,j)=>{const off=(j-(n-1)/2)*0.9;const idx=D.tracks.findIndex(t=>t.id===p.id);

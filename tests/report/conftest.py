@@ -29,7 +29,8 @@ def _person(track_id: int, t: float, dx: float) -> dict:
     base["left_ankle"] = (0.11, 0.85, -0.2 * sw)
     base["right_ankle"] = (-0.11, 0.85, 0.2 * sw)
     k3 = [list(base[n]) for n in sk.keypoints]
-    kp = [[round(200 + 100 * dx + 150 * x + 30 * t, 2), round(240 + 150 * y, 2), 0.9] for x, y, _ in k3]
+    # seen a little from the side: depth shows in the image's x
+    kp = [[round(200 + 100 * dx + 150 * (x + 0.6 * z) + 30 * t, 2), round(240 + 150 * y, 2), 0.9] for x, y, z in k3]
     xs, ys = [p[0] for p in kp], [p[1] for p in kp]
     return {"track_id": track_id, "bbox": [min(xs), min(ys), max(xs), max(ys)], "score": 0.95,
             "keypoints": kp, "keypoints_3d": [[round(v, 4) for v in p] for p in k3]}

@@ -90,12 +90,18 @@ def test_report_renders_in_chromium(browser, out_folder, tmp_path):
     png = page.locator("#skeleton3d").screenshot()
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert (img < 128).mean() > 0.002 and img.std() > 5
+    page.locator("#yaw-slider").fill("30")
+    page.locator("#time-slider").fill("45")
     shot = tmp_path / "report.png"
-    page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1100, "height": 1000})
+    page.screenshot(path=str(shot), full_page=True)
     full = cv2.imread(str(shot))
     assert full.std() > 10
-    if os.environ.get("VIDPOSE_REPORT_SCREENSHOT"):
-        small = cv2.resize(full, (770, 700), interpolation=cv2.INTER_AREA)
+    if os.environ.get("VIDPOSE_REPORT_SCREENSHOT"):  # the docs' picture: the top of the page to the 3D view
+        bottom = page.evaluate("(() => { const r = document.getElementById('view3d-section')"
+                               ".getBoundingClientRect(); return r.bottom + window.scrollY; })()")
+        top = full[: int(bottom) + 10]
+        scale = 640 / top.shape[1]
+        small = cv2.resize(top, (640, round(top.shape[0] * scale)), interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".png", small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         assert ok
         with open(os.environ["VIDPOSE_REPORT_SCREENSHOT"], "wb") as f:
