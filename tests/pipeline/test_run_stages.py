@@ -97,12 +97,12 @@ def test_registries_and_their_errors():
     from vidpose.errors import InputError
     from vidpose.stages import LIFTERS, REFINERS, model_choice, parse_lift, parse_refine, plan
 
-    assert set(LIFTERS) == {"none", "blazepose"} and "none" in REFINERS
+    assert set(LIFTERS) == {"none", "blazepose", "dgnet"} and "none" in REFINERS and not LIFTERS["dgnet"].auto
     assert parse_refine("none") == [] and parse_refine("auto") is None and parse_lift("auto") is None
     with pytest.raises(InputError, match=r"--refine 'flowing': unknown stage 'flowing'; choose .*none"):
         parse_refine("flowing")
-    with pytest.raises(InputError, match=r"--lift 'dgnet': unknown stage; choose one of: auto, none, blazepose"):
-        parse_lift("dgnet")
+    with pytest.raises(InputError, match=r"--lift 'nosuch': unknown stage; choose one of: auto, none, blazepose, dgnet"):
+        parse_lift("nosuch")
     # auto: BlazePose lifts with its world landmarks; a trained model cannot, and run.json says why.
     assert plan("auto", "auto", model_choice("full"))["lift"] == "blazepose"
     p = plan("auto", "auto", model_choice("clnet"))

@@ -73,7 +73,7 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
     if lift_name is None:
         lift_name = "none"
         for name, choice in LIFTERS.items():
-            if choice.build is None:
+            if choice.build is None or not choice.auto:
                 continue
             missing = missing_outputs(choice, model.provides)
             if missing:

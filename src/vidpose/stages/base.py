@@ -48,6 +48,7 @@ class StageChoice:
     description: str
     build: Callable[..., Stage] | None = None
     needs: frozenset[str] = field(default_factory=frozenset)
+    auto: bool = True  # whether ``auto`` may pick it (False: only when named)
 
 
 def missing_outputs(choice: StageChoice, provides: frozenset[str]) -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 from vidpose.errors import InputError
 from vidpose.skeletons import BLAZEPOSE33, Skeleton, convert_with_scores
 from vidpose.stages.base import Stage, StageChoice
+from vidpose.stages.lift_dgnet import DGNetLift
 from vidpose.types import FramePoses, PersonPose
 
 
@@ -62,4 +63,5 @@ LIFTERS: dict[str, StageChoice] = {
         "blazepose", "BlazePose's world landmarks (metres, hip-centred); BlazePose models only",
         BlazePoseLift, frozenset({"world_landmarks"}),
     ),
+    "dgnet": StageChoice("dgnet", "DG-Net: each track's H36M-17 2D lifted to 3D (metres; --skeleton h36m17)", DGNetLift, auto=False),
 }

@@ -1,0 +1,144 @@
+"""``vidpose run --lift dgnet``: DG-Net lifting of each tracked person's H36M-17 2D track to 3D.
+
+The stage buffers frames until ``chunk`` of them have ``R // 2`` frames of
+future context (R the model's receptive field), then lifts every track's run of
+consecutive frames among them in one dense pass (:meth:`SequenceLifter.forward_valid`
+over the run plus R // 2 frames of context each side) and passes them on; at
+the end of the video it flushes the rest. Context missing because a track starts,
+ends or has a gap is filled by repeating its first/last frame, exactly as
+:meth:`SequenceLifter.lift` pads a whole track, so the result does not depend on
+``chunk`` (tested). A person without a track id is lifted on its own frame.
+
+Input: the estimator's keypoints converted to H36M-17 with scores
+(:func:`vidpose.skeletons.convert_with_scores`), normalised to the image
+(VideoPose3D's convention) with the score as the confidence channel. Output:
+``keypoints_3d`` (17, 3) in H36M-17, metres, pelvis at the origin, camera axes
+(x right, y down, z forward); the convert stage maps it to the output skeleton.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from vidpose.errors import InputError
+from vidpose.skeletons import H36M17, convert_with_scores
+from vidpose.stages.base import Stage
+from vidpose.types import FramePoses
+
+
+class DGNetLift(Stage):
+    """The lift stage of ``--lift dgnet`` (see the module docstring); ``model``: ``"dgnet"`` (shipped) or a path."""
+
+    name = "lift"
+    input_skeleton = H36M17
+    output_skeleton = H36M17
+
+    def __init__(self, model: str = "dgnet", chunk: int = 128) -> None:
+        import torch
+
+        from vidpose.methods.dgnet import load_lifter
+
+        try:
+            self.model = load_lifter(model)
+        except InputError as e:
+            raise InputError(f"--lift dgnet: {e}") from None
+        self.torch = torch
+        self.half = self.model.cfg.receptive_field // 2
+        self.chunk = max(1, int(chunk))
+        self.pending: deque[FramePoses] = deque()
+        self.inputs: dict[object, dict[int, np.ndarray]] = {}  # track -> frame index -> (17, C) input
+        self.size: tuple[float, float] | None = None
+
+    def _input(self, frame: FramePoses, kp: np.ndarray) -> np.ndarray:
+        if frame.image is not None:
+            h, w = frame.image.shape[:2]
+            self.size = (float(w), float(h))
+        if self.size is None:
+            raise InputError(f"--lift dgnet: frame {frame.index} has no image, so its size is unknown")
+        w, h = self.size
+        kp = np.asarray(kp, np.float64)
+        if frame.skeleton.name != self.input_skeleton.name:
+            kp = convert_with_scores(kp, frame.skeleton, self.input_skeleton)
+        xy = kp[:, :2] / w * 2.0 - np.array([1.0, h / w])
+        conf = np.clip(np.nan_to_num(kp[:, 2:3], nan=0.0), 0.0, 1.0)
+        x = np.concatenate([xy, conf], 1) if self.model.cfg.in_channels == 3 else xy
+        return np.nan_to_num(x).astype(np.float32)
+
+    def process(self, frame: FramePoses) -> list[FramePoses]:
+        for k, p in enumerate(frame.persons):
+            key = p.track_id if p.track_id is not None else ("untracked", frame.index, k)
+            self.inputs.setdefault(key, {})[frame.index] = self._input(frame, p.keypoints)
+        self.pending.append(frame)
+        if len(self.pending) < self.chunk + self.half:
+            return []
+        ready = [self.pending.popleft() for _ in range(self.chunk)]
+        self._lift(ready)
+        return ready
+
+    def finish(self) -> list[FramePoses]:
+        ready = list(self.pending)
+        self.pending.clear()
+        if ready:
+            self._lift(ready)
+        self.inputs.clear()
+        return ready
+
+    def _lift(self, frames: list[FramePoses]) -> None:
+        h = self.half
+        wanted: dict[object, list[int]] = {}
+        for f in frames:
+            for k, p in enumerate(f.persons):
+                key = p.track_id if p.track_id is not None else ("untracked", f.index, k)
+                wanted.setdefault(key, []).append(f.index)
+        results: dict[tuple[object, int], np.ndarray] = {}
+        for key, idx in wanted.items():
+            track = self.inputs[key]
+            for run in _runs(sorted(idx)):
+                a, b = run[0], run[-1]
+                left = [t for t in range(a - 1, a - h - 1, -1) if t in track]
+                left = left[:_contiguous(left, a, -1)][::-1]
+                right = [t for t in range(b + 1, b + h + 1) if t in track]
+                right = right[:_contiguous(right, b, 1)]
+                frames_in = left + list(range(a, b + 1)) + right
+                x = np.stack([track[t] for t in frames_in])
+                x = np.concatenate([np.repeat(x[:1], h - len(left), 0), x, np.repeat(x[-1:], h - len(right), 0)])
+                with self.torch.no_grad():
+                    y = self.model.forward_valid(self.model.check_input(x[None]))[0].float().numpy()
+                y = y - y[:, :1]  # the pelvis exactly at the origin
+                for t, pose in zip(range(a, b + 1), y):
+                    results[(key, t)] = pose.astype(np.float64)
+        for f in frames:
+            for k, p in enumerate(f.persons):
+                key = p.track_id if p.track_id is not None else ("untracked", f.index, k)
+                p.keypoints_3d = results[(key, f.index)]
+        # Forget inputs no later frame can use as left context.
+        oldest = (self.pending[0].index if self.pending else frames[-1].index + 1) - h
+        for key in list(self.inputs):
+            track = self.inputs[key]
+            for t in [t for t in track if t < oldest]:
+                del track[t]
+            if not track:
+                del self.inputs[key]
+
+
+def _runs(idx: list[int]) -> list[list[int]]:
+    """Consecutive runs of sorted frame indices."""
+    out: list[list[int]] = []
+    for t in idx:
+        if out and t == out[-1][-1] + 1:
+            out[-1].append(t)
+        else:
+            out.append([t])
+    return out
+
+
+def _contiguous(ts: list[int], start: int, step: int) -> int:
+    """How many of ``ts`` (ordered away from ``start``) follow ``start`` without a gap."""
+    n = 0
+    for t in ts:
+        if t != start + step * (n + 1):
+            break
+        n += 1
+    return n
