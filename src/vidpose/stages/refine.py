@@ -13,6 +13,7 @@ and classic filters (``one-euro``, ``butterworth``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,6 +213,15 @@ def _probabilities(maps: np.ndarray, logits: bool) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(m, -30, 30))) if logits else np.clip(m, 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> np.ndarray:
+    """(h*w, 2) x, y of every pixel of an h x w grid (row-major), cached per size (read-only)."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    g = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    g.flags.writeable = False
+    return g
+
+
 def heatmap_to_image(person: PersonPose) -> np.ndarray:
     """(2, 3) affine from a person's heatmap grid to image pixels (heatmap sample j is crop pixel
     j * stride, the convention of BlazePose and of vidpose's codecs)."""
@@ -337,10 +347,10 @@ class FlowRefineStage(WindowStage):
             if me is None or me.probs is None:
                 continue
             h, w = me.probs.shape[:2]
-            ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-            y0 = apply_affine(me.to_img, np.stack([xs.ravel(), ys.ravel()], axis=1))  # grid of t in the image
-            pooled = w_all[:, self.n] * me.probs
-            total = np.broadcast_to(w_all[:, self.n], (h, w, k)).copy()
+            y0 = apply_affine(me.to_img, _grid(h, w))  # heatmap pixels of frame t in the image
+            w_all32 = w_all.astype(np.float32)
+            pooled = w_all32[:, self.n] * me.probs
+            total = np.broadcast_to(w_all32[:, self.n], (h, w, k)).copy()
             for dt in range(-self.n, self.n + 1):
                 if dt == 0 or (self.online and dt > 0):
                     continue
@@ -353,9 +363,9 @@ class FlowRefineStage(WindowStage):
                 u = apply_affine(invert_affine(q.to_img), y)
                 vals = sample(q.probs, u)
                 inside = ((u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)).reshape(h, w, 1)
-                wt = w_all[:, self.n + dt]
-                pooled = pooled + wt * vals.reshape(h, w, k) * inside
-                total = total + wt * inside
+                wt = w_all32[:, self.n + dt]
+                pooled += wt * (vals.reshape(h, w, k) * inside)
+                total += wt * inside
             p.keypoints = self._decode(p.keypoints, pooled / np.maximum(total, 1e-6), me.to_img)
         if self.propagate:
             self._propagate(frame, w_all)
@@ -387,29 +397,34 @@ class FlowRefineStage(WindowStage):
             p.keypoints = kp
 
     def _decode(self, keypoints: np.ndarray, pooled: np.ndarray, to_img: np.ndarray) -> np.ndarray:
-        """Each joint to the pooled map's confidence-weighted peak within ``search`` cells of its estimate."""
+        """Each joint to the pooled map's confidence-weighted peak within ``search`` cells of its estimate
+        (all joints at once: windows gathered from the map padded with zeros)."""
         from vidpose.geometry import apply_affine, invert_affine
 
         h, w, k = pooled.shape
-        kp = keypoints.copy()
-        c = apply_affine(invert_affine(to_img), kp[:, :2])
         r, s = self.search, 3
-        for j in range(k):
-            cx, cy = int(round(c[j, 0])), int(round(c[j, 1]))
-            x0, x1, y0, y1 = max(cx - r, 0), min(cx + r + 1, w), max(cy - r, 0), min(cy + r + 1, h)
-            if x0 >= x1 or y0 >= y1:
-                continue
-            win = pooled[y0:y1, x0:x1, j]
-            if win.max() < self.min_confidence:
-                continue
-            py, px = np.unravel_index(np.argmax(win), win.shape)
-            px, py = px + x0, py + y0
-            xa, xb, ya, yb = max(px - s, 0), min(px + s + 1, w), max(py - s, 0), min(py + s + 1, h)
-            patch = pooled[ya:yb, xa:xb, j]
-            gy, gx = np.mgrid[ya:yb, xa:xb]
-            tot = patch.sum()
-            if tot > 0:
-                kp[j, :2] = apply_affine(to_img, np.array([(patch * gx).sum() / tot, (patch * gy).sum() / tot]))
+        pad = r + s
+        padded = np.pad(pooled, ((pad, pad), (pad, pad), (0, 0)))
+        c = np.rint(apply_affine(invert_affine(to_img), keypoints[:, :2])).astype(np.int64)
+        on = (c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)
+        cx, cy = np.clip(c[:, 0], 0, w - 1) + pad, np.clip(c[:, 1], 0, h - 1) + pad
+        j = np.arange(k)
+        off = np.arange(-r, r + 1)
+        win = padded[cy[:, None, None] + off[None, :, None], cx[:, None, None] + off[None, None, :], j[:, None, None]]
+        flat = win.reshape(k, -1)
+        best = flat.argmax(axis=1)
+        peak = flat[j, best]
+        px, py = cx + off[best % len(off)], cy + off[best // len(off)]
+        so = np.arange(-s, s + 1)
+        ys, xs = py[:, None, None] + so[None, :, None], px[:, None, None] + so[None, None, :]
+        patch = padded[ys, xs, j[:, None, None]]
+        tot = patch.sum(axis=(1, 2))
+        ok = on & (peak >= self.min_confidence) & (tot > 0)
+        gx = (patch * xs).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - pad
+        gy = (patch * ys).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - pad
+        kp = keypoints.copy()
+        if ok.any():
+            kp[ok, :2] = apply_affine(to_img, np.stack([gx[ok], gy[ok]], axis=1))
         return kp
 
 
