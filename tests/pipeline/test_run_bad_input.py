@@ -50,7 +50,7 @@ def test_video_without_people_gives_valid_empty_output(make_video, tmp_path, cap
     assert rc == 0, err
     poses = json.loads((out / "poses.json").read_text())
     assert len(poses["frames"]) == 12 and all(f["persons"] == [] for f in poses["frames"])
-    assert sorted(p.name for p in out.iterdir()) == ["overlay.mp4", "poses.csv", "poses.json", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["overlay.mp4", "poses.csv", "poses.json", "report.html", "run.json"]
     assert json.loads((out / "run.json").read_text())["frames_with_person"] == 0
 
 
