@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 FRAMES = 45
+QUICK = (4, 20)  # clips, frames per clip with --quick
+FULL = (8, FRAMES)
 RUN_OPTIONS = ["--model", "lite", "--no-overlay", "--no-report", "--quiet"]
 
 
@@ -75,8 +77,7 @@ def run(quick: bool = False) -> dict:
     from vidpose.batch import import_ray
 
     import_ray()  # the batch extra is needed: say so before anything runs
-    n = 4 if quick else 8
-    frames = 20 if quick else FRAMES
+    n, frames = QUICK if quick else FULL
     workers = os.cpu_count() or 1
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
