@@ -19,7 +19,7 @@ sequence (fixed seed) with Gaussian noise up to 2% of the person's height, up to
 joints and 2% left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugment`).
 
 Part (b), the whole path on rendered video (:func:`video_rows`): BlazePose ``full`` on the
-synth-single test videos (the first 2 with ``quick``), rows ``lift=blazepose`` (its world
+synth-single test videos (the first 6, or 2 with ``quick``), rows ``lift=blazepose`` (its world
 landmarks) and ``lift=dgnet`` (the shipped DG-Net on BlazePose's 2D), with ``p_mpjpe_mm``,
 ``mpjve_mm`` (after per-frame Procrustes alignment) and ``bone_cv`` (per-bone coefficient of
 variation of the length over time); ``video_target`` says whether DG-Net is >= 15% lower in
@@ -106,6 +106,7 @@ def _throughput(model, inputs: list, runs: int) -> float:
 # --- part (b): the whole path on rendered video -----------------------------------------------------
 
 VIDEO_QUICK_CLIPS = 2
+VIDEO_FULL_CLIPS = 6  # of the 24 synth-single test clips: BlazePose on all of them takes too long for a CPU bench
 BLAZEPOSE_MODEL = "full"
 
 
@@ -150,7 +151,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     from vidpose.io.jsonfile import read_json
     from vidpose.objectives.sequences import normalize_screen
 
-    n = VIDEO_QUICK_CLIPS if quick else None
+    n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
     root = ensure_test_clips(n)
     anns = sorted((root / SUBSET).glob(f"{SUBSET}_*/annotations.json"))
     anns = anns[:n] if n else anns
