@@ -173,8 +173,21 @@ def build_data(poses: dict, run: dict | None, overlay: str | None, min_score: fl
     }
 
 
+def _finite(x):
+    """``x`` with NaN and infinities (possible in a hand-edited run.json) as None."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
 def render_html(data: dict, title: str) -> str:
-    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # "<" only occurs inside JSON strings: as \u003c no text (a source path, a setting) can end
+    # or re-open the <script> element.
+    payload = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     return (_PAGE.replace("%TITLE%", html.escape(title))
             .replace("%CSS%", _CSS).replace("%JS%", _JS).replace("%DATA%", payload))
 

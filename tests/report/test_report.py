@@ -97,3 +97,15 @@ def test_vidpose_run_writes_the_report_outside_the_fps_figure(make_video, tmp_pa
                  "--no-report"]) == 0
     run2 = json.loads((out2 / "run.json").read_text())
     assert not (out2 / "report.html").exists() and "report_seconds" not in run2
+
+
+def test_text_from_the_files_cannot_break_out_of_the_page(tmp_path):
+    folder = write_output_folder(tmp_path / "o")
+    run = json.loads((folder / "run.json").read_text())
+    run["source"] = "</script><script>alert(1)</script><!--"
+    run["fps"] = float("nan")  # Python's json writes NaN; the page must still be valid JSON
+    (folder / "run.json").write_text(json.dumps(run))
+    page = report.write_report(folder).read_text()
+    assert "<script>alert" not in page and page.count("</script>") == 2
+    d = _data(page)
+    assert d["run"]["source"] == "</script><script>alert(1)</script><!--" and d["run"]["fps"] is None
