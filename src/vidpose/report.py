@@ -356,7 +356,7 @@ if(D.view3d&&D.view3d.frames.length){
 const rd=document.getElementById('run');
 if(run){
  rd.appendChild(table([['vidpose',run.vidpose_version],['source',run.source],['frames',run.frames],['frames with a person',run.frames_with_person],
-  ['wall seconds',run.wall_seconds],['frames/s',run.fps]].concat(run.report_seconds!=null?[['report.html seconds (not in frames/s)',run.report_seconds]]:[]).concat([['decode error',run.decode_error]])]));
+  ['wall seconds',run.wall_seconds],['frames/s',run.fps]].concat(run.report_seconds!=null?[['report.html seconds (not in frames/s)',run.report_seconds]]:[]).concat([['decode error',run.decode_error]])));
  if(run.config){rd.appendChild(el('h3',{},'Settings'));rd.appendChild(table(Object.entries(run.config),['option','value']));}
  if(run.model){rd.appendChild(el('h3',{},'Model'));rd.appendChild(table(Object.entries(run.model),['key','value']));}
  if(run.models){rd.appendChild(el('h3',{},'Model files'));rd.appendChild(table(Object.entries(run.models).map(([k,m])=>[k,m.file,(m.sha256||'').slice(0,16)]),['name','file','sha256']));}
