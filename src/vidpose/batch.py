@@ -281,11 +281,10 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
         raise
     finally:
         progress.close()
-        for ref in pending:
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:
-                pass
+        # No ray.cancel of the running tasks: Ray 2.60's force-cancel of a task that is just
+        # completing aborts the driver ("Tried to complete task that was not pending").
+        # Shutting down (local) or disconnecting (a cluster: the job's tasks end with its
+        # driver) stops them.
         if started_here:
             ray.shutdown()
         _restore_signal_handlers(handlers)
