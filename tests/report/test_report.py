@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.report.conftest import write_output_folder
+from report_folders import write_output_folder
 from vidpose import report
 from vidpose.cli import main
 from vidpose.errors import InputError
