@@ -83,6 +83,7 @@ def test_report_command(out_folder, tmp_path, capsys):
     assert "r.html" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the real BlazePose models
 def test_vidpose_run_writes_the_report_outside_the_fps_figure(make_video, tmp_path):
     clip = make_video("clip.mp4", n=6)
     out = tmp_path / "run"
