@@ -281,42 +281,15 @@ def run(quick: bool = False) -> dict:
         torch.set_num_threads(prev_threads)
 
 
-def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True) -> Path:
-    """Copy ``run_dir/last.safetensors`` to ``dest`` (float16 weights unless ``half`` is False),
-    recording ``command``, the run's provenance (config hash, data identity), its final validation
-    metrics and the ship step in ``extra``."""
-    import csv
-    import shlex
-    import sys
+def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
+         ship_command: str | None = None) -> Path:
+    """Ship a synth-single training run (see :func:`vidpose.training.ship.ship`)."""
+    from vidpose.training.ship import ship as ship_run
 
-    from vidpose.errors import InputError
-    from vidpose.methods import load
-    from vidpose.models.checkpoint import save_checkpoint
+    return ship_run(run_dir, dest, command, SYNTH_TRAINED_ON, half, ship_command)
 
-    run_dir = Path(run_dir)
-    model = load(run_dir / "last.safetensors")
-    with open(run_dir / "metrics.csv", newline="") as f:
-        val_rows = [r for r in csv.DictReader(f) if r.get("val_pck")]
-    if not val_rows:
-        raise InputError(f"{run_dir / 'metrics.csv'}: no validation row; ship needs a run with validation")
-    last = val_rows[-1]
-    train_extra = dict(getattr(model, "extra", {}))
-    extra = {
-        "command": command,
-        "ship_command": "python -m vidpose.bench.clnet ship " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
-        "trained_on": "synth-single train (vidpose synth --split synth-single --subset all --seed 0)",
-        "config_sha256": train_extra.get("config_sha256"),
-        "data": train_extra.get("data"),
-        "epochs": int(last["epoch"]),
-        "val_pck": float(last["val_pck"]),
-        "val_mean_px_error": float(last["val_mean_px_error"]),
-        "train_seconds": float(last["elapsed_s"]),
-        "dtype": "float16" if half else "float32",
-        "train_extra": train_extra,
-    }
-    if half:
-        model = model.half()
-    return save_checkpoint(dest, model, extra=extra)
+
+SYNTH_TRAINED_ON = "synth-single train (vidpose synth --split synth-single --subset all --seed 0)"
 
 
 def recorded_config(command: str, base: str | Path = "."):
@@ -385,10 +358,12 @@ def restamp(data_root: str | Path, base: str | Path = ".") -> list[Path]:
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import shlex
     import sys
 
     if len(sys.argv) == 5 and sys.argv[1] == "ship":
-        print(ship(sys.argv[2], sys.argv[3], sys.argv[4]))
+        print(ship(sys.argv[2], sys.argv[3], sys.argv[4],
+                   ship_command="python -m vidpose.bench.clnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
     elif len(sys.argv) == 3 and sys.argv[1] == "restamp":
         print("\n".join(str(p) for p in restamp(sys.argv[2])))
     else:

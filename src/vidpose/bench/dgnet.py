@@ -271,49 +271,23 @@ def _test_clips() -> tuple[str, ...]:
     return MOCAP_TEST_CLIPS
 
 
-def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True) -> Path:
-    """Copy ``run_dir/last.safetensors`` to ``dest`` (float16 unless ``half`` is False) with ``command``,
-    the run's provenance (config sha256, data identity), its last validation MPJPE and the ship step."""
-    import csv
-    import shlex
-    import sys
-
-    from vidpose.errors import InputError
-    from vidpose.methods import load
-    from vidpose.models.checkpoint import save_checkpoint
-
-    run_dir = Path(run_dir)
-    model = load(run_dir / "last.safetensors")
-    with open(run_dir / "metrics.csv", newline="") as f:
-        val_rows = [r for r in csv.DictReader(f) if r.get("val_mpjpe")]
-    if not val_rows:
-        raise InputError(f"{run_dir / 'metrics.csv'}: no val_mpjpe row; ship needs a run with validation")
-    last = val_rows[-1]
-    train_extra = dict(getattr(model, "extra", {}))
+def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
+         ship_command: str | None = None) -> Path:
+    """Ship a mocap lifter run (see :func:`vidpose.training.ship.ship`)."""
     from vidpose.data.loaders import mocap_clips
+    from vidpose.training.ship import ship as ship_run
 
-    extra = {
-        "command": command,
-        "ship_command": "python -m vidpose.bench.dgnet ship " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
-        "trained_on": "DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-                      + " and their mirror images, through random virtual cameras",
-        "config_sha256": train_extra.get("config_sha256"),
-        "data": train_extra.get("data"),
-        "epochs": int(last["epoch"]),
-        "val_mpjpe": float(last["val_mpjpe"]),
-        "train_seconds": float(last["elapsed_s"]),
-        "dtype": "float16" if half else "float32",
-        "train_extra": train_extra,
-    }
-    if half:
-        model = model.half()
-    return save_checkpoint(dest, model, extra=extra)
+    trained_on = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
+                  + " and their mirror images, through random virtual cameras")
+    return ship_run(run_dir, dest, command, trained_on, half, ship_command)
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import shlex
     import sys
 
     if len(sys.argv) == 5 and sys.argv[1] == "ship":
-        print(ship(sys.argv[2], sys.argv[3], sys.argv[4]))
+        print(ship(sys.argv[2], sys.argv[3], sys.argv[4],
+                   ship_command="python -m vidpose.bench.dgnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
     else:
         sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'")

@@ -81,7 +81,8 @@ def train_rows(data_root: str | Path, out: str | Path, base: str | Path = ".", r
         train(cfg, quiet=True)
         command = (f"OMP_NUM_THREADS=1 vidpose train {BASE_CONFIG} " + " ".join(f"--set {x}" for x in sets)
                    + f" --out {run_dir} --quiet")
-        shipped.append(ship(run_dir, weights_dir() / f"{weight_stem(row)}.safetensors", command))
+        shipped.append(ship(run_dir, weights_dir() / f"{weight_stem(row)}.safetensors", command,
+                            ship_command=f"python -m vidpose.bench.flowing train {data_root} {out} {row}"))
     return shipped
 
 
