@@ -70,3 +70,25 @@ def test_quick_suite():
             assert {"pck@0.2", "mean_px_error", "accel_error", "cpu_ms"} <= set(row)
     by = {x["name"]: x for x in r["rows"]}
     assert by["flow-offline"]["jitter_pct"] < by["raw"]["jitter_pct"]
+
+
+@pytest.mark.parametrize("row", list(flowing.MODEL_ROWS))
+def test_shipped_model_rows_record_what_made_them(row):
+    """Each shipped flowing checkpoint loads as the variant its row names, and re-reading its recorded
+    training command gives the config hash it records."""
+    from pathlib import Path
+
+    from vidpose.bench.clnet import recorded_config
+    from vidpose.methods import load, weights_dir
+    from vidpose.models.checkpoint import read_checkpoint
+
+    path = weights_dir() / f"{flowing.weight_stem(row)}.safetensors"
+    assert path.is_file() and path.stat().st_size < 2**20
+    extra = read_checkpoint(path, weights=False).extra
+    cfg = recorded_config(extra["command"], Path(__file__).resolve().parents[2])
+    assert cfg.sha256() == extra["config_sha256"]
+    model = load(path)
+    assert model.cfg == cfg.model and model.cfg.clip_length == cfg.data.clip_length
+    sets, start = flowing.MODEL_ROWS[row]
+    assert all(f"--set {s}" in extra["command"] for s in sets)
+    assert ("run.init_from=" in extra["command"]) == bool(start)

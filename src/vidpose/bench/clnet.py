@@ -337,23 +337,14 @@ def restamp(data_root: str | Path, base: str | Path = ".") -> list[Path]:
     """Set ``config_sha256`` and ``data`` (from :func:`provenance`) in every shipped weight file of
     ``ROWS``, keeping the weights bit for bit. ``data_root`` holds the synth-single split the
     recorded ``trained_on`` command makes."""
-    import torch
-
-    from vidpose.methods import load
-    from vidpose.models.checkpoint import read_checkpoint, save_checkpoint
+    from vidpose.models.checkpoint import read_checkpoint
+    from vidpose.training.ship import restamp as restamp_file
 
     done = []
     for _, stem in ROWS:
         path = weight_path(stem)
-        ck = read_checkpoint(path)
-        extra = dict(ck.extra)
-        extra.update(provenance(extra["command"], data_root, base))
-        model = load(path).half()
-        before = {k: v.clone() for k, v in ck.state.items()}
-        if not all(torch.equal(before[k], v) for k, v in model.state_dict().items()):  # f16 -> f32 -> f16
-            raise RuntimeError(f"{path}: the weights would change; not restamped")
-        save_checkpoint(path, model, extra=extra)
-        done.append(path)
+        command = read_checkpoint(path, weights=False).extra["command"]
+        done.append(restamp_file(path, provenance(command, data_root, base)))
     return done
 
 

@@ -52,3 +52,21 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, trained_on: str, h
     if half:
         model = model.half()
     return save_checkpoint(dest, model, extra=extra)
+
+
+def restamp(path: str | Path, updates: dict) -> Path:
+    """Rewrite a shipped file's ``extra`` metadata with ``updates``, keeping its weights bit for bit
+    (float16 files load as float32 and go back exactly; anything else is refused)."""
+    import torch
+
+    from vidpose.methods import load
+    from vidpose.models.checkpoint import read_checkpoint, save_checkpoint
+
+    path = Path(path)
+    ck = read_checkpoint(path)
+    model = load(path)
+    if all(v.dtype == torch.float16 for v in ck.state.values() if v.is_floating_point()):
+        model = model.half()
+    if not all(torch.equal(ck.state[k], v) for k, v in model.state_dict().items()):
+        raise InputError(f"{path}: the weights would change; not restamped")
+    return save_checkpoint(path, model, extra={**ck.extra, **updates})
