@@ -23,6 +23,22 @@ def list_trained() -> None:
     notes = sorted({r["note"] for r in rows if r.get("note")})
     for n in notes:
         print(f"note: {n}")
+    list_lifters()
+
+
+def list_lifters() -> None:
+    """The shipped 2D->3D lifter (``vidpose run VIDEO --lift dgnet --skeleton h36m17``) and its data."""
+    from vidpose.methods.dgnet import shipped_path
+    from vidpose.models.checkpoint import read_checkpoint
+
+    print()
+    print("2D->3D lifter shipped with vidpose (vidpose run VIDEO --lift dgnet --skeleton h36m17):")
+    path = shipped_path()
+    if not path.is_file():
+        print(f"{'dgnet':20s} missing {path}")
+        return
+    ck = read_checkpoint(path, weights=False)
+    print(f"{'dgnet':20s} shipped {ck.method:16s} trained on: {ck.extra.get('trained_on', 'unknown')}")
 
 
 def main(args: argparse.Namespace) -> int:
