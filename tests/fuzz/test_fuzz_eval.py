@@ -102,7 +102,7 @@ def json_pair(draw, gt, pred):
     return g[0], p[0], [("gt", g[1]), ("pred", p[1])]
 
 
-def _run_pair(case, metrics, gt_name, pred_name, **kw):
+def _check_eval_pair(case, metrics, gt_name, pred_name, **kw):
     g, p, edits = case
     note(edits)
     with workdir() as d:
@@ -117,13 +117,13 @@ def _run_pair(case, metrics, gt_name, pred_name, **kw):
 @FUZZ
 @given(case=json_pair(COCO_GT, COCO_RES))
 def test_fuzz_eval_coco(case):
-    _run_pair(case, ["oks_ap"], "person_keypoints_gt.json", "results.json")
+    _check_eval_pair(case, ["oks_ap"], "person_keypoints_gt.json", "results.json")
 
 
 @FUZZ
 @given(case=json_pair(SYNTH, POSES))
 def test_fuzz_eval_synth_vs_poses(case):
-    _run_pair(case, VIDEO_METRICS, "annotations.json", "poses.json")
+    _check_eval_pair(case, VIDEO_METRICS, "annotations.json", "poses.json")
 
 
 def _npz(**arrays) -> bytes:

@@ -53,7 +53,7 @@ def npz_pair(draw, base3d, base2d):
     return b3, b2, [*e3, op3, *e2, op2]
 
 
-def _run(reader, case, check_joints):
+def _check_reader(reader, case, check_joints):
     b3, b2, edits = case
     note(edits)
     with workdir() as d:
@@ -72,10 +72,10 @@ def _run(reader, case, check_joints):
 @FUZZ
 @given(case=npz_pair(H36M_3D, H36M_2D))
 def test_fuzz_read_h36m_npz(case):
-    _run(read_h36m_npz, case, 17)
+    _check_reader(read_h36m_npz, case, 17)
 
 
 @FUZZ
 @given(case=npz_pair(HE_3D, HE_2D))
 def test_fuzz_read_humaneva_npz(case):
-    _run(read_humaneva_npz, case, 15)
+    _check_reader(read_humaneva_npz, case, 15)

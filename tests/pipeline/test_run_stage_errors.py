@@ -18,7 +18,7 @@ def clip():
     return store.path("sample-sports2d", quiet=True)
 
 
-def fails_cleanly(r, out, *needles):
+def expect_clean_failure(r, out, *needles):
     assert r.returncode == 1, r.stderr
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("vidpose: error: "), r.stderr
@@ -40,17 +40,17 @@ def fails_cleanly(r, out, *needles):
 ])
 def test_bad_stage_or_model_choice(clip, tmp_path, args, needles):
     out = tmp_path / "out"
-    fails_cleanly(vidpose_run(clip, "--out", out, *args), out, *needles)
+    expect_clean_failure(vidpose_run(clip, "--out", out, *args), out, *needles)
 
 
 def test_bad_model_paths(clip, tmp_path):
     missing = tmp_path / "weights" / "nope.safetensors"
     r = vidpose_run(clip, "--out", tmp_path / "o1", "--model", missing)
-    fails_cleanly(r, tmp_path / "o1", str(missing), "not found")
+    expect_clean_failure(r, tmp_path / "o1", str(missing), "not found")
     text = tmp_path / "notes.safetensors"
     text.write_text("not a checkpoint\n" * 10)
-    fails_cleanly(vidpose_run(clip, "--out", tmp_path / "o2", "--model", text), tmp_path / "o2", str(text))
+    expect_clean_failure(vidpose_run(clip, "--out", tmp_path / "o2", "--model", text), tmp_path / "o2", str(text))
     onnx = tmp_path / "broken.onnx"
     onnx.write_bytes(b"\x08\x07garbage" * 50)
-    fails_cleanly(vidpose_run(clip, "--out", tmp_path / "o3", "--model", onnx), tmp_path / "o3", str(onnx),
+    expect_clean_failure(vidpose_run(clip, "--out", tmp_path / "o3", "--model", onnx), tmp_path / "o3", str(onnx),
                   "ONNX")
