@@ -54,3 +54,31 @@ def test_bad_model_paths(clip, tmp_path):
     onnx.write_bytes(b"\x08\x07garbage" * 50)
     expect_clean_failure(vidpose_run(clip, "--out", tmp_path / "o3", "--model", onnx), tmp_path / "o3", str(onnx),
                   "ONNX")
+
+
+def test_models_vidpose_run_cannot_run(clip, tmp_path):
+    """A clip model (temporal Flowing ConvNets) and a lifter are refused as --model, naming the file."""
+    from vidpose.methods import weights_dir
+
+    clip_model = weights_dir() / "flowing_fusion_flow_n3.safetensors"
+    expect_clean_failure(vidpose_run(clip, "--out", tmp_path / "a", "--model", clip_model), tmp_path / "a",
+                         str(clip_model), "takes clips of 7 frames")
+    lifter = weights_dir() / "dgnet_mocap.safetensors"
+    expect_clean_failure(vidpose_run(clip, "--out", tmp_path / "b", "--model", lifter), tmp_path / "b",
+                         str(lifter), "not a 2D keypoint model", "--lift")
+
+
+def test_a_single_frame_flowing_model_runs(clip, tmp_path):
+    """The single-frame Flowing ConvNets checkpoints run top-down in vidpose run like the other 2D models."""
+    import json
+
+    from vidpose.methods import weights_dir
+
+    out = tmp_path / "out"
+    r = vidpose_run(clip, "--out", out, "--model", weights_dir() / "flowing_heatmap.safetensors",
+                    "--max-frames", "10", "--no-overlay")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "run.json").read_text())
+    assert report["model"]["method"] == "flowing" and report["frames"] == 10
+    poses = json.loads((out / "poses.json").read_text())
+    assert any(f["persons"] for f in poses["frames"])

@@ -176,6 +176,8 @@ class FlowingConvNet(nn.Module):
         return np.stack([clip_flows(clip, c, self._flow) for clip in rgb])
 
     def forward(self, clips):
+        if clips.dim() == 4 and self.cfg.clip_length == 1:
+            clips = clips[:, None]  # single-frame variants also take plain crops (B, 3, H, W), as vidpose run gives
         if clips.dim() != 5 or clips.shape[1] != self.cfg.clip_length or clips.shape[2] != 3:
             raise InputError(f"clips: expected (B, {self.cfg.clip_length}, 3, H, W), got {tuple(clips.shape)}")
         b, t = clips.shape[:2]
@@ -233,16 +235,11 @@ class FlowingConvNet(nn.Module):
             parts[name] = float(part.detach())
         return total, {"loss": float(total.detach()), **parts}
 
-    @torch.no_grad()
     def predict(self, clips):
         """clips (B, T, 3, H, W) -> the centre frame's keypoints (B, K, 3) in crop pixels."""
-        was = self.training
-        self.eval()
-        try:
-            out = self.forward(clips)
-        finally:
-            self.train(was)
-        return torch.from_numpy(self.codec.decode({k: out[k] for k in self.output_keys}))
+        from vidpose.models.model import decode_in_eval_mode
+
+        return decode_in_eval_mode(self, clips)
 
 
 

@@ -86,11 +86,17 @@ class PoseModel(nn.Module):
 
         Runs in eval mode (BatchNorm uses running statistics) and restores the mode.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            out = self.forward(images)
-        finally:
-            self.train(was_training)
-        kp = self.codec.decode({key: out[key] for key in self.output_keys})
-        return torch.from_numpy(kp)
+        return decode_in_eval_mode(self, images)
+
+
+def decode_in_eval_mode(model: nn.Module, inputs: Tensor) -> Tensor:
+    """``model.codec``'s keypoints (B, K, 3) for ``inputs``, with the model in eval mode (BatchNorm on
+    running statistics) and its mode restored afterwards; no gradients."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(inputs)
+    finally:
+        model.train(was_training)
+    return torch.from_numpy(model.codec.decode({key: out[key] for key in model.output_keys}))

@@ -123,7 +123,14 @@ def build_estimator(config, choice: ModelChoice, keep_heatmaps: bool, quiet: boo
     # .safetensors -> PyTorch, .onnx -> onnxruntime. PyTorch runs one thread: the crops are
     # small, and its thread pool competes with the decoder and overlay threads (40 frames of
     # the sample clip on a busy 2-core machine: estimate 1.1 s with 1 thread, 10 s with 2).
-    runner = as_runner(load(choice.path), threads=1)
+    model = load(choice.path)
+    if not hasattr(model, "codec") or not hasattr(model.cfg, "input_size"):
+        raise InputError(f"--model {choice.path}: a {getattr(model, 'method', '?')} model is not a 2D keypoint "
+                         "model; vidpose run takes BlazePose or a top-down 2D model (lifters go in --lift)")
+    if getattr(model.cfg, "clip_length", 1) != 1:
+        raise InputError(f"--model {choice.path}: this {model.method} model takes clips of {model.cfg.clip_length} "
+                         "frames; vidpose run runs single-frame models (its temporal refinement is --refine)")
+    runner = as_runner(model, threads=1)
     skeleton = skeleton_for(runner.cfg.num_keypoints, choice.spec)
     cfg = TopDownConfig(max_people=config.max_people, detect_every=config.detect_every, keep_heatmaps=keep_heatmaps)
     detector = BlazePoseDetector(config.detection_threshold, threads=config.threads, quiet=quiet)
