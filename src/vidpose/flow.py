@@ -15,9 +15,9 @@ Conventions
   t+1. It is computed by backward sampling with the inverse flow approximated
   by ``-flow`` sampled at the target (exact for smooth flow, as used for
   heatmaps in the Flowing ConvNets paper).
-* :func:`flow_to_crop` expresses an image flow in the coordinates of two crops
-  (one per frame, each an affine image -> crop), e.g. a person's heatmap ROI in
-  frame t and in frame t+k: the result warps crop-t maps into crop-(t+k).
+* :func:`resize_flow` brings a flow to another grid (e.g. the heatmaps' resolution);
+  a person's ROI in another frame is reached by tracing the image points of its
+  crop grid along the flow (:func:`warp_points`), as the refine stages do.
 
 Estimator: OpenCV's DIS (Kroeger et al. 2016), a documented substitute for the
 DeepFlow used by the Flowing ConvNets paper (DeepFlow is slower by two orders
@@ -100,10 +100,18 @@ class ScaledFlow:
 
     def full(self) -> np.ndarray:
         """The flow at the image's size (H, W, 2), in image pixels."""
-        f = self.field
-        if f.shape[:2] != (self.height, self.width):
-            f = cv2.resize(f, (self.width, self.height), interpolation=cv2.INTER_LINEAR) * self.factors
-        return f.astype(np.float32, copy=False)
+        return resize_flow(self.field, self.height, self.width)
+
+
+def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A flow field (h, w, 2) on another grid (height, width): resampled, and its vectors scaled to
+    that grid's pixels (area averaging when shrinking, bilinear when enlarging)."""
+    f = np.asarray(flow, np.float32)
+    if f.shape[:2] == (height, width):
+        return f
+    shrink = height < f.shape[0] or width < f.shape[1]
+    out = cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return (out * np.array([width / f.shape[1], height / f.shape[0]], np.float32)).astype(np.float32)
 
 
 class FlowEstimator:
@@ -241,31 +249,6 @@ def warp_map(maps: np.ndarray, flow: np.ndarray) -> np.ndarray:
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     src_x, src_y = xs - f[..., 0], ys - f[..., 1]
     return cv2.remap(m, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-
-
-def flow_to_crop(flow: np.ndarray, src_affine: np.ndarray, dst_affine: np.ndarray,
-                 size: tuple[int, int]) -> np.ndarray:
-    """An image flow (H, W, 2) from frame t to frame t' as a flow on a crop grid.
-
-    ``src_affine``/``dst_affine`` (2, 3) map image pixels to crop-t / crop-t'
-    coordinates (the two frames' ROIs of one person, e.g. heatmap grids);
-    ``size`` (h, w) is the crop grid. The result (h, w, 2) at crop-t' pixel q is
-    the displacement that :func:`warp_map` applies to move crop-t content into
-    crop t': crop-t point u (image x = A_src^-1 u) goes to A_dst (x + flow(x)).
-    Returned on the destination grid, as warp_map expects: out(q) = q - u_src(q)
-    where u_src(q) is the crop-t point that lands on q.
-    """
-    from vidpose.geometry import apply_affine, invert_affine
-
-    h, w = int(size[0]), int(size[1])
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    q = np.stack([xs.ravel(), ys.ravel()], axis=1)
-    # q in crop t' -> image point y in frame t'; the point x in frame t that moved there is
-    # approximately y - flow(y) (flow sampled at the target, as in warp_map).
-    y = apply_affine(invert_affine(np.asarray(dst_affine, np.float64)), q)
-    x = y - sample(flow, y).astype(np.float64)
-    u = apply_affine(np.asarray(src_affine, np.float64), x)
-    return (q - u).reshape(h, w, 2).astype(np.float32)
 
 
 def warp_maps_torch(maps, flow):

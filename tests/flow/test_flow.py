@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidpose.errors import InputError
-from vidpose.flow import (FlowCache, FlowConfig, FlowEstimator, chain, consistency, flow_to_crop, sample,
+from vidpose.flow import (FlowCache, FlowConfig, FlowEstimator, chain, consistency, resize_flow, sample,
                           warp_map, warp_points)
 
 
@@ -103,26 +103,15 @@ def test_warp_map_moves_content_along_the_flow():
         warp_map(m, flow[:10])
 
 
-def test_flow_to_crop_moves_a_heatmap_between_two_rois():
-    """A person's heatmap in ROI t (scaled, shifted) warped with the image flow expressed on the
-    crop grids lands where ROI t' (rotated, other scale) sees the moved point."""
-    from vidpose.geometry import apply_affine
-
-    d = np.array([6.0, -4.0])  # the image moves by d between the two frames
-    flow = np.zeros((200, 300, 2), np.float32)
-    flow[...] = d
-    x = np.array([150.0, 90.0])  # a joint in frame t (image pixels)
-    a_src = np.array([[0.5, 0.0, -40.0], [0.0, 0.5, -20.0]])  # image -> crop t
-    c, s = math.cos(0.3), math.sin(0.3)
-    a_dst = np.array([[0.4 * c, -0.4 * s, -10.0], [0.4 * s, 0.4 * c, 5.0]])  # image -> crop t'
-    u = apply_affine(a_src, x)
-    hm = _gauss(64, 64, *u, s=1.5)
-    f = flow_to_crop(flow, a_src, a_dst, (64, 64))
-    out = warp_map(hm, f)
-    want = apply_affine(a_dst, x + d)
-    ys, xs = np.mgrid[0:64, 0:64]
-    centroid = np.array([(out * xs).sum(), (out * ys).sum()]) / out.sum()
-    np.testing.assert_allclose(centroid, want, atol=0.2)
+def test_resize_flow_scales_the_vectors_to_the_new_grid():
+    flow = np.zeros((64, 96, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 8.0, -4.0
+    small = resize_flow(flow, 16, 24)  # a quarter of the size: vectors a quarter as long
+    assert small.shape == (16, 24, 2)
+    np.testing.assert_allclose(small[..., 0], 2.0)
+    np.testing.assert_allclose(small[..., 1], -1.0)
+    np.testing.assert_allclose(resize_flow(small, 64, 96), flow, atol=1e-5)  # and back
+    assert resize_flow(flow, 64, 96) is flow or np.array_equal(resize_flow(flow, 64, 96), flow)
 
 
 def test_cache_computes_each_pair_once_and_chains():

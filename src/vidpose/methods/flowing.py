@@ -195,11 +195,11 @@ class FlowingConvNet(nn.Module):
         h1, h2, f7 = self.frame(clips.flatten(0, 1))
         fused = (h2 if h2 is not None else h1).unflatten(0, (b, t))  # (B, T, K, h, w)
         if temporal == "warp":
-            from vidpose.flow import warp_maps_torch
+            from vidpose.flow import resize_flow, warp_maps_torch
 
             flows = self._flows(clips)  # input pixels; to heatmap pixels:
             hh, ww = fused.shape[-2:]
-            small = np.stack([[_resize_flow(f, hh, ww) for f in clip] for clip in flows])
+            small = np.stack([[resize_flow(f, hh, ww) for f in clip] for clip in flows])
             small = torch.from_numpy(small).to(fused.dtype)
             warped = warp_maps_torch(fused.flatten(0, 1), small.flatten(0, 1)).unflatten(0, (b, t))
         else:
@@ -242,15 +242,6 @@ class FlowingConvNet(nn.Module):
         return decode_in_eval_mode(self, clips)
 
 
-
-
-def _resize_flow(flow: np.ndarray, h: int, w: int) -> np.ndarray:
-    """A flow (H, W, 2) in input pixels -> (h, w, 2) in the smaller grid's pixels."""
-    import cv2
-
-    sy, sx = h / flow.shape[0], w / flow.shape[1]
-    small = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA)
-    return (small * np.array([sx, sy], np.float32)).astype(np.float32)
 
 
 def build(cfg: Config):
