@@ -300,7 +300,7 @@ def recorded_config(command: str, base: str | Path = "."):
     from vidpose.errors import InputError
     from vidpose.training.config import load_config
 
-    words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-") or words_is_value(w)]
+    words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-") or _is_argument(w)]
     # (environment assignments such as OMP_NUM_THREADS=1 before the program name are dropped)
     try:
         i = words.index("train")
@@ -316,7 +316,7 @@ def recorded_config(command: str, base: str | Path = "."):
     return load_config(Path(base) / config, overrides)
 
 
-def words_is_value(word: str) -> bool:
+def _is_argument(word: str) -> bool:
     """A ``K=V`` word that is an argument (``data.root=...``), not an environment assignment (``OMP_NUM_THREADS=1``)."""
     return "." in word.split("=", 1)[0]
 

@@ -127,7 +127,8 @@ def _model_rows(quick: bool) -> list[dict]:
             res = pck(pred[keep], gt[keep, :, :2], vis[keep], norm[keep], 0.2)
             acc, n = 0.0, 0
             for name, idx in pose.sequences.items():  # synth-single: one person per frame, in order
-                sel = [k for k, it in enumerate(crops.items) if it.frame in set(idx)]
+                frames_of_clip = set(idx)
+                sel = [k for k, it in enumerate(crops.items) if it.frame in frames_of_clip]
                 if len(sel) >= 3:
                     s_, c_ = accel_error_sum(pred[sel], gt[sel, :, :2], vis[sel].all(axis=1))
                     acc, n = acc + s_, n + c_
