@@ -266,7 +266,11 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     validate(cfg)
     dist_ = _setup_dist()
     try:
-        return _train(cfg, resume, quiet, dist_)
+        metrics = _train(cfg, resume, quiet, dist_)
+        # Every process reaches the shutdown together: a process that tears its process group
+        # down while another is still in a collective makes gloo abort that one at exit.
+        dist_.barrier()
+        return metrics
     finally:
         if dist_.enabled:
             import torch.distributed as dist
