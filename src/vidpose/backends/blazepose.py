@@ -468,3 +468,47 @@ def _inside_any(pt: np.ndarray, boxes: np.ndarray) -> bool:
     return bool(
         np.any((boxes[:, 0] <= pt[0]) & (pt[0] <= boxes[:, 2]) & (boxes[:, 1] <= pt[1]) & (pt[1] <= boxes[:, 3]))
     )
+
+
+class BlazePoseCropModel:
+    """The landmark model alone on given person crops (no detector, no ROI tracking): crops
+    (B, H, W, 3) uint8 RGB -> keypoints (B, 33, 3) in crop pixels, score = visibility.
+
+    Each crop is padded to a centred square (black) and resized to 256x256, as the model's ROI
+    would be; a teacher for distillation and DKD's ``blazepose-*`` initializers use it."""
+
+    def __init__(self, model: str = "heavy", threads: int = 1, subpixel: bool = True, quiet: bool = True):
+        from vidpose import store
+
+        if model not in LANDMARK_MODELS:
+            raise InputError(f"unknown BlazePose model {model!r}; choose one of {', '.join(LANDMARK_MODELS)}")
+        self.model, self.subpixel = model, subpixel
+        self.path = store.path(LANDMARK_MODELS[model], quiet=quiet)
+        self._it = _interpreter(self.path, threads)
+        self._in = self._it.get_input_details()[0]["index"]
+        self._lm = {d["name"]: d["index"] for d in self._it.get_output_details()}["Identity"]
+        self._hm = {d["name"]: d["index"] for d in self._it.get_output_details()}["Identity_3"]
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+            raise InputError(f"BlazePose crops must be (B, H, W, 3) uint8 RGB, got {crops.shape} {crops.dtype}")
+        out = np.zeros((len(crops), 33, 3))
+        h, w = crops.shape[1:3]
+        side = max(h, w)
+        ox, oy = (side - w) / 2.0, (side - h) / 2.0
+        scale = side / LANDMARK_SIZE
+        for i, crop in enumerate(crops):
+            square = np.zeros((side, side, 3), np.uint8)
+            square[int(oy) : int(oy) + h, int(ox) : int(ox) + w] = crop
+            x = cv2.resize(square, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=cv2.INTER_LINEAR)
+            self._it.set_tensor(self._in, (x.astype(np.float32) / 255.0)[None])
+            self._it.invoke()
+            raw = self._it.get_tensor(self._lm)[0].reshape(NUM_LANDMARKS, 5)
+            xy = raw[:33, :2].astype(np.float64)
+            if self.subpixel:
+                xy = refine_from_heatmaps(xy, self._it.get_tensor(self._hm)[0])
+            out[i, :, 0] = xy[:, 0] * scale - int(ox)
+            out[i, :, 1] = xy[:, 1] * scale - int(oy)
+            out[i, :, 2] = sigmoid(raw[:33, 3])
+        return out

@@ -26,6 +26,11 @@ input pixels, ``output_keys`` and ``raw_outputs(images) -> {key: array}`` (see
   score is its mean keypoint score; with ``keep_heatmaps`` each person keeps the
   model's ``heatmaps`` output as ``(h, w, K)`` (``extra["heatmap_stride"]`` input
   pixels per cell, ``extra["crop_affine"]`` image <- crop).
+* Per-track state: a model with ``stateful = True`` (DKD) is called as
+  ``raw_outputs_tracked(images, states) -> (outputs, new states)`` with one state per
+  crop: the state its model returned for that person on the previous frame (DKD: the
+  pose kernels distilled from it), ``None`` for a newly detected person. A person keeps
+  its state while it is tracked from box to box; a lost person's state is dropped.
 """
 
 from __future__ import annotations
@@ -102,14 +107,18 @@ class TopDown:
         if model_file is not None:
             self.model_files["pose"] = model_file
         self._boxes: list[np.ndarray] = []
+        self._states: list = []  # per tracked person, for stateful models
+        self.stateful = bool(getattr(model, "stateful", False))
         self._frame = 0
         self.stats = {"detector_calls": 0, "model_calls": 0, "crops": 0}
 
     def reset(self) -> None:
-        self._boxes, self._frame = [], 0
+        self._boxes, self._states, self._frame = [], [], 0
 
-    def estimate_boxes(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[PersonPose]:
-        """One person per box (image pixels): crop, run the model (batched), map back."""
+    def estimate_boxes(self, image: np.ndarray, boxes: list[np.ndarray], states: list | None = None) -> list[PersonPose]:
+        """One person per box (image pixels): crop, run the model (batched), map back. For a
+        stateful model ``states`` (one per box, None = new person) go with the crops and each
+        person's new state is ``extra["track_state"]``."""
         if not boxes:
             return []
         crops, to_image = [], []
@@ -120,8 +129,15 @@ class TopDown:
         x = normalize_rgb(np.stack(crops), self.mean, self.std)
         keys = tuple(self.model.output_keys)
         raw: dict[str, list[np.ndarray]] = {}
+        states = list(states) if states is not None else [None] * len(boxes)
+        new_states: list = []
         for lo in range(0, len(x), self.config.batch_size):
-            out = self.model.raw_outputs(x[lo : lo + self.config.batch_size])
+            if self.stateful:
+                out, st = self.model.raw_outputs_tracked(x[lo : lo + self.config.batch_size],
+                                                         states[lo : lo + self.config.batch_size])
+                new_states += st
+            else:
+                out = self.model.raw_outputs(x[lo : lo + self.config.batch_size])
             self.stats["model_calls"] += 1
             for k, v in out.items():
                 raw.setdefault(k, []).append(np.asarray(v))
@@ -138,6 +154,8 @@ class TopDown:
                 heatmaps = np.ascontiguousarray(hm[i].transpose(1, 2, 0))
                 extra["heatmap_stride"] = self.input_size[1] / hm.shape[-1]
             extra["input_box"] = np.asarray(boxes[i], np.float64)
+            if self.stateful:
+                extra["track_state"] = new_states[i]
             people.append(PersonPose(
                 keypoints=kps, bbox=keypoint_box(kps, self.config.keypoint_threshold),
                 score=float(kps[:, 2].mean()), heatmaps=heatmaps, extra=extra,
@@ -150,7 +168,7 @@ class TopDown:
         cfg = self.config
         lost = False
         people: list[PersonPose] = []
-        for p in self.estimate_boxes(image, self._boxes):
+        for p in self.estimate_boxes(image, self._boxes, self._states if self.stateful else None):
             if not self._found(p):
                 lost = True
                 continue
@@ -179,6 +197,8 @@ class TopDown:
                 taken.append(p.bbox)
             people = self._dedupe(people)
         self._boxes = [self._next_box(p.bbox) for p in people]
+        if self.stateful:
+            self._states = [p.extra.pop("track_state", None) for p in people]
         self._frame += 1
         return people
 

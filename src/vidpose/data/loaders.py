@@ -138,6 +138,15 @@ def _jhmdb(cfg: DataConfig, subset: str) -> PoseDataset:
     return _by_train_flag(read_jhmdb(_root(cfg), 1), subset, "jhmdb")
 
 
+def _videos(cfg: DataConfig, subset: str) -> PoseDataset:
+    """Unlabelled videos under ``root/<subset>/`` (person boxes from BlazePose's detector; label-free
+    objectives only: set ``data.teacher``)."""
+    from vidpose.data.videos import read_video_folder
+    from vidpose.skeletons import COCO17
+
+    return read_video_folder(_root(cfg) / subset, tuple(COCO17.keypoints))
+
+
 LOADERS: dict[str, Callable[[DataConfig, str], PoseDataset]] = {
     "synth-single": _synth,
     "synth-crowd": _synth,
@@ -148,6 +157,7 @@ LOADERS: dict[str, Callable[[DataConfig, str], PoseDataset]] = {
     "hie": _hie,
     "penn_action": _penn_action,
     "jhmdb": _jhmdb,
+    "videos": _videos,
 }
 
 

@@ -129,8 +129,9 @@ class TopDownDataset(_TorchDataset):
     annotation in image pixels; ``affine`` (2, 3) float64 crop <- image;
     ``meta`` dict(frame, person, flipped).
 
-    Persons without a labelled keypoint, COCO crowd regions and persons whose
-    box is smaller than a pixel are excluded; ``excluded`` counts them by reason and :meth:`summary` says so.
+    Persons without a labelled keypoint (unless there is no codec and the person has a
+    box: label-free objectives crop unlabelled people, e.g. a detector's boxes on videos),
+    COCO crowd regions and persons whose box is smaller than a pixel are excluded; ``excluded`` counts them by reason and :meth:`summary` says so.
     """
 
     def __init__(self, dataset: PoseDataset, input_size: tuple[int, int] = (256, 192),
@@ -175,7 +176,7 @@ class TopDownDataset(_TorchDataset):
                         f"dataset {dataset.name}: frame {fi} ({frame.image}) person {pi}: keypoints "
                         f"shape {kp.shape}, expected ({nj}, 3)"
                     )
-                if not (kp[:, 2] > 0).any():
+                if not (kp[:, 2] > 0).any() and (codec is not None or person.bbox is None):
                     self.excluded["no_labelled_keypoints"] += 1
                     continue
                 if person.extra.get("iscrowd"):  # a COCO crowd region is not one person

@@ -30,6 +30,7 @@ METHODS: dict[str, str | Method] = {
     "gcn-fixed": "vidpose.methods.dgnet:FIXED_METHOD",
     "tcn": "vidpose.methods.tcn:METHOD",
     "flowing": "vidpose.methods.flowing:METHOD",
+    "dkd": "vidpose.methods.dkd:METHOD",
 }
 
 # Shipped name -> file stem in vidpose/weights (the stem is also the training config's stem).

@@ -1,0 +1,96 @@
+"""A folder of unlabelled videos as a :class:`PoseDataset` of person boxes (no keypoints).
+
+For label-free training (a teacher's predictions as targets, ``[data] dataset = "videos"``):
+every video file under ``root/<subset>/`` (searched recursively; ``.mp4 .mov .avi .mkv .webm``)
+is one sequence. Its frames are decoded once into a cache folder (JPEG, under the model store's
+home, keyed by the video's path, size and modification time) and BlazePose's person detector
+gives one box per frame: the highest-scoring detection's full-body circle as a square box.
+Frames without a detection have no person. No annotation file next to the videos is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
+from vidpose.errors import InputError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+
+
+def find_videos(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: video folder not found")
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise InputError(f"{folder}: no video file ({', '.join(VIDEO_SUFFIXES)})")
+    return videos
+
+
+def _cache_dir(video: Path) -> Path:
+    from vidpose.store import home
+
+    st = video.stat()
+    key = hashlib.sha256(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return home() / "video_frames" / f"{video.stem}-{key}"
+
+
+def _extract(video: Path, out: Path) -> None:
+    """Decode ``video`` into ``out`` (JPEG frames + boxes.npy), written to a temporary folder first."""
+    import cv2
+
+    from vidpose.backends.blazepose import BlazePoseDetector
+    from vidpose.io.video import open_source
+
+    detector = BlazePoseDetector(threads=1, quiet=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        boxes = []
+        with open_source(video) as src:
+            for f in src:
+                cv2.imwrite(str(tmp / f"{f.index:06d}.jpg"), cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR))
+                dets = detector(f.image)
+                if dets:
+                    d = max(dets, key=lambda d: d.score)
+                    r = float(np.hypot(*(d.keypoints[1] - d.keypoints[0])))
+                    c = d.keypoints[0]
+                    boxes.append([f.index, c[0] - r, c[1] - r, c[0] + r, c[1] + r, d.score])
+        np.save(tmp / "boxes.npy", np.asarray(boxes, np.float64).reshape(-1, 6))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_video_folder(folder: str | Path, keypoint_names: tuple[str, ...]) -> PoseDataset:
+    """Every video under ``folder`` -> frames with one unlabelled person box each (zero keypoints in
+    ``keypoint_names``' order, visibility 0), one sequence per video."""
+    folder = Path(folder)
+    frames: list[FrameAnnotation] = []
+    sequences: dict[str, list[int]] = {}
+    nj = len(keypoint_names)
+    for video in find_videos(folder):
+        cache = _cache_dir(video)
+        if not (cache / "boxes.npy").is_file():
+            _extract(video, cache)
+        boxes = {int(b[0]): b[1:5] for b in np.load(cache / "boxes.npy")}
+        images = sorted(cache.glob("*.jpg"))
+        name = str(video.relative_to(folder))
+        sequences[name] = []
+        for img in images:
+            i = int(img.stem)
+            persons = []
+            if i in boxes:
+                persons.append(PersonAnnotation(keypoints=np.zeros((nj, 3)), bbox=np.asarray(boxes[i]), track_id=0))
+            sequences[name].append(len(frames))
+            frames.append(FrameAnnotation(image=img, persons=persons, index=i, video=video, image_id=f"{name}:{i}"))
+    return PoseDataset(name=f"videos:{folder.name}", skeleton="coco17", keypoint_names=keypoint_names,
+                       frames=frames, sequences=sequences)

@@ -1,0 +1,151 @@
+"""DKD (vidpose.methods.dkd): kernel matching, the distillator, the re-init policy, label-free training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vidpose.errors import InputError
+from vidpose.methods import build, make_config
+from vidpose.methods.dkd import KernelDistillator, match_kernels, needs_reinit
+
+
+def test_kernel_matching_equals_an_explicit_correlation():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(2, 3, 6, 5, generator=g)
+    kernels = torch.randn(2, 4, 3, 3, 3, generator=g)
+    out = match_kernels(feats, kernels)
+    padded = F.pad(feats, (1, 1, 1, 1))
+    ref = torch.zeros(2, 4, 6, 5)
+    for b in range(2):  # each sample's own kernels, each joint, each position: a plain dot product
+        for j in range(4):
+            for y in range(6):
+                for x in range(5):
+                    ref[b, j, y, x] = (padded[b, :, y : y + 3, x : x + 3] * kernels[b, j]).sum()
+    assert out.shape == (2, 4, 6, 5)
+    assert torch.allclose(out, ref, atol=1e-5)
+    with pytest.raises(InputError, match="do not fit"):
+        match_kernels(feats, kernels[:, :, :2])
+
+
+def test_distillator_kernels_depend_on_features_and_heatmaps():
+    torch.manual_seed(0)
+    d = KernelDistillator(c=8, k=5, s=3)
+    f = torch.randn(1, 8, 16, 12)
+    h = torch.zeros(1, 5, 16, 12)
+    h_moved = h.clone()
+    h_moved[0, :, 4, 4] = 1.0
+    k = d(f, h)
+    assert k.shape == (1, 5, 8, 3, 3)
+    assert not torch.allclose(k, d(f, h_moved))  # other heatmaps -> other kernels
+    assert not torch.allclose(k, d(f * 2.0 + 1.0, h))  # other features -> other kernels
+    f.requires_grad_(True)
+    h_moved.requires_grad_(True)
+    d(f, h_moved).sum().backward()
+    assert f.grad.abs().sum() > 0 and h_moved.grad.abs().sum() > 0
+
+
+def test_reinit_policy_table():
+    cfg = make_config("dkd", {"reinit_every": 4, "reinit_confidence": 0.5})
+    assert not needs_reinit(1, 0.9, cfg)
+    assert needs_reinit(4, 0.9, cfg)  # every N frames
+    assert needs_reinit(1, 0.4, cfg)  # confidence dropped
+    off = make_config("dkd", {"reinit_every": 0, "reinit_confidence": 0.0})
+    assert not needs_reinit(1000, 0.0, off)
+
+
+def _initialised(model, frames: torch.Tensor) -> list[bool]:
+    state, flags = None, []
+    for i in range(len(frames)):
+        _, (state,) = model.track_step(frames[i : i + 1], [state])
+        flags.append(state["initialised"])
+    return flags
+
+
+def test_reinit_policy_triggers_as_configured_when_tracking():
+    frames = torch.randn(7, 3, 128, 96, generator=torch.Generator().manual_seed(1))
+    every3 = build("dkd", reinit_every=3, reinit_confidence=0.0)
+    assert _initialised(every3, frames) == [True, False, False, True, False, False, True]
+    assert every3.counts["initializer"] == 3 and every3.counts["small"] == 7
+    never = build("dkd", reinit_every=0, reinit_confidence=0.0)
+    assert _initialised(never, frames) == [True] + [False] * 6  # first frame of the track only
+    # peak scores are at most 1: a threshold above that re-initialises on every frame
+    always = build("dkd", reinit_every=0, reinit_confidence=1.01)
+    assert _initialised(always, frames) == [True] * 7
+
+
+def test_training_losses_and_ablation_shapes():
+    torch.manual_seed(0)
+    clips = torch.randn(2, 5, 3, 128, 96)
+    targets = {"heatmaps": torch.rand(2, 5, 17, 32, 24), "weights": torch.ones(2, 5, 17)}
+    model = build("dkd")
+    out = model(clips)
+    assert out["sequence"].shape == (2, 5, 17, 32, 24)
+    loss, parts = model.loss(out, targets)
+    loss.backward()
+    assert {"loss_heatmap", "loss_adversarial", "loss_discriminator"} <= set(parts)
+    assert model.discriminator.net[0].weight.grad.abs().sum() > 0  # the discriminator learns too
+    assert model.distill.to_kernels.weight.grad.abs().sum() > 0
+    small = build("dkd", distillator=False, adversarial_weight=0.0)
+    assert small.initializer is None and small.discriminator is None
+    _, parts = small.loss(small(clips), targets)
+    assert set(parts) == {"loss", "loss_heatmap"}
+    # the initializer is frozen and not part of the checkpoint
+    assert not any(k.startswith("initializer") for k in model.state_dict())
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(InputError, match="kernel_size"):
+        make_config("dkd", {"kernel_size": 2})
+    with pytest.raises(InputError, match="initializer"):
+        build("dkd", input_size=(64, 64))  # the shipped simplebaseline takes 128x96
+
+
+def test_teacher_objective_trains_on_unlabelled_videos_without_labels(tmp_path):
+    """Clips of a folder of videos (no annotations read: only videos), a teacher's keypoints as targets."""
+    from vidpose.data.synth.generate import generate_split
+    from vidpose.training.config import config_from_dict
+    from vidpose.training.trainer import train
+
+    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=6, seed=3, video=True)
+    generate_split("synth-single", tmp_path / "render", "val", clips=1, frames=6, seed=4, video=True)
+    videos = tmp_path / "videos"
+    for sub in ("train", "val"):
+        (videos / sub).mkdir(parents=True)
+        for v in (tmp_path / "render" / "synth-single" / sub).glob("*/video.mp4"):
+            v.rename(videos / sub / f"{v.parent.name}.mp4")  # videos alone, no annotation file anywhere
+    assert not list(videos.rglob("*.json"))
+    cfg = config_from_dict({
+        "model": {"method": "dkd", "adversarial_length": 2, "free_running": True},
+        "data": {"dataset": "videos", "root": str(videos), "teacher": "simplebaseline", "clip_length": 3,
+                 "max_samples": 4, "max_val_samples": 2},
+        "optim": {"epochs": 1, "batch_size": 2},
+        "run": {"out_dir": str(tmp_path / "run"), "threads": 1},
+    })
+    from vidpose.methods import get
+
+    model = get("dkd").build(cfg.model)
+    objective = get("dkd").objective(cfg, model)
+    sample = objective.train_set()[0]
+    assert set(sample) == {"images", "affine"}  # no keypoints, no targets: nothing labelled
+    pose = objective.train_data.crops.dataset
+    assert all(not (p.keypoints[:, 2] > 0).any() for f in pose.frames for p in f.persons)
+    result = train(cfg, quiet=True)
+    assert np.isfinite(result["train_loss"]) and 0.0 <= result["val_pck_teacher"] <= 1.0
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_blazepose_teacher_gives_coco17_in_crop_pixels():
+    from vidpose import store
+    from vidpose.errors import ModelStoreError
+    from vidpose.methods.base import load_teacher
+
+    try:
+        store.path("blazepose-heavy", quiet=True)
+    except ModelStoreError:
+        pytest.skip("BlazePose heavy is not in the model store here (needs npm to fetch)")
+    model = build("dkd", distillator=False, adversarial_weight=0.0)
+    kp = load_teacher("blazepose-heavy", model)(torch.zeros(1, 3, 128, 96))
+    assert kp.shape == (1, 17, 3) and torch.isfinite(kp).all()
