@@ -87,20 +87,31 @@ def _gray(image: np.ndarray, scale: float) -> np.ndarray:
 @dataclass
 class ScaledFlow:
     """A flow computed on a downscaled image: ``field`` (h, w, 2) in its own pixels, and the image
-    size it stands for. :func:`sample` reads it at image coordinates without upsizing it."""
+    size it stands for. :func:`sample` reads it at image coordinates without upsizing it.
+
+    A flow computed on a region only (:class:`FlowCache` with regions) covers the rectangle of the
+    downscaled ``grid`` (rows, cols) starting at ``origin`` (x, y); points outside it read the
+    region's nearest border."""
 
     field: np.ndarray
     height: int
     width: int
+    origin: tuple[int, int] = (0, 0)
+    grid: tuple[int, int] | None = None
 
     @property
     def factors(self) -> np.ndarray:
         """(sx, sy): image pixels per field pixel."""
-        return np.array([self.width / self.field.shape[1], self.height / self.field.shape[0]], np.float32)
+        gh, gw = self.grid or self.field.shape[:2]
+        return np.array([self.width / gw, self.height / gh], np.float32)
 
     def full(self) -> np.ndarray:
         """The flow at the image's size (H, W, 2), in image pixels."""
-        return resize_flow(self.field, self.height, self.width)
+        f = self.field
+        if self.grid is not None and self.grid != f.shape[:2]:
+            (ox, oy), (gh, gw) = self.origin, self.grid
+            f = np.pad(f, ((oy, gh - oy - f.shape[0]), (ox, gw - ox - f.shape[1]), (0, 0)), mode="edge")
+        return resize_flow(f, self.height, self.width)
 
 
 def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -142,24 +153,54 @@ class FlowEstimator:
 class FlowCache:
     """Flow between frames by index, each pair computed once and kept for ``size`` pairs.
 
-    ``add(index, image)`` registers a frame (images are kept while a pair may need
+    ``add(index, image, regions)`` registers a frame (images are kept while a pair may need
     them); ``get(i, j)`` is the forward flow from frame i to frame j = i + 1 (or
     the backward flow for j = i - 1); :func:`chain` combines them over longer gaps.
+
+    ``backward="invert"`` computes only the forward flow of a pair and inverts it for the backward
+    direction (:func:`invert_flow`; one DIS call per pair instead of two). ``regions`` (boxes x1, y1,
+    x2, y2 in image pixels, e.g. the people in the frame) limit the flow of a pair to the union of
+    both frames' boxes, each grown by ``margin`` of its size, when that union is smaller than
+    ``max_region`` of the frame: the flow is then valid near those boxes only.
     """
 
-    def __init__(self, estimator: FlowEstimator | None = None, size: int = 32) -> None:
+    def __init__(self, estimator: FlowEstimator | None = None, size: int = 32, backward: str = "estimate",
+                 margin: float = 0.25, max_region: float = 0.6) -> None:
+        if backward not in ("estimate", "invert"):
+            raise InputError(f"flow cache: backward must be 'estimate' or 'invert', got {backward!r}")
         self.estimator = estimator or FlowEstimator()
         self.size = int(size)
-        self._images: OrderedDict[int, tuple[np.ndarray, int, int]] = OrderedDict()
+        self.backward = backward  # "invert": flow j -> j-1 is the inverse of the estimated j-1 -> j (one DIS per pair)
+        self.margin, self.max_region = float(margin), float(max_region)
+        self._images: OrderedDict[int, tuple[np.ndarray, int, int, np.ndarray | None]] = OrderedDict()
         self._flows: OrderedDict[tuple[int, int], ScaledFlow] = OrderedDict()
         self.computed = 0  # number of flow fields estimated (for tests and run statistics)
+        self.pixels = 0  # pixels of the downscaled images the estimated flows covered
 
-    def add(self, index: int, image: np.ndarray) -> None:
-        """Register frame ``index`` (only its grey, resized version is kept)."""
+    def add(self, index: int, image: np.ndarray, regions=None) -> None:
+        """Register frame ``index`` (only its grey, resized version is kept), with the boxes (N, 4)
+        the flow is needed around (None: everywhere)."""
         img = np.asarray(image)
-        self._images[int(index)] = (self.estimator.prepare(img), img.shape[0], img.shape[1])
+        boxes = None if regions is None else np.asarray(regions, np.float64).reshape(-1, 4)
+        self._images[int(index)] = (self.estimator.prepare(img), img.shape[0], img.shape[1], boxes)
         while len(self._images) > self.size + 1:
             self._images.popitem(last=False)
+
+    def _crop(self, i: int, j: int) -> tuple[int, int, int, int] | None:
+        """The rectangle (x0, y0, x1, y1) of the downscaled images the flow of pair (i, j) needs, or None
+        for the whole image."""
+        (a, h, w, ra), (_, _, _, rb) = self._images[i], self._images[j]
+        if ra is None or rb is None or not (len(ra) or len(rb)):
+            return None
+        boxes = np.concatenate([ra, rb])
+        size = (boxes[:, 2:] - boxes[:, :2]).max(axis=1, keepdims=True)
+        grown = np.concatenate([boxes[:, :2] - self.margin * size, boxes[:, 2:] + self.margin * size], axis=1)
+        sx, sy = a.shape[1] / w, a.shape[0] / h
+        x0, y0 = max(0, int(np.floor(grown[:, 0].min() * sx))), max(0, int(np.floor(grown[:, 1].min() * sy)))
+        x1, y1 = min(a.shape[1], int(np.ceil(grown[:, 2].max() * sx))), min(a.shape[0], int(np.ceil(grown[:, 3].max() * sy)))
+        if x1 - x0 < 16 or y1 - y0 < 16 or (x1 - x0) * (y1 - y0) > self.max_region * a.shape[0] * a.shape[1]:
+            return None
+        return x0, y0, x1, y1
 
     def get_scaled(self, i: int, j: int) -> ScaledFlow:
         """Flow from frame i to its neighbour j at the estimator's resolution (see :class:`ScaledFlow`)."""
@@ -169,9 +210,21 @@ class FlowCache:
         if key not in self._flows:
             if i not in self._images or j not in self._images:
                 raise InputError(f"flow cache: frame {i if i not in self._images else j} is not (or no longer) held")
-            (a, h, w), (b, _, _) = self._images[i], self._images[j]
-            self._flows[key] = self.estimator.between(a, b, h, w)
-            self.computed += 1
+            if self.backward == "invert" and j < i:
+                fwd = self.get_scaled(j, i)
+                self._flows[key] = ScaledFlow(invert_flow(fwd.field), fwd.height, fwd.width, fwd.origin, fwd.grid)
+            else:
+                (a, h, w, _), (b, _, _, _) = self._images[i], self._images[j]
+                crop = self._crop(i, j)
+                if crop is None:
+                    self._flows[key] = self.estimator.between(a, b, h, w)
+                else:
+                    x0, y0, x1, y1 = crop
+                    part = self.estimator.between(np.ascontiguousarray(a[y0:y1, x0:x1]),
+                                                  np.ascontiguousarray(b[y0:y1, x0:x1]), h, w)
+                    self._flows[key] = ScaledFlow(part.field, h, w, (x0, y0), a.shape[:2])
+                self.computed += 1
+                self.pixels += self._flows[key].field.shape[0] * self._flows[key].field.shape[1]
             while len(self._flows) > 2 * self.size:
                 self._flows.popitem(last=False)
         return self._flows[key]
@@ -183,10 +236,23 @@ class FlowCache:
     def between(self, i: int, j: int) -> np.ndarray:
         """Flow from frame i to frame j (any gap), chained through the frames in between."""
         if i == j:
-            _, h, w = next(iter(self._images.values()))
+            _, h, w, _ = next(iter(self._images.values()))
             return np.zeros((h, w, 2), np.float32)
         step = 1 if j > i else -1
         return chain([self.get(k, k + step) for k in range(i, j, step)])
+
+
+def invert_flow(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """The backward flow b of a forward flow f (H, W, 2), by fixed-point iteration of
+    b(x) = -f(x + b(x)) from b = -f: exact where the motion is smooth; where f folds (occlusion)
+    it is as ambiguous as a second estimate would be."""
+    f = np.asarray(flow, np.float32)
+    h, w = f.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    b = -f
+    for _ in range(iterations):
+        b = -cv2.remap(f, xs + b[..., 0], ys + b[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return b
 
 
 def sample(field, points: np.ndarray) -> np.ndarray:
@@ -194,7 +260,7 @@ def sample(field, points: np.ndarray) -> np.ndarray:
     at ``points`` (N, 2) x, y pixels -> (N, C); points outside the field take the nearest border value."""
     if isinstance(field, ScaledFlow):
         s = field.factors
-        return sample(field.field, np.asarray(points, np.float32) / s) * s
+        return sample(field.field, np.asarray(points, np.float32) / s - np.asarray(field.origin, np.float32)) * s
     f = np.asarray(field, np.float32)
     pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
     if f.ndim == 2:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vidpose.errors import InputError
-from vidpose.flow import (FlowCache, FlowConfig, FlowEstimator, chain, consistency, resize_flow, sample,
-                          warp_map, warp_points)
+from vidpose.flow import (FlowCache, FlowConfig, FlowEstimator, chain, consistency, invert_flow, resize_flow,
+                          sample, warp_map, warp_points)
 
 
 def _texture(h=120, w=160, seed=0):
@@ -128,6 +128,57 @@ def test_cache_computes_each_pair_once_and_chains():
     assert abs(np.median(back[30:-30, 30:-30, 0]) + 4.0) < 0.4
     with pytest.raises(InputError, match="not neighbours"):
         cache.get(0, 2)
+
+
+def test_inverted_flow_undoes_a_smooth_flow():
+    """A rotation with a scale change (not a translation, so -f is not already the inverse):
+    following f then its inversion returns every interior point within 0.05 px."""
+    h, w = 90, 120
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, s = math.radians(4.0), 1.05
+    cx, cy = w / 2, h / 2
+    fx = s * (math.cos(a) * (xs - cx) - math.sin(a) * (ys - cy)) + cx - xs
+    fy = s * (math.sin(a) * (xs - cx) + math.cos(a) * (ys - cy)) + cy - ys
+    f = np.stack([fx, fy], axis=-1)
+    b = invert_flow(f)
+    pts = np.stack([xs[20:-20:5, 20:-20:5].ravel(), ys[20:-20:5, 20:-20:5].ravel()], axis=1)
+    back = warp_points(warp_points(pts, f), b)
+    assert np.abs(back - pts).max() < 0.05
+    assert np.abs(warp_points(warp_points(pts, f), -f) - pts).max() > 0.2  # the naive negation is not
+
+
+def test_cache_inverts_the_backward_flow_when_asked():
+    imgs = [np.roll(_texture(), shift=(0, 2 * i), axis=(0, 1)) for i in range(3)]
+    cache = FlowCache(FlowEstimator(FlowConfig(scale=1.0)), size=8, backward="invert")
+    for i, im in enumerate(imgs):
+        cache.add(i, im)
+    back = cache.between(2, 0)
+    assert cache.computed == 2  # only the forward pairs were estimated
+    assert abs(np.median(back[30:-30, 30:-30, 0]) + 4.0) < 0.4
+    with pytest.raises(InputError, match="backward must be"):
+        FlowCache(backward="guess")
+
+
+def test_cache_limits_the_flow_to_the_regions_given():
+    """Boxes around a moving patch: the flow is estimated on the boxes' surroundings only (fewer
+    pixels) and still carries points inside them; full() gives the frame-sized field."""
+    imgs = [np.roll(_texture(h=240, w=320), shift=(0, 3 * i), axis=(0, 1)) for i in range(2)]
+    box = np.array([[120.0, 80.0, 170.0, 150.0]])
+    whole = FlowCache(FlowEstimator(FlowConfig(scale=1.0)), size=4)
+    part = FlowCache(FlowEstimator(FlowConfig(scale=1.0)), size=4)
+    for i, im in enumerate(imgs):
+        whole.add(i, im)
+        part.add(i, im, regions=box + [3 * i, 0, 3 * i, 0])
+    f = part.get_scaled(0, 1)
+    assert f.origin != (0, 0) and part.pixels < 0.3 * 240 * 320
+    pts = np.array([[130.0, 100.0], [150.0, 120.0], [160.0, 140.0]])
+    np.testing.assert_allclose(warp_points(pts, f) - pts, [[3.0, 0.0]] * 3, atol=0.3)
+    np.testing.assert_allclose(warp_points(pts, f), warp_points(pts, whole.get_scaled(0, 1)), atol=0.3)
+    assert part.get(0, 1).shape == (240, 320, 2)
+    big = FlowCache(FlowEstimator(FlowConfig(scale=1.0)), size=4)  # boxes over most of the frame: whole frame
+    for i, im in enumerate(imgs):
+        big.add(i, im, regions=[[10, 10, 300, 230]])
+    assert big.get_scaled(0, 1).origin == (0, 0) and big.pixels == 240 * 320
 
 
 def test_bad_settings_and_inputs():

@@ -6,18 +6,18 @@ native skeleton, and may read each person's heatmaps (``PersonPose.heatmaps``,
 that need future frames buffer in ``refine`` and flush in ``flush``. The last
 refine stage of a run frees the heatmaps of the frames it passes on.
 
-``REFINERS`` holds the choices; today only ``none``. Planned: optical-flow
-forward/backward refinement (``flowing``), crowd propagation (``propagate``),
-and classic filters (``one-euro``, ``butterworth``).
+``REFINERS`` holds the choices: ``none``, the classic filters (``one-euro``,
+``butterworth``) and the flow-warped heatmap pooling of Flowing ConvNets
+(``flow-online``, ``flow-offline``).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from vidpose.errors import InputError
 from vidpose.stages.base import Stage, StageChoice
 from vidpose.types import FramePoses, PersonPose
 
@@ -213,13 +213,22 @@ def _probabilities(maps: np.ndarray, logits: bool) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(m, -30, 30))) if logits else np.clip(m, 0.0, 1.0)
 
 
-@functools.lru_cache(maxsize=8)
-def _grid(h: int, w: int) -> np.ndarray:
-    """(h*w, 2) x, y of every pixel of an h x w grid (row-major), cached per size (read-only)."""
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    g = np.stack([xs.ravel(), ys.ravel()], axis=1)
-    g.flags.writeable = False
-    return g
+_CENTROID = 3  # the decoding refines a peak by the mean over ±this many heatmap cells
+
+
+def _bilinear(maps: np.ndarray, points: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """maps (h, w, K) sampled bilinearly at points (P, 2) x, y, each in its own channel (P,) -> (P,);
+    points off the map read its nearest border (callers mask them)."""
+    h, w = maps.shape[:2]
+    x = np.clip(points[:, 0], 0, w - 1)
+    y = np.clip(points[:, 1], 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.int64), max(w - 2, 0))
+    y0 = np.minimum(np.floor(y).astype(np.int64), max(h - 2, 0))
+    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    top = maps[y0, x0, channels] * (1 - fx) + maps[y0, x1, channels] * fx
+    bottom = maps[y1, x0, channels] * (1 - fx) + maps[y1, x1, channels] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def heatmap_to_image(person: PersonPose) -> np.ndarray:
@@ -228,6 +237,47 @@ def heatmap_to_image(person: PersonPose) -> np.ndarray:
     m = np.asarray(person.extra["crop_affine"], np.float64)  # crop -> image
     stride = float(person.extra.get("heatmap_stride", 256.0 / person.heatmaps.shape[1]))
     return np.concatenate([m[:, :2] * stride, m[:, 2:]], axis=1)
+
+
+# Learned pooling weights shipped in vidpose/weights, by (skeleton, n); made by
+# ``python -m vidpose.bench.flowing learn-pooling`` (the command is recorded in each file).
+POOLING_FILES: dict[tuple[str, int], str] = {
+    ("blazepose33", 3): "flow_pooling_blazepose33_n3.safetensors",
+}
+
+
+def shipped_pooling_path(skeleton: str, n: int):
+    """The shipped pooling-weights file for this skeleton and n, or None when none is shipped."""
+    from pathlib import Path
+
+    name = POOLING_FILES.get((skeleton, int(n)))
+    if name is None:
+        return None
+    path = Path(__file__).resolve().parent.parent / "weights" / name
+    return path if path.exists() else None
+
+
+def read_pooling(path, skeleton: str, n: int) -> np.ndarray:
+    """(K, 2n+1) pooling weights from a safetensors file, checked against the skeleton and n."""
+    from safetensors import safe_open
+
+    from vidpose.skeletons import get_skeleton
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            w = f.get_tensor("pool_weights")
+    except FileNotFoundError:
+        raise InputError(f"{path}: pooling weights file not found") from None
+    except Exception as e:  # safetensors raises its own types for short or corrupt files
+        raise InputError(f"{path}: not a readable pooling-weights file (truncated or corrupt?): {e}") from None
+    k = get_skeleton(skeleton).num_keypoints
+    if meta.get("skeleton") != skeleton or w.shape != (k, 2 * int(n) + 1):
+        raise InputError(f"{path}: pooling weights for skeleton {meta.get('skeleton')!r} with shape {tuple(w.shape)}; "
+                         f"needed {skeleton!r} with shape ({k}, {2 * int(n) + 1})")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError(f"{path}: pooling weights must be finite and non-negative")
+    return w.astype(np.float64)
 
 
 @dataclass
@@ -244,12 +294,15 @@ class FlowRefineStage(WindowStage):
     """Flow-warped heatmap pooling on the estimator's own heatmaps (the Flowing ConvNets idea applied
     to a pretrained per-frame model), with left/right consistency.
 
-    For frame t and each tracked person: every pixel of the person's heatmap grid in frame t is
-    traced along the dense flow (:mod:`vidpose.flow`, computed once per frame pair for all people)
-    into the frames t±1..t±n, where the same track's heatmaps are sampled (each neighbour in its own
-    ROI); the 2n+1 maps are pooled per joint with weights ``pool_weights`` (K, 2n+1) (default: a
-    Gaussian in |Δt|), and each joint moves to the pooled map's confidence-weighted peak near its
-    current estimate. ``online`` uses past frames only (no delay); offline uses a centred window
+    For frame t and each tracked person: the heatmap cells of frame t around each joint's estimate
+    (a window of ±(search+3) cells, all the decoding reads) are traced along the dense flow
+    (:mod:`vidpose.flow`, computed once per frame pair for all people; the backward flow is the
+    inverted forward one unless ``backward_flow="estimate"``; with ``flow_regions`` only around the
+    people of each frame pair) into the frames t±1..t±n, where the
+    same track's heatmaps are sampled (each neighbour in its own ROI); the 2n+1 maps are pooled per
+    joint with weights (K, 2n+1): ``pool_weights`` if given, else the learned ones shipped for the
+    skeleton (``pooling="learned"``, see :data:`POOLING_FILES`), else a Gaussian in |Δt|; each
+    joint moves to the pooled map's confidence-weighted peak near its current estimate. ``online`` uses past frames only (no delay); offline uses a centred window
     (output delayed by n frames).
 
     Left/right consistency: before pooling, a frame whose left/right joints match the previous
@@ -258,24 +311,31 @@ class FlowRefineStage(WindowStage):
 
     def __init__(self, n: int = 3, online: bool = False, pool_weights: np.ndarray | None = None,
                  flow=None, left_right: bool = True, search: int = 4, min_confidence: float = 0.2,
-                 propagate: bool = True) -> None:
+                 propagate: bool = True, pooling: str = "learned", backward_flow: str = "invert",
+                 flow_regions: bool = True) -> None:
         from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
 
         super().__init__()
         self.n, self.online = int(n), bool(online)
         self.name = "flow-online" if online else "flow-offline"
         self.past, self.future = 0, (0 if online else self.n)
-        self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)), size=2 * self.n + 2)
-        self.pool_weights = pool_weights
+        self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)), size=2 * self.n + 2,
+                               backward=backward_flow)
+        if pooling not in ("learned", "gaussian"):
+            raise InputError(f"flow refinement: pooling must be 'learned' or 'gaussian', got {pooling!r}")
+        self.pool_weights, self.pooling = pool_weights, pooling
+        self.pooling_source = "given" if pool_weights is not None else None  # set on first use
         self.left_right, self.search, self.min_confidence = bool(left_right), int(search), float(min_confidence)
         self.propagate = bool(propagate)
+        self.flow_regions = bool(flow_regions)  # flow only around the people of each frame pair
         self.seen: dict[int, dict] = {}  # frame index -> {track id: _Seen}
         self.swaps = 0  # frames whose left/right assignment was undone (run statistics, tests)
 
     def refine(self, frame: FramePoses) -> list[FramePoses]:
         if frame.image is None:
             raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
-        self.cache.add(frame.index, frame.image)
+        self.cache.add(frame.index, frame.image,
+                       regions=[p.bbox for p in frame.persons] if self.flow_regions else None)
         if self.left_right:
             self._left_right(frame)
         logits = frame.skeleton.name == "blazepose33"
@@ -324,49 +384,83 @@ class FlowRefineStage(WindowStage):
 
     # -- pooling --
 
-    def _weights(self, k: int) -> np.ndarray:
+    def _weights(self, skeleton) -> np.ndarray:
+        """The (K, 2n+1) pooling weights: given ones, else the learned ones shipped for this skeleton
+        and n (``pooling="learned"``), else a Gaussian in |Δt|; ``pooling_source`` says which."""
+        k = skeleton.num_keypoints
+        if self.pool_weights is None and self.pooling == "learned":
+            path = shipped_pooling_path(skeleton.name, self.n)
+            if path is not None:
+                self.pool_weights = read_pooling(path, skeleton.name, self.n)
+                self.pooling_source = path.name
         if self.pool_weights is not None:
             w = np.asarray(self.pool_weights, np.float64)
             if w.shape != (k, 2 * self.n + 1):
                 raise RuntimeError(f"{self.name}: pooling weights {w.shape} do not fit {k} joints and n={self.n}")
             return w
+        self.pooling_source = "gaussian"
         dt = np.arange(-self.n, self.n + 1)
         return np.repeat(np.exp(-(dt ** 2) / (2.0 * max(self.n / 2.0, 0.5) ** 2))[None], k, axis=0)
 
-    def refine_frame(self, window: list[FramePoses], i: int) -> None:
-        from vidpose.flow import sample, warp_points
+    def gather(self, t: int, track_id, centres: np.ndarray | None = None, half: int | None = None):
+        """The same track's heatmap probabilities of frames t-n..t+n carried onto its heatmap grid in
+        frame t along the flow, in one window per joint: the (2·half+1)² cells of frame t's grid
+        around ``centres`` (K, 2) (heatmap cells; default: the track's current estimate, and half =
+        the decoding's reach). Returns (maps (2n+1, K, W, W), inside (2n+1, K, W, W), centres (K, 2)
+        int, heatmap->image (2, 3)); ``inside`` is 0 where a neighbour is missing, where its ROI
+        does not reach, off frame t's grid, or (online) in the future. None when frame t has no
+        heatmaps for the track. The pooling and the learning of its weights read this; only the
+        windows are traced along the flow, never the whole grid."""
+        from vidpose.flow import warp_points
         from vidpose.geometry import apply_affine, invert_affine
 
-        frame = window[i]
-        t = frame.index
-        k = frame.skeleton.num_keypoints
-        w_all = self._weights(k)
-        here = self.seen.get(t, {})
-        for p in frame.persons:
-            me = here.get(p.track_id)
-            if me is None or me.probs is None:
-                continue
-            h, w = me.probs.shape[:2]
-            y0 = apply_affine(me.to_img, _grid(h, w))  # heatmap pixels of frame t in the image
-            w_all32 = w_all.astype(np.float32)
-            pooled = w_all32[:, self.n] * me.probs
-            total = np.broadcast_to(w_all32[:, self.n], (h, w, k)).copy()
-            for dt in range(-self.n, self.n + 1):
-                if dt == 0 or (self.online and dt > 0):
-                    continue
-                q = self.seen.get(t + dt, {}).get(p.track_id)
+        me = self.seen.get(t, {}).get(track_id)
+        if me is None or me.probs is None:
+            return None
+        h, w, k = me.probs.shape
+        half = self.search + _CENTROID if half is None else int(half)
+        if centres is None:
+            centres = apply_affine(invert_affine(me.to_img), me.keypoints[:, :2])
+        centres = np.rint(np.asarray(centres, np.float64)).astype(np.int64)
+        off = np.arange(-half, half + 1)
+        cells = np.stack(np.broadcast_arrays(centres[:, None, None, 0] + off[None, None, :],
+                                             centres[:, None, None, 1] + off[None, :, None]), axis=-1)
+        pts = cells.reshape(-1, 2).astype(np.float64)  # K·W·W cells of frame t's grid
+        chan = np.repeat(np.arange(k), len(off) ** 2)
+        on_grid = (pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)
+        d = 2 * self.n + 1
+        maps = np.zeros((d, len(pts)), np.float32)
+        inside = np.zeros((d, len(pts)), np.float32)
+        maps[self.n] = _bilinear(me.probs, pts, chan) * on_grid
+        inside[self.n] = on_grid
+        y0 = apply_affine(me.to_img, pts)  # the window cells in the image
+        for step in ((-1,) if self.online else (-1, 1)):
+            y = y0
+            for m in range(1, self.n + 1):
+                if t + m * step not in self.seen:
+                    break  # before the start / past the end of the video
+                y = warp_points(y, self.cache.get_scaled(t + (m - 1) * step, t + m * step))  # trace on by one frame
+                q = self.seen[t + m * step].get(track_id)
                 if q is None or q.probs is None:
                     continue
-                y, step = y0, (1 if dt > 0 else -1)
-                for a in range(t, t + dt, step):  # trace t -> t + dt along the flow
-                    y = warp_points(y, self.cache.get_scaled(a, a + step))
                 u = apply_affine(invert_affine(q.to_img), y)
-                vals = sample(q.probs, u)
-                inside = ((u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)).reshape(h, w, 1)
-                wt = w_all32[:, self.n + dt]
-                pooled += wt * (vals.reshape(h, w, k) * inside)
-                total += wt * inside
-            p.keypoints = self._decode(p.keypoints, pooled / np.maximum(total, 1e-6), me.to_img)
+                ins = on_grid & (u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)
+                maps[self.n + m * step] = _bilinear(q.probs, u, chan) * ins
+                inside[self.n + m * step] = ins
+        shape = (d, k, len(off), len(off))
+        return maps.reshape(shape), inside.reshape(shape), centres, me.to_img
+
+    def refine_frame(self, window: list[FramePoses], i: int) -> None:
+        frame = window[i]
+        w_all = self._weights(frame.skeleton)
+        wt = w_all.T.astype(np.float32)[:, :, None, None]  # (2n+1, K, 1, 1)
+        for p in frame.persons:
+            got = self.gather(frame.index, p.track_id)
+            if got is None:
+                continue
+            maps, inside, centres, to_img = got
+            pooled = (wt * maps).sum(0) / np.maximum((wt * inside).sum(0), 1e-6)
+            p.keypoints = self._decode(p.keypoints, pooled, centres, to_img)
         if self.propagate:
             self._propagate(frame, w_all)
 
@@ -396,32 +490,27 @@ class FlowRefineStage(WindowStage):
             kp[ok, :2] = acc[ok] / tot[ok, None]
             p.keypoints = kp
 
-    def _decode(self, keypoints: np.ndarray, pooled: np.ndarray, to_img: np.ndarray) -> np.ndarray:
-        """Each joint to the pooled map's confidence-weighted peak within ``search`` cells of its estimate
-        (all joints at once: windows gathered from the map padded with zeros)."""
-        from vidpose.geometry import apply_affine, invert_affine
+    def _decode(self, keypoints: np.ndarray, pooled: np.ndarray, centres: np.ndarray, to_img: np.ndarray) -> np.ndarray:
+        """Each joint to the pooled window's confidence-weighted peak: the highest cell within ``search``
+        cells of the window's centre (the estimate), refined by the mean over ±3 cells around it.
+        ``pooled`` (K, W, W) are the windows of :meth:`gather` around ``centres``; a joint whose
+        window is empty or below ``min_confidence`` keeps its estimate."""
+        from vidpose.geometry import apply_affine
 
-        h, w, k = pooled.shape
-        r, s = self.search, 3
-        pad = r + s
-        padded = np.pad(pooled, ((pad, pad), (pad, pad), (0, 0)))
-        c = np.rint(apply_affine(invert_affine(to_img), keypoints[:, :2])).astype(np.int64)
-        on = (c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)
-        cx, cy = np.clip(c[:, 0], 0, w - 1) + pad, np.clip(c[:, 1], 0, h - 1) + pad
+        k, win = pooled.shape[:2]
+        half, r, s = win // 2, self.search, _CENTROID
         j = np.arange(k)
-        off = np.arange(-r, r + 1)
-        win = padded[cy[:, None, None] + off[None, :, None], cx[:, None, None] + off[None, None, :], j[:, None, None]]
-        flat = win.reshape(k, -1)
-        best = flat.argmax(axis=1)
-        peak = flat[j, best]
-        px, py = cx + off[best % len(off)], cy + off[best // len(off)]
+        inner = pooled[:, half - r:half + r + 1, half - r:half + r + 1].reshape(k, -1)
+        best = inner.argmax(axis=1)
+        peak = inner[j, best]
+        py, px = half - r + best // (2 * r + 1), half - r + best % (2 * r + 1)
         so = np.arange(-s, s + 1)
         ys, xs = py[:, None, None] + so[None, :, None], px[:, None, None] + so[None, None, :]
-        patch = padded[ys, xs, j[:, None, None]]
+        patch = pooled[j[:, None, None], ys, xs]
         tot = patch.sum(axis=(1, 2))
-        ok = on & (peak >= self.min_confidence) & (tot > 0)
-        gx = (patch * xs).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - pad
-        gy = (patch * ys).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - pad
+        ok = (peak >= self.min_confidence) & (tot > 0)
+        gx = (patch * xs).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - half + centres[:, 0]
+        gy = (patch * ys).sum(axis=(1, 2)) / np.maximum(tot, 1e-12) - half + centres[:, 1]
         kp = keypoints.copy()
         if ok.any():
             kp[ok, :2] = apply_affine(to_img, np.stack([gx[ok], gy[ok]], axis=1))
