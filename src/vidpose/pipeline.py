@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vidpose.backends.blazepose import DETECTOR_THRESHOLDS
 from vidpose.errors import InputError
 from vidpose.skeletons import OUTPUT_SKELETONS, Skeleton, conversion_matrix, get_skeleton
 from vidpose.stages import (
@@ -59,7 +60,9 @@ class RunConfig:
     model: str = "full"  # lite | full | heavy (BlazePose), a shipped trained model, or a .safetensors/.onnx path
     max_people: int = 4
     detect_every: int = 5  # run the person detector every N frames (and whenever someone is lost)
-    detection_threshold: float = 0.5
+    detection_threshold: float | None = None  # None: the detector's own default (blazepose 0.5, bodydet 0.25)
+    detector: str = "blazepose"  # person detector: blazepose (face-anchored) | bodydet (MoveNet MultiPose, whole body)
+    detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (a multiple of 32)
     track_max_age: int = 30  # frames a lost track is remembered
     refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
     lift: str = "auto"  # 3D: auto (blazepose for BlazePose models, else none) | none | a key of LIFTERS
@@ -81,6 +84,10 @@ class RunConfig:
             raise InputError(f"--overlay-size must be 0 (the video's size) or >= 16 pixels, got {self.overlay_size}")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"--max-frames must be >= 1, got {self.max_frames}")
+        if self.detector not in DETECTOR_THRESHOLDS:
+            raise InputError(f"--detector must be one of {', '.join(DETECTOR_THRESHOLDS)}, got {self.detector!r}")
+        if self.detector_size < 32 or self.detector_size % 32:
+            raise InputError(f"--detector-size must be a positive multiple of 32, got {self.detector_size}")
         if isinstance(self.lift, bool):  # the former boolean field: True = what the model gives, False = none
             self.lift = "auto" if self.lift else "none"
         parse_refine(self.refine)

@@ -231,7 +231,7 @@ class BlazePoseConfig:
     model: str = "full"  # landmark model: lite | full | heavy
     max_people: int = 4
     detect_every: int = 5  # re-run the detector every N frames even when all ROIs track fine
-    detection_threshold: float = 0.5
+    detection_threshold: float | None = None  # None: the detector's default (DETECTOR_THRESHOLDS)
     nms_iou: float = 0.3
     presence_threshold: float = 0.5  # drop a tracked ROI when the landmark model's pose flag falls below
     duplicate_iou: float = 0.5  # two tracked people whose boxes overlap more than this are one
@@ -240,8 +240,14 @@ class BlazePoseConfig:
     subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
+    # Person detector that seeds the landmark ROIs: blazepose (MediaPipe's, anchored on the face) or
+    # bodydet (MoveNet MultiPose, whole bodies; backends/bodydet.py). detection_threshold None: its default.
+    detector: str = "blazepose"
+    detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (multiple of 32)
 
     def __post_init__(self) -> None:
+        if self.detector not in DETECTOR_THRESHOLDS:
+            raise InputError(f"unknown person detector {self.detector!r}; choose one of {', '.join(DETECTOR_THRESHOLDS)}")
         if self.model not in LANDMARK_MODELS:
             raise InputError(f"unknown BlazePose model {self.model!r}; choose one of {', '.join(LANDMARK_MODELS)}")
         if self.max_people < 1:
@@ -309,6 +315,24 @@ class BlazePoseDetector:
         return dets
 
 
+# Person detectors by name -> their default score threshold.
+DETECTOR_THRESHOLDS = {"blazepose": 0.5, "bodydet": 0.25}
+
+
+def person_detector(name: str = "blazepose", threshold: float | None = None, size: int = 256, threads: int = 2,
+                    nms_iou: float = 0.3, quiet: bool = False):
+    """BlazePose's face-anchored detector or the body detector (:mod:`vidpose.backends.bodydet`);
+    both map a frame to a list of :class:`Detection`. ``size``: the body detector's input size."""
+    if name not in DETECTOR_THRESHOLDS:
+        raise InputError(f"unknown person detector {name!r}; choose one of {', '.join(DETECTOR_THRESHOLDS)}")
+    threshold = DETECTOR_THRESHOLDS[name] if threshold is None else threshold
+    if name == "bodydet":
+        from vidpose.backends.bodydet import BodyDetector
+
+        return BodyDetector(threshold, size, quiet=quiet)
+    return BlazePoseDetector(threshold, nms_iou, threads, quiet=quiet)
+
+
 @dataclass
 class _Track:
     roi: ROI
@@ -329,7 +353,8 @@ class BlazePose:
         from vidpose import store
 
         self.config = cfg = config or BlazePoseConfig()
-        self.detector = BlazePoseDetector(cfg.detection_threshold, cfg.nms_iou, cfg.threads, quiet=quiet)
+        self.detector = person_detector(cfg.detector, cfg.detection_threshold, cfg.detector_size, cfg.threads,
+                                        cfg.nms_iou, quiet=quiet)
         self.landmark_path = store.path(LANDMARK_MODELS[cfg.model], quiet=quiet)
         self._it = _interpreter(self.landmark_path, cfg.threads)
         self._in = self._it.get_input_details()[0]["index"]

@@ -24,7 +24,12 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                  "to a .safetensors checkpoint or .onnx export (run top-down with BlazePose's person detector)",
         "max_people": "most people estimated per frame",
         "detect_every": "run the person detector every N frames (and whenever someone is lost)",
-        "detection_threshold": "person detector score threshold",
+        "detection_threshold": "person detector score threshold (default: the detector's own, blazepose 0.5, "
+                               "bodydet 0.25)",
+        "detector": "person detector: blazepose (MediaPipe's, anchored on the face) or bodydet (MoveNet "
+                    "MultiPose: whole bodies, no face needed; see docs/crowd.md)",
+        "detector_size": "bodydet's input: the frame's longer side in pixels (a multiple of 32; larger finds "
+                         "smaller people, at a cost)",
         "track_max_age": "frames a lost track is remembered before its id is retired",
         "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
                   + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),

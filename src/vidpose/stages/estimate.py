@@ -100,20 +100,21 @@ class EstimateStage(Stage):
 def build_estimator(config, choice: ModelChoice, keep_heatmaps: bool, quiet: bool = False):
     """The backend for ``choice`` and a description of it for run.json.
 
-    ``config`` is the run's RunConfig (max_people, detect_every, detection_threshold, threads).
+    ``config`` is the run's RunConfig (max_people, detect_every, detection_threshold, detector, threads).
     """
-    from vidpose.backends.blazepose import BlazePose, BlazePoseConfig, BlazePoseDetector
+    from vidpose.backends.blazepose import BlazePose, BlazePoseConfig, person_detector
 
     if choice.is_blazepose:
         backend = BlazePose(
             BlazePoseConfig(
                 model=choice.spec, max_people=config.max_people, detect_every=config.detect_every,
                 detection_threshold=config.detection_threshold, threads=config.threads,
-                keep_heatmaps=keep_heatmaps,
+                keep_heatmaps=keep_heatmaps, detector=config.detector, detector_size=config.detector_size,
             ),
             quiet=quiet,
         )
-        info = {"model": choice.spec, "kind": "blazepose", "backend": "blazepose", "skeleton": "blazepose33"}
+        info = {"model": choice.spec, "kind": "blazepose", "backend": "blazepose", "skeleton": "blazepose33",
+                "detector": config.detector}
         return backend, info
 
     from vidpose.backends.topdown import TopDown, TopDownConfig
@@ -133,12 +134,13 @@ def build_estimator(config, choice: ModelChoice, keep_heatmaps: bool, quiet: boo
     runner = as_runner(model, threads=1)
     skeleton = skeleton_for(runner.cfg.num_keypoints, choice.spec)
     cfg = TopDownConfig(max_people=config.max_people, detect_every=config.detect_every, keep_heatmaps=keep_heatmaps)
-    detector = BlazePoseDetector(config.detection_threshold, threads=config.threads, quiet=quiet)
+    detector = person_detector(config.detector, config.detection_threshold, config.detector_size, config.threads,
+                               quiet=quiet)
     backend = TopDown(runner, detector, skeleton, cfg, model_file=choice.path)
     extra = runner.extra or {}
     info = {
         "model": choice.spec, "kind": choice.kind, "backend": "topdown", "method": runner.method,
-        "file": str(choice.path), "input_size": list(runner.cfg.input_size),
+        "file": str(choice.path), "input_size": list(runner.cfg.input_size), "detector": config.detector,
         "skeleton": skeleton.name, "skeleton_from": f"{runner.cfg.num_keypoints} keypoints",
         "trained_on": extra.get("trained_on"),
     }
