@@ -1,4 +1,4 @@
-"""The TF.js graph-model runner on a small graph written by the test in the real format
+"""The TF.js graph-model runner (dense part lowered to TFLite) on a small graph written by the test in the real format
 (model.json + .bin shard): TF's SAME padding (the extra pixel after), depthwise channel order,
 fused bias/Relu6, float16-quantised weights, half-pixel bilinear resizing, SAME max pooling —
 checked against direct numpy/OpenCV computations; and bad files fail naming the file."""

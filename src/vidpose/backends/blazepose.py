@@ -329,7 +329,7 @@ def person_detector(name: str = "blazepose", threshold: float | None = None, siz
     if name == "bodydet":
         from vidpose.backends.bodydet import BodyDetector
 
-        return BodyDetector(threshold, size, quiet=quiet)
+        return BodyDetector(threshold, size, threads=threads, quiet=quiet)
     return BlazePoseDetector(threshold, nms_iou, threads, quiet=quiet)
 
 

@@ -1,4 +1,4 @@
-"""A body detector that needs no face: MoveNet MultiPose Lightning, run with the TF.js runner.
+"""A body detector that needs no face: MoveNet MultiPose Lightning, run by the TF.js runner.
 
 BlazePose's own detector is anchored on the face, so it misses people whose
 face is hidden or small. MoveNet MultiPose (Google, Apache-2.0; the TF.js graph
@@ -93,7 +93,7 @@ class BodyDetector:
     name = "bodydet"
 
     def __init__(self, threshold: float = 0.25, input_size: int = 256, nms_iou: float = 0.6,
-                 keypoint_threshold: float = 0.2, quiet: bool = False):
+                 keypoint_threshold: float = 0.2, threads: int = 2, quiet: bool = False):
         from vidpose import store
         from vidpose.backends.tfjs import GraphModel
 
@@ -104,7 +104,7 @@ class BodyDetector:
         graph = store.path("movenet-multipose-graph", quiet=quiet)
         self.model_path = store.path("movenet-multipose-weights", quiet=quiet)
         self.model_files = {"graph": graph, "weights": self.model_path}
-        self._net = GraphModel(graph, [self.model_path])
+        self._net = GraphModel(graph, [self.model_path], threads=threads)
         self.calls, self.invoke_seconds = 0, 0.0
 
     def people(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,13 +1,13 @@
 """A small runner for TensorFlow.js graph models (``model.json`` + ``.bin`` weights).
 
-No TensorFlow is needed: the graph's nodes are evaluated in order with numpy,
-and the convolutions with PyTorch (NHWC arrays are handed to it as
-channels-last views, so nothing is copied). Only the ops that the models
-vidpose ships use are implemented (MoveNet MultiPose: 45 op types); any other
-op fails with an error naming it, the node and the file.
-TF semantics followed where they differ from numpy/PyTorch: SAME padding
-(extra pixel after), integer ``FloorDiv``, ``Select`` with a vector condition,
-``StridedSlice`` masks, half-pixel bilinear resizing.
+No TensorFlow is needed. The convolutional part of the graph is lowered, once per
+input shape, to a TFLite flatbuffer (built with the schema that ships with LiteRT)
+and run by LiteRT like the BlazePose models; the remaining nodes (a model's
+decoding) are evaluated in order with numpy. Only the ops that the models vidpose
+ships use are implemented (MoveNet MultiPose: 45 op types); any other op fails
+with an error naming it, the node and the file. TF semantics kept where they differ
+from numpy: integer ``FloorDiv``, ``Select`` with a vector condition,
+``StridedSlice`` masks.
 """
 
 from __future__ import annotations
@@ -95,13 +95,17 @@ def _same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 
 class GraphModel:
-    """A TF.js graph model, evaluated node by node. ``model(x)`` -> the signature's outputs."""
+    """A TF.js graph model. ``model(x)`` -> the signature's outputs (numpy arrays).
 
-    def __init__(self, model_json: str | Path, weight_files: list[str | Path]):
-        import torch
+    The dense part (convolutions, their additions and resizings, and the input's
+    normalisation) is lowered to a TFLite flatbuffer per input shape and run with
+    LiteRT (XNNPACK), as BlazePose's models are; the rest (a model's decoding:
+    slicing, gathering, top-k ...) runs node by node in numpy.
+    """
 
-        self._torch = torch
+    def __init__(self, model_json: str | Path, weight_files: list[str | Path], threads: int = 1):
         self.path = Path(model_json)
+        self.threads = threads
         try:
             spec = json.loads(Path(model_json).read_text())
             topo = spec["modelTopology"]["node"]
@@ -118,11 +122,16 @@ class GraphModel:
         for n in topo:
             if n["op"] == "Const" and n["name"] not in self.values:
                 raise ModelStoreError(f"{model_json}: constant {n['name']} has no weights in the manifest")
-            if n["op"] not in _OPS and n["op"] not in ("Const", "Placeholder"):
+            if n["op"] not in _OPS and n["op"] not in _DENSE and n["op"] not in ("Const", "Placeholder"):
                 raise ModelStoreError(f"{model_json}: node {n['name']} uses op {n['op']}, which vidpose's "
                                       "TF.js runner does not implement")
         self.order = self._order(self.outputs)
-        self._filters: dict[str, object] = {}  # conv filters in PyTorch layout, made once
+        self.dense = self._dense_nodes()
+        for name in set(self.order) - set(self.dense):
+            if self.nodes[name]["op"] in _CONV_OPS + ("ResizeBilinear",):
+                raise ModelStoreError(f"{model_json}: node {name} ({self.nodes[name]['op']}) does not follow from "
+                                      "the input through dense ops; vidpose's TF.js runner cannot lower it")
+        self._lite: dict[tuple, tuple] = {}  # input shape -> (interpreter, input index, {node: output index})
 
     def _order(self, outputs: list[str]) -> list[str]:
         """Nodes needed for ``outputs``, dependencies first (iterative DFS)."""
@@ -139,16 +148,33 @@ class GraphModel:
                     continue
                 seen.add(name)
                 stack.append((name, True))
-                for i in self.nodes[name].get("input", []):
-                    if not i.startswith("^"):
-                        stack.append((i.split(":")[0], False))
+                for i in self._inputs(name):
+                    stack.append((i.split(":")[0], False))
         return order
 
-    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        env: dict[str, list] = {}
-        for name, x in zip(self.inputs, inputs):
-            env[name] = [x]
+    def _inputs(self, name: str) -> list[str]:
+        return [i for i in self.nodes[name].get("input", []) if not i.startswith("^")]
+
+    def _is_const(self, name: str) -> bool:
+        return self.nodes[name.split(":")[0]]["op"] == "Const"
+
+    def _dense_nodes(self) -> list[str]:
+        """Nodes lowered to TFLite: dense ops whose data inputs are the model input or dense nodes
+        (a resize's target size may come from anywhere: it is evaluated when lowering)."""
+        dense: set[str] = set(self.inputs)
+        out = []
         for name in self.order:
+            node = self.nodes[name]
+            if node["op"] not in _DENSE:
+                continue
+            data = self._inputs(name)[:1] if node["op"] in _CONV_OPS + ("ResizeBilinear",) else self._inputs(name)
+            if all(i in dense or self._is_const(i) for i in data) and any(i in dense for i in data):
+                dense.add(name)
+                out.append(name)
+        return out
+
+    def _run(self, env: dict[str, list], names: list[str]) -> None:
+        for name in names:
             if name in env:
                 continue
             node = self.nodes[name]
@@ -156,87 +182,197 @@ class GraphModel:
                 env[name] = [self.values[name]]
                 continue
             args = []
-            for i in node.get("input", []):
-                if i.startswith("^"):
-                    continue
+            for i in self._inputs(name):
                 base, _, idx = i.partition(":")
                 args.append(env[base][int(idx) if idx else 0])
             try:
                 res = _OPS[node["op"]](self, node, *args)
-            except (ValueError, IndexError, RuntimeError, TypeError) as e:
+            except (ValueError, IndexError, RuntimeError, TypeError, KeyError) as e:
                 raise RuntimeError(f"{self.path}: node {name} ({node['op']}) failed: {e}") from e
             env[name] = list(res) if isinstance(res, tuple) else [res]
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        x = np.asarray(inputs[0])
+        key = (x.shape, x.dtype.str)
+        if key not in self._lite:
+            self._lite[key] = self._lower(x)
+        it, index, outs, shapes = self._lite[key]
+        it.set_tensor(index, x)
+        it.invoke()
+        env: dict[str, list] = {n: [it.get_tensor(i)] for n, i in outs.items()}
+        env.update({n: [v] for n, v in zip(self.inputs, inputs)})
+        for n, shape in shapes.items():  # dense tensors read only for their shape
+            env.setdefault(n, [np.broadcast_to(np.float32(0), shape)])
+        self._run(env, self.order)
         return [env[o.split(":")[0]][int(o.split(":")[1]) if ":" in o else 0] for o in self.outputs]
 
-    # --- convolutions (PyTorch on channels-last views) ---------------------------------------
+    def _lower(self, x: np.ndarray):
+        from ai_edge_litert.interpreter import Interpreter
 
-    def _filter(self, node: dict, w: np.ndarray, depthwise: bool):
-        key = node["name"]
-        f = self._filters.get(key)
-        if f is None:
-            t = self._torch.from_numpy(np.ascontiguousarray(w, np.float32))
-            if depthwise:  # (H, W, C, M) -> (C*M, 1, H, W); TF's output channel c*M + m is PyTorch's
-                h, wd, c, m = t.shape
-                f = t.reshape(h, wd, c * m).permute(2, 0, 1).unsqueeze(1).contiguous()
-            else:  # HWIO -> OIHW
-                f = t.permute(3, 2, 0, 1).contiguous()
-            self._filters[key] = f
-        return f
-
-    def conv(self, node: dict, x: np.ndarray, w: np.ndarray, depthwise: bool) -> np.ndarray:
-        torch = self._torch
-        if _attr(node, "data_format", "NHWC") != "NHWC":
-            raise ValueError("only NHWC convolutions are supported")
-        f = self._filter(node, w, depthwise)
-        s = _attr(node, "strides", [1, 1, 1, 1])[1:3]
-        d = (_attr(node, "dilations", [1, 1, 1, 1]) or [1, 1, 1, 1])[1:3]
-        t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).permute(0, 3, 1, 2)
-        pad = _attr(node, "padding", "VALID")
-        kh, kw = f.shape[2], f.shape[3]
-        if pad == "SAME":
-            ph = _same_pads(t.shape[2], kh, s[0], d[0])
-            pw = _same_pads(t.shape[3], kw, s[1], d[1])
-        elif pad == "EXPLICIT":
-            e = _attr(node, "explicit_paddings")
-            ph, pw = (e[2], e[3]), (e[4], e[5])
-        else:
-            ph = pw = (0, 0)
-        padding: tuple[int, int] | int = 0
-        if ph[0] == ph[1] and pw[0] == pw[1]:
-            padding = (ph[0], pw[0])
-        else:
-            t = torch.nn.functional.pad(t, (pw[0], pw[1], ph[0], ph[1]))
-        with torch.no_grad():
-            y = torch.nn.functional.conv2d(t, f, None, tuple(s), padding, tuple(d), t.shape[1] if depthwise else 1)
-        return y.permute(0, 2, 3, 1).numpy()
+        model, outs, shapes = lower_to_tflite(self, x)
+        it = Interpreter(model_content=model, num_threads=self.threads)
+        it.allocate_tensors()
+        by_name = {d["name"]: d["index"] for d in it.get_output_details()}
+        return it, it.get_input_details()[0]["index"], {n: by_name[n] for n in outs}, shapes
 
 
-def _fused(m: GraphModel, node: dict, x, w, *args, depthwise: bool):
-    y = m.conv(node, x, w, depthwise)
-    ops = _attr(node, "fused_ops", [])
-    rest = list(args)
-    for op in ops:
-        if op == "BiasAdd":
-            y = y + rest.pop(0)
-        elif op == "FusedBatchNorm":
-            scale, offset, mean, var = rest[:4]
-            rest = rest[4:]
-            y = (y - mean) * (scale / np.sqrt(var + _attr(node, "epsilon", 1e-3))) + offset
-        elif op == "Relu":
-            y = np.maximum(y, 0)
-        elif op == "Relu6":
-            y = np.clip(y, 0, 6)
-        elif op == "LeakyRelu":
-            a = _attr(node, "leakyrelu_alpha", 0.2)
-            y = np.where(y > 0, y, y * np.float32(a))
-        elif op == "Prelu":
-            alpha = rest.pop(0)
-            y = np.where(y > 0, y, y * alpha)
-        elif op == "Sigmoid":
-            y = 1.0 / (1.0 + np.exp(-y))
-        else:
-            raise ValueError(f"unsupported fused op {op}")
-    return y.astype(np.float32, copy=False)
+_CONV_OPS = ("_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Conv2D")
+_DENSE = _CONV_OPS + ("ResizeBilinear", "AddV2", "Add", "Sub", "Mul", "Cast")
+
+
+def _conv_shape(shape, node: dict, kernel: tuple[int, int], out_channels: int) -> list[int]:
+    s = _attr(node, "strides", [1, 1, 1, 1])[1:3]
+    d = (_attr(node, "dilations", [1, 1, 1, 1]) or [1, 1, 1, 1])[1:3]
+    pad = _attr(node, "padding", "VALID")
+    if pad == "SAME":
+        hw = [math.ceil(shape[1 + i] / s[i]) for i in range(2)]
+    elif pad == "VALID":
+        hw = [(shape[1 + i] - (kernel[i] - 1) * d[i] - 1) // s[i] + 1 for i in range(2)]
+    else:
+        raise ValueError(f"node {node['name']}: padding {pad} is not supported")
+    return [shape[0], hw[0], hw[1], out_channels]
+
+
+def lower_to_tflite(model: GraphModel, x: np.ndarray) -> tuple[bytes, list[str], dict[str, tuple]]:
+    """The dense part of ``model`` for input ``x``'s shape as a TFLite flatbuffer.
+
+    Returns (flatbuffer, names of the dense nodes the numpy part reads, {dense node: shape}).
+    TF's NHWC layout is TFLite's, so filters are only reordered (HWIO -> OHWI, depthwise
+    HWCM -> 1HW(C*M)); SAME padding and half-pixel resizing mean the same in both.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as tfl
+
+    sub = tfl.SubGraphT()
+    sub.tensors, sub.operators = [], []
+    m = tfl.ModelT()
+    m.version, m.description = 3, b"vidpose TF.js lowering"
+    m.buffers = [tfl.BufferT()]  # buffer 0: empty, as the format wants
+    m.operatorCodes = []
+    codes: dict[int, int] = {}
+    index: dict[str, int] = {}
+    shapes: dict[str, tuple] = {}
+    types = {np.dtype(np.float32): tfl.TensorType.FLOAT32, np.dtype(np.int32): tfl.TensorType.INT32}
+
+    def tensor(name: str, shape, dtype, data: np.ndarray | None = None) -> int:
+        t = tfl.TensorT()
+        t.name, t.shape, t.type = name.encode(), np.array(shape, np.int32), types[np.dtype(dtype)]
+        t.buffer = 0
+        if data is not None:
+            b = tfl.BufferT()
+            b.data = np.frombuffer(np.ascontiguousarray(data, dtype).tobytes(), np.uint8)
+            m.buffers.append(b)
+            t.buffer = len(m.buffers) - 1
+        sub.tensors.append(t)
+        return len(sub.tensors) - 1
+
+    def op(code: int, inputs: list[int], outputs: list[int], opt_type=0, opt=None) -> None:
+        if code not in codes:
+            oc = tfl.OperatorCodeT()
+            oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
+            m.operatorCodes.append(oc)
+            codes[code] = len(m.operatorCodes) - 1
+        o = tfl.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = codes[code], inputs, outputs
+        o.builtinOptionsType, o.builtinOptions = opt_type, opt
+        sub.operators.append(o)
+
+    def operand(name: str) -> int:
+        base = name.split(":")[0]
+        if base in index:
+            return index[base]
+        v = np.asarray(model.values[base])
+        v = v.astype(np.float32) if v.dtype.kind == "f" else v.astype(np.int32)
+        index[base] = tensor(base, v.shape, v.dtype, v)
+        return index[base]
+
+    act = {None: tfl.ActivationFunctionType.NONE, "Relu": tfl.ActivationFunctionType.RELU,
+           "Relu6": tfl.ActivationFunctionType.RELU6}
+    (inp,) = model.inputs
+    index[inp] = sub.inputs = tensor(inp, x.shape, x.dtype)
+    sub.inputs = [index[inp]]
+    shapes[inp] = x.shape
+    dtypes: dict[str, np.dtype] = {inp: x.dtype}
+    env: dict[str, list] = {}  # for evaluating resize sizes (shape arithmetic) in numpy
+    for name in model.dense:
+        node, ins = model.nodes[name], model._inputs(name)
+        kind = node["op"]
+        if kind in _CONV_OPS:
+            w = np.asarray(model.values[ins[1].split(":")[0]], np.float32)
+            fused = _attr(node, "fused_ops", []) if kind.startswith(("_Fused", "Fused")) else []
+            if fused[:1] not in ([], ["BiasAdd"]) or len(fused) > 2 or (fused[1:] and fused[1] not in act):
+                raise ValueError(f"{model.path}: node {name}: fused ops {fused} are not supported")
+            depthwise = "Depthwise" in kind
+            bias = (np.asarray(model.values[ins[2].split(":")[0]], np.float32) if fused[:1] == ["BiasAdd"]
+                    else np.zeros(w.shape[2] * w.shape[3] if depthwise else w.shape[3], np.float32))
+            s = _attr(node, "strides", [1, 1, 1, 1])[1:3]
+            d = (_attr(node, "dilations", [1, 1, 1, 1]) or [1, 1, 1, 1])[1:3]
+            pad = tfl.Padding.SAME if _attr(node, "padding") == "SAME" else tfl.Padding.VALID
+            shape = _conv_shape(shapes[ins[0].split(":")[0]], node, w.shape[:2], bias.shape[0])
+            if depthwise:
+                filt = w.reshape(1, w.shape[0], w.shape[1], -1)
+                opt = tfl.DepthwiseConv2DOptionsT()
+                opt.depthMultiplier = w.shape[3]
+                code, opt_type = tfl.BuiltinOperator.DEPTHWISE_CONV_2D, tfl.BuiltinOptions.DepthwiseConv2DOptions
+            else:
+                filt = w.transpose(3, 0, 1, 2)
+                opt = tfl.Conv2DOptionsT()
+                code, opt_type = tfl.BuiltinOperator.CONV_2D, tfl.BuiltinOptions.Conv2DOptions
+            opt.padding, opt.strideH, opt.strideW = pad, s[0], s[1]
+            opt.dilationHFactor, opt.dilationWFactor = d[0], d[1]
+            opt.fusedActivationFunction = act[fused[1] if len(fused) > 1 else None]
+            f_i = tensor(name + "/filter", filt.shape, np.float32, filt)
+            b_i = tensor(name + "/bias", bias.shape, np.float32, bias)
+            out = tensor(name, shape, np.float32)
+            op(code, [index[ins[0].split(":")[0]], f_i, b_i], [out], opt_type, opt)
+            dtypes[name] = np.dtype(np.float32)
+        elif kind == "ResizeBilinear":
+            src = shapes[ins[0].split(":")[0]]
+            for n, sh in shapes.items():
+                env.setdefault(n, [np.broadcast_to(np.float32(0), sh)])
+            model._run(env, model._order([ins[1]]))
+            size = np.asarray(env[ins[1].split(":")[0]][0], np.int32).reshape(2)
+            opt = tfl.ResizeBilinearOptionsT()
+            opt.alignCorners = bool(_attr(node, "align_corners", False))
+            opt.halfPixelCenters = bool(_attr(node, "half_pixel_centers", False))
+            shape = [src[0], int(size[0]), int(size[1]), src[3]]
+            out = tensor(name, shape, np.float32)
+            s_i = tensor(name + "/size", (2,), np.int32, size)
+            op(tfl.BuiltinOperator.RESIZE_BILINEAR, [index[ins[0].split(":")[0]], s_i], [out],
+               tfl.BuiltinOptions.ResizeBilinearOptions, opt)
+            dtypes[name] = np.dtype(np.float32)
+        elif kind == "Cast":
+            dst = np.dtype(_DTYPES[_attr(node, "DstT")])
+            shape = shapes[ins[0].split(":")[0]]
+            out = tensor(name, shape, dst)
+            opt = tfl.CastOptionsT()
+            opt.inDataType, opt.outDataType = types[dtypes[ins[0].split(":")[0]]], types[dst]
+            op(tfl.BuiltinOperator.CAST, [index[ins[0].split(":")[0]]], [out], tfl.BuiltinOptions.CastOptions, opt)
+            dtypes[name] = dst
+        else:  # AddV2 / Add / Sub / Mul: broadcasting binary ops
+            a, b = (operand(i) for i in ins)
+            sa = shapes.get(ins[0].split(":")[0], np.shape(model.values.get(ins[0].split(":")[0])))
+            sb = shapes.get(ins[1].split(":")[0], np.shape(model.values.get(ins[1].split(":")[0])))
+            shape = np.broadcast_shapes(tuple(sa), tuple(sb))
+            out = tensor(name, shape, np.float32)
+            code, opt_type, opt = {
+                "Sub": (tfl.BuiltinOperator.SUB, tfl.BuiltinOptions.SubOptions, tfl.SubOptionsT()),
+                "Mul": (tfl.BuiltinOperator.MUL, tfl.BuiltinOptions.MulOptions, tfl.MulOptionsT()),
+            }.get(kind, (tfl.BuiltinOperator.ADD, tfl.BuiltinOptions.AddOptions, tfl.AddOptionsT()))
+            op(code, [a, b], [out], opt_type, opt)
+            dtypes[name] = np.dtype(np.float32)
+        index[name] = out
+        shapes[name] = tuple(int(v) for v in shape)
+    dense = set(model.dense)
+    read = [n for n in model.dense if any(
+        n in {i.split(":")[0] for i in model._inputs(c)} and model.nodes[c]["op"] != "Shape"
+        for c in model.order if c not in dense)]
+    read += [o.split(":")[0] for o in model.outputs if o.split(":")[0] in dense and o.split(":")[0] not in read]
+    sub.outputs = [index[n] for n in read]
+    m.subgraphs = [sub]
+    b = flatbuffers.Builder(1 << 20)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output()), read, {n: shapes[n] for n in model.dense}
 
 
 def _strided_slice(m, node, x, begin, end, strides):
@@ -266,29 +402,21 @@ def _select(m, node, c, a, b):
     return np.where(c, a, b)
 
 
-def _resize_bilinear(m, node, x, size):
-    torch = m._torch
-    h, w = (int(v) for v in np.asarray(size))
-    t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).permute(0, 3, 1, 2)
-    align = _attr(node, "align_corners", False)
-    if not align and not _attr(node, "half_pixel_centers", False):
-        raise ValueError("legacy (asymmetric) bilinear resizing is not supported")
-    with torch.no_grad():
-        y = torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=bool(align))
-    return y.permute(0, 2, 3, 1).numpy()
-
-
 def _max_pool(m, node, x):
-    torch = m._torch
-    k = _attr(node, "ksize")[1:3]
-    s = _attr(node, "strides")[1:3]
-    t = torch.from_numpy(np.ascontiguousarray(x, np.float32)).permute(0, 3, 1, 2)
+    """NHWC max pooling, SAME (padding never wins) or VALID."""
+    kh, kw = _attr(node, "ksize")[1:3]
+    sh, sw = _attr(node, "strides")[1:3]
+    x = np.asarray(x)
+    h, w = x.shape[1:3]
     if _attr(node, "padding") == "SAME":
-        ph, pw = _same_pads(t.shape[2], k[0], s[0], 1), _same_pads(t.shape[3], k[1], s[1], 1)
-        t = torch.nn.functional.pad(t, (pw[0], pw[1], ph[0], ph[1]), value=-math.inf)
-    with torch.no_grad():
-        y = torch.nn.functional.max_pool2d(t, tuple(k), tuple(s))
-    return y.permute(0, 2, 3, 1).numpy()
+        ph, pw = _same_pads(h, kh, sh, 1), _same_pads(w, kw, sw, 1)
+        x = np.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=-np.inf)
+    oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+    out = np.full((x.shape[0], oh, ow, x.shape[3]), -np.inf, x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.maximum(out, x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw], out=out)
+    return out
 
 
 def _gather_nd(m, node, params, indices):
@@ -338,11 +466,7 @@ _OPS = {
     "Relu": _unary(lambda a: np.maximum(a, 0)), "Relu6": _unary(lambda a: np.clip(a, 0, 6)),
     "AddN": lambda m, node, *xs: sum(np.asarray(x) for x in xs),
     "Select": _select, "SelectV2": _select,
-    "_FusedConv2D": lambda m, node, *a: _fused(m, node, *a, depthwise=False),
-    "FusedDepthwiseConv2dNative": lambda m, node, *a: _fused(m, node, *a, depthwise=True),
-    "Conv2D": lambda m, node, x, w: m.conv(node, x, w, False),
-    "DepthwiseConv2dNative": lambda m, node, x, w: m.conv(node, x, w, True),
-    "ResizeBilinear": _resize_bilinear, "MaxPool": _max_pool,
+    "MaxPool": _max_pool,
     "Shape": lambda m, node, x: np.array(np.shape(x), np.int32),
     "Size": lambda m, node, x: np.int32(np.size(x)),
     "StridedSlice": _strided_slice,
