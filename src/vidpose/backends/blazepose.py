@@ -12,8 +12,9 @@ store, and the pre- and post-processing around them is implemented here:
   visibility/presence logits, 64x64 heatmaps, world landmarks in metres;
 * top-down multi-person tracking: every tracked ROI is re-estimated from the
   previous frame's auxiliary points; the detector runs on a schedule and
-  whenever a person is lost, and new detections that do not overlap a
-  tracked person start new ROIs.
+  whenever a person is lost; a new detection starts a new ROI unless its pose
+  is a tracked person's (a duplicate) or spans a tracked person and another (a
+  chimera), judged by the poses (:func:`same_person`), not by box overlap.
 """
 
 from __future__ import annotations
@@ -234,9 +235,14 @@ class BlazePoseConfig:
     detection_threshold: float | None = None  # None: the detector's default (DETECTOR_THRESHOLDS)
     nms_iou: float = 0.3
     presence_threshold: float = 0.5  # drop a tracked ROI when the landmark model's pose flag falls below
-    duplicate_iou: float = 0.5  # two tracked people whose boxes overlap more than this are one
-    duplicate_containment: float = 0.8  # ... or whose intersection covers this much of the smaller box
-    new_person_containment: float = 0.6  # a new detection's pose may cover at most this much of a tracked person
+    # Two poses are one person (a duplicate, or a chimera spanning two people) when judged by the
+    # poses themselves (:func:`same_person`); boxes are not used, so people who overlap stay apart.
+    duplicate_oks: float = 0.5  # OKS between the two poses (confident joints) at or above this: a duplicate
+    anchor_radius: float = 0.15  # face / shoulder pair / hip pair closer than this x the torso size: one person
+    shared_joints: float = 0.5  # this fraction of the confident joints coinciding: one person (a chimera)
+    chimera_shared: float = 0.15  # ... or this fraction of either's confident joints on the other's joints
+    chimera_containment: float = 0.5  # ... while their boxes overlap by this much of the smaller one
+    confident: float = 0.5  # visibility at which a joint counts in these tests
     subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
@@ -438,23 +444,21 @@ class BlazePose:
             dets = self.detector(image)
             self.stats["detector_calls"] += 1
             self.stats["detector_seconds"] += self.detector.invoke_seconds - t0
-            boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
             for d in dets:
                 if len(people) >= cfg.max_people:
                     break
+                if any(detection_is_person(d, p, cfg) for p in people):
+                    continue  # already tracked (its face or body anchors sit on a tracked pose)
                 roi = roi_from_points(d.keypoints[0], d.keypoints[1])
-                if len(boxes) and (box_iou(roi.bbox(), boxes).max() > 0.3 or _inside_any(d.keypoints[0], boxes)):
-                    continue  # already tracked
                 person, flag, nroi = self.estimate_roi(image, roi)
                 if flag < cfg.presence_threshold:
                     continue
-                if any(box_containment(person.bbox, b) > cfg.new_person_containment for b in boxes):
-                    # A detection between two tracked people tends to give one pose
-                    # spanning both; a new person must not mostly cover a tracked one.
+                if any(same_person(person, p, cfg) for p in people):
+                    # A detection between two tracked people can give one pose spanning both
+                    # (a chimera), or converge on a tracked person: judged by the poses.
                     continue
                 people.append(person)
                 next_tracks.append(_Track(nroi, True))
-                boxes = np.array([p.bbox for p in people]).reshape(-1, 4)
             people, next_tracks = self._dedupe(people, next_tracks)
         self._tracks = next_tracks
         self._frame += 1
@@ -464,21 +468,108 @@ class BlazePose:
         """Two ROIs that converged on the same person: keep the more confident one."""
         if len(people) < 2:
             return people, tracks
-        order = np.argsort([-p.score for p in people], kind="stable")
-        keep: list[int] = []
-        for i in order:
-            if not any(self._same_person(people[i].bbox, people[k].bbox) for k in keep):
-                keep.append(int(i))
-        keep.sort()
+        keep = dedupe(people, self.config)
         return [people[i] for i in keep], [tracks[i] for i in keep]
 
-    def _same_person(self, a: np.ndarray, b: np.ndarray) -> bool:
-        # A ROI that drifted onto two overlapping people yields one box spanning
-        # both: containment catches it where IoU does not.
-        return (
-            box_iou(a, b)[0, 0] > self.config.duplicate_iou
-            or box_containment(a, b) > self.config.duplicate_containment
-        )
+
+# --- one person or two: judged by the poses ----------------------------------------------------
+
+_FACE = (0, 2, 5)  # nose, left eye, right eye (BlazePose-33)
+_SHOULDERS, _HIPS = (11, 12), (23, 24)
+
+
+def torso_size(kp: np.ndarray) -> float:
+    """Mean shoulder-to-hip distance of a BlazePose-33 pose (J, 3) in pixels (its box's larger side / 3
+    when the torso is degenerate): a scale that spread limbs do not inflate."""
+    d = np.linalg.norm(kp[_SHOULDERS, :2] - kp[_HIPS, :2], axis=1).mean()
+    if not np.isfinite(d) or d < 1.0:
+        d = max(float(np.ptp(kp[:, 0])), float(np.ptp(kp[:, 1])), 3.0) / 3.0
+    return float(d)
+
+
+def _anchor(kp: np.ndarray, idx: tuple[int, ...], confident: float) -> np.ndarray | None:
+    ok = kp[list(idx), 2] >= confident
+    return kp[list(idx)][ok, :2].mean(0) if ok.any() else None
+
+
+def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
+    """Whether two BlazePose-33 poses of one frame are one person (a duplicate, or a chimera: one
+    pose spanning two people, sharing part of one's body) rather than two people.
+
+    Two real people may overlap (one partly behind the other, limbs spread across the other's
+    box), but they never share their face, both shoulders, both hips, or most of their joints;
+    a duplicate shares them all. One person when any of: OKS of the confident joints (area: the
+    smaller torso's, squared x 6) >= ``duplicate_oks``; the face anchors (nose and eyes), both
+    shoulders or both hips closer than ``anchor_radius`` x the smaller torso size; at least
+    ``shared_joints`` of the joints confident in both lie that close; or a chimera: at least
+    ``chimera_shared`` of either's confident joints lie on the other's joints (:func:`shared_joints`)
+    while the boxes overlap by ``chimera_containment`` of the smaller box.
+    """
+    ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
+    size = min(torso_size(ka), torso_size(kb))
+    radius = cfg.anchor_radius * size
+    both = (ka[:, 2] >= cfg.confident) & (kb[:, 2] >= cfg.confident)
+    d = np.linalg.norm(ka[:, :2] - kb[:, :2], axis=1)
+    if both.sum() >= 4:
+        from vidpose.metrics.keypoints import oks_matrix, sigmas_for
+
+        gt = np.concatenate([kb[:, :2], np.where(both, 2.0, 0.0)[:, None]], axis=1)
+        if oks_matrix(ka[None, :, :2], gt[None], np.array([6.0 * size * size]), sigmas_for("blazepose33"))[0, 0] \
+                >= cfg.duplicate_oks:
+            return True
+        if (d[both] < radius).mean() >= cfg.shared_joints:
+            return True
+    fa, fb = _anchor(ka, _FACE, cfg.confident), _anchor(kb, _FACE, cfg.confident)
+    if fa is not None and fb is not None and np.linalg.norm(fa - fb) < radius:
+        return True
+    for pair in (_SHOULDERS, _HIPS):
+        if np.all(both[list(pair)]) and np.all(d[list(pair)] < radius):
+            return True
+    # A chimera shares only part of a body (often the legs or the head): some joints on the
+    # other's joints while the boxes overlap. Overlap alone (spread limbs, one person partly behind
+    # another) or a few coinciding joints alone (hands meeting) keep two people.
+    shared = max(shared_joints(a, b, cfg), shared_joints(b, a, cfg))
+    return shared >= cfg.chimera_shared and box_containment(a.bbox, b.bbox) >= cfg.chimera_containment
+
+
+def shared_joints(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
+    """The fraction of a's confident joints that lie on the same joint of b (confident there too; within
+    ``anchor_radius`` x the smaller torso size, at least 25% of it): how much of a's body is b's.
+    Same joints only: a body part shared by a chimera keeps its name (b's knee is the chimera's
+    knee), while a bystander's joints may lie near other joints of someone with spread limbs."""
+    ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
+    ca = ka[:, 2] >= cfg.confident
+    if not ca.any():
+        return 0.0
+    r = max(cfg.anchor_radius, 0.25) * min(torso_size(ka), torso_size(kb))
+    hit = (np.linalg.norm(ka[:, :2] - kb[:, :2], axis=1) < r) & (kb[:, 2] >= cfg.confident)
+    return float(hit[ca].mean())
+
+
+def detection_is_person(det: Detection, person: PersonPose, cfg: BlazePoseConfig) -> bool:
+    """Whether a detector hit is a person already estimated in this frame, judged before running
+    the landmark model on it (a cheap skip; :func:`same_person` decides after it): the centre of
+    its box lies on the person's face anchor (within a quarter of the box's width), or its
+    mid-hip (detector keypoint 0) within half the person's torso size of the person's mid-hip
+    (another person's hips there would be hidden behind this one's)."""
+    kp = np.asarray(person.keypoints, np.float64)
+    box = np.asarray(det.box, np.float64)
+    face = _anchor(kp, _FACE, cfg.confident)
+    if face is not None and np.linalg.norm(face - (box[:2] + box[2:]) / 2) < 0.25 * float(box[2] - box[0]):
+        return True
+    hips = _anchor(kp, _HIPS, cfg.confident)
+    return bool(hips is not None and np.linalg.norm(hips - det.keypoints[0]) < 0.5 * torso_size(kp))
+
+
+def dedupe(people: list[PersonPose], cfg: BlazePoseConfig) -> list[int]:
+    """Indices (ascending) of the people to keep: of any two that are one person
+    (:func:`same_person`), the one with the higher score."""
+    order = np.argsort([-p.score for p in people], kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if not any(same_person(people[i], people[k], cfg) for k in keep):
+            keep.append(int(i))
+    return sorted(keep)
 
 
 def box_containment(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,0 +1,80 @@
+"""One person or two, judged by the poses (BlazePose backend): overlapping people are kept apart,
+duplicates and chimeras (one pose spanning two people) are one."""
+
+import numpy as np
+
+from vidpose.backends.blazepose import BlazePoseConfig, Detection, _inside_any, dedupe, detection_is_person, same_person
+from vidpose.types import PersonPose
+
+# A standing BlazePose-33 person facing the camera, offsets from the mid-hip (y down), ~230 px tall.
+_STAND = {
+    0: (0, -130), 1: (3, -136), 2: (6, -136), 3: (9, -136), 4: (-3, -136), 5: (-6, -136), 6: (-9, -136),
+    7: (12, -132), 8: (-12, -132), 9: (4, -122), 10: (-4, -122), 11: (25, -100), 12: (-25, -100),
+    13: (30, -60), 14: (-30, -60), 15: (32, -25), 16: (-32, -25), 17: (33, -18), 18: (-33, -18),
+    19: (31, -16), 20: (-31, -16), 21: (29, -20), 22: (-29, -20), 23: (14, 0), 24: (-14, 0),
+    25: (15, 45), 26: (-15, 45), 27: (15, 90), 28: (-15, 90), 29: (15, 95), 30: (-15, 95),
+    31: (20, 100), 32: (-20, 100),
+}
+# The same person with arms stretched out sideways and legs apart (a star jump).
+_SPREAD = {**_STAND, 13: (65, -100), 14: (-65, -100), 15: (105, -100), 16: (-105, -100),
+           17: (112, -100), 18: (-112, -100), 19: (114, -102), 20: (-114, -102), 21: (110, -96),
+           22: (-110, -96), 25: (35, 45), 26: (-35, 45), 27: (55, 90), 28: (-55, 90), 29: (55, 95),
+           30: (-55, 95), 31: (62, 100), 32: (-62, 100)}
+CFG = BlazePoseConfig()
+
+
+def pose(shape: dict, x: float, y: float, scale: float = 1.0, score: float = 0.99, vis=None) -> PersonPose:
+    xy = np.array([shape[k] for k in range(33)], float) * scale + [x, y]
+    v = np.full(33, 0.95) if vis is None else np.asarray(vis, float)
+    return PersonPose(keypoints=np.c_[xy, v], bbox=np.r_[xy.min(0), xy.max(0)], score=score)
+
+
+def test_a_person_beside_someone_with_spread_limbs_is_a_second_person():
+    a = pose(_SPREAD, 300, 300)
+    b = pose(_STAND, 370, 310)
+    assert _inside_any(b.keypoints[[23, 24], :2].mean(0), a.bbox[None])  # the old rule skipped b
+    assert not same_person(b, a, CFG) and not same_person(a, b, CFG)
+    assert dedupe([a, b], CFG) == [0, 1]
+
+
+def test_a_person_partly_behind_another_is_a_second_person():
+    front = pose(_STAND, 300, 300)
+    vis = np.full(33, 0.95)
+    vis[[1, 2, 3, 7, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]] = 0.1  # her left side is behind him
+    behind = pose(_STAND, 345, 290, scale=0.85, score=0.8, vis=vis)
+    assert not same_person(behind, front, CFG)
+    assert dedupe([front, behind], CFG) == [0, 1]
+
+
+def test_a_duplicate_is_one_person_and_the_more_confident_pose_stays():
+    rng = np.random.default_rng(0)
+    a = pose(_STAND, 300, 300, score=0.9)
+    dup = pose(_STAND, 300, 300, score=0.95)
+    dup.keypoints[:, :2] += rng.normal(0, 3, (33, 2))
+    assert same_person(a, dup, CFG)
+    assert dedupe([a, dup], CFG) == [1]
+
+
+def test_a_chimera_sharing_a_face_or_legs_is_one_person():
+    a = pose(_STAND, 300, 300)
+    other = pose(_STAND, 420, 300)
+    top = pose(_STAND, 300, 300)  # a's head and arms, the other's legs
+    top.keypoints[23:] = other.keypoints[23:]
+    top.bbox = np.r_[top.keypoints[:, :2].min(0), top.keypoints[:, :2].max(0)]
+    assert same_person(top, a, CFG)
+    legs = pose(_STAND, 300, 300, score=0.7)  # a's legs under a body leaning over a's
+    legs.keypoints[:23, 0] += 40
+    legs.keypoints[:23, 1] += 25
+    legs.bbox = np.r_[legs.keypoints[:, :2].min(0), legs.keypoints[:, :2].max(0)]
+    assert same_person(legs, a, CFG)
+    assert dedupe([a, legs, other], CFG) == [0, 2]
+
+
+def test_a_detection_on_a_tracked_face_or_hips_is_skipped_before_the_landmark_model():
+    a = pose(_STAND, 300, 300)
+    face = a.keypoints[[0, 2, 5], :2].mean(0)
+    on_face = Detection(0.9, np.r_[face - 20, face + 20], np.array([[250, 420], [250, 100], [0, 0], [0, 0.0]]))
+    on_hips = Detection(0.9, np.r_[[500, 100], [540, 140]], np.array([[303, 302], [303, 100], [0, 0], [0, 0.0]]))
+    elsewhere = Detection(0.9, np.r_[[360, 150], [400, 190]], np.array([[380, 310], [380, 100], [0, 0], [0, 0.0]]))
+    assert detection_is_person(on_face, a, CFG) and detection_is_person(on_hips, a, CFG)
+    assert not detection_is_person(elsewhere, a, CFG)
