@@ -6,7 +6,7 @@ assigned to tracks with the Hungarian method on a similarity that mixes
 keypoint OKS and box IoU. A track that finds no detection is kept for
 ``max_age`` frames, so a person hidden for a moment (occlusion, a missed
 detection) gets the same id back when they reappear near where they were
-heading. When the frame image is given, each track also keeps a colour
+heading, or where they were last seen (people stop behind others). When the frame image is given, each track also keeps a colour
 histogram of the person's box; a lost track whose motion no longer predicts
 where the person reappears (a jump, a long occlusion) can still be re-identified
 by appearance.
@@ -33,6 +33,7 @@ class TrackerConfig:
     velocity_smoothing: float = 0.5  # EMA factor for the centre velocity
     reid_threshold: float = 0.75  # appearance similarity that re-identifies a lost track (0 disables)
     appearance_smoothing: float = 0.2  # EMA factor for a track's colour histogram
+    recover_static: bool = True  # a track lost for > 1 frame may also resume where it was last seen
 
     def __post_init__(self) -> None:
         if not 0 <= self.oks_weight <= 1:
@@ -88,8 +89,19 @@ class PoseTracker:
         return sim
 
     def _motion_similarity(self, frame: int, persons: list[PersonPose]) -> np.ndarray:
+        """Pose (OKS) and box (IoU) agreement with where each track's constant-velocity motion puts it.
+        A track that lost its person for more than a frame (an occlusion) is also compared with where
+        it was last seen, and the better of the two counts: people often stop or turn while hidden
+        behind someone (``recover_static``)."""
+        sim = self._similarity_at(frame, persons, [t.predict(frame) for t in self.tracks])
+        lost = [i for i, t in enumerate(self.tracks) if frame - t.last_frame > 1]
+        if self.config.recover_static and lost:
+            static = self._similarity_at(frame, persons, [(t.keypoints, t.bbox) for t in self.tracks])
+            sim[lost] = np.maximum(sim[lost], static[lost])
+        return sim
+
+    def _similarity_at(self, frame: int, persons: list[PersonPose], preds: list) -> np.ndarray:
         cfg = self.config
-        preds = [t.predict(frame) for t in self.tracks]
         gt = np.stack([kp for kp, _ in preds]).copy()
         gt[:, :, 2] = np.where(gt[:, :, 2] >= cfg.min_keypoint_score, 2, 0)
         boxes_t = np.stack([b for _, b in preds])
