@@ -44,7 +44,7 @@ def _is_zip(path: Path) -> bool:
 
 
 def load_any(path: str | os.PathLike) -> tuple[str, object]:
-    """Read ``path`` and name its format: coco_gt, coco_results, synth, poses or npz."""
+    """Read ``path`` and name its format: coco_gt, coco_results, synth, hie, poses or npz."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such file")
@@ -66,11 +66,13 @@ def load_any(path: str | os.PathLike) -> tuple[str, object]:
             raise InputError(f"{p}: unknown format {fmt!r} (expected vidpose.synth/1 or vidpose.poses/1)")
         if "annotations" in d and "images" in d:
             return "coco_gt", d
+        if "annolist" in d:
+            return "hie", d
     if isinstance(d, list) and all(isinstance(r, dict) and "image_id" in r for r in d):
         return "coco_results", d
     raise InputError(
         f"{p}: unknown format: not COCO keypoints ground truth, COCO results, "
-        "vidpose synth annotations, vidpose poses.json or .npz"
+        "vidpose synth annotations, HIE annotations (annolist), vidpose poses.json or .npz"
     )
 
 
@@ -205,6 +207,94 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
         else:
             fp.scores = np.asarray(extra, dtype=np.float64)
         out.frames[idx] = fp
+    return out
+
+
+def _hie_value(x, where: str):
+    """HIE wraps scalars in one-element lists."""
+    if isinstance(x, list):
+        if len(x) != 1:
+            raise InputError(f"{where}: expected a one-element list, got {len(x)} elements")
+        x = x[0]
+    return x
+
+
+def parse_hie(d: dict, path: str) -> VideoPoses:
+    """One HIE video's annotations (``annolist``; layout in ``vidpose.data.readers.hie``) as ground truth
+    in the ``hie14`` skeleton. Frame index = position in ``annolist``. Visibility: ``is_visible`` 0 -> 2,
+    1 (labelled, occluded) -> 1, -1 or absent -> 0. Area (OKS): the box's, else the labelled joints'
+    extent's. Occlusion (the w_AP weight's): the fraction of a person's labelled joints marked occluded."""
+    from vidpose.skeletons import HIE14
+
+    j = HIE14.num_keypoints
+    out = VideoPoses(path=path, skeleton=HIE14.name, num_joints=j)
+    annolist = d["annolist"]
+    if not isinstance(annolist, list):
+        raise InputError(f"{path}: annolist must be a list")
+    for fi, entry in enumerate(annolist):
+        where = f"{path}: annolist[{fi}]"
+        rects = (entry.get("annorect") or []) if isinstance(entry, dict) else None
+        if not isinstance(rects, list):
+            raise InputError(f"{where}.annorect: must be a list")
+        ids, boxes, kps, areas, occ = [], [], [], [], []
+        for ri, r in enumerate(rects):
+            rw = f"{where}.annorect[{ri}]"
+            tid = _hie_value(_get(r, "track_id", rw), f"{rw}.track_id")
+            if isinstance(tid, bool) or not isinstance(tid, int):
+                raise InputError(f"{rw}.track_id: expected an integer, got {tid!r:.40}")
+            kp = np.zeros((j, 3))
+            groups = r.get("annopoints") or []
+            for gi, g in enumerate(groups if isinstance(groups, list) else [groups]):
+                points = _get(g, "point", f"{rw}.annopoints[{gi}]")
+                for pi, pt in enumerate(points if isinstance(points, list) else []):
+                    pw = f"{rw}.annopoints[{gi}].point[{pi}]"
+                    k = _hie_value(_get(pt, "id", pw), f"{pw}.id")
+                    v = _hie_value(_get(pt, "is_visible", pw), f"{pw}.is_visible")
+                    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < j:
+                        raise InputError(f"{pw}.id: expected a joint id 0..{j - 1}, got {k!r:.40}")
+                    if v not in (0, 1, -1):
+                        raise InputError(f"{pw}.is_visible: expected 0, 1 or -1, got {v!r:.40}")
+                    xy = [finite_number(_hie_value(_get(pt, c, pw), f"{pw}.{c}"), f"{pw}.{c}") for c in ("x", "y")]
+                    if v != -1:
+                        kp[k] = (*xy, 2 if v == 0 else 1)
+            lab = kp[:, 2] > 0
+            if all(c in r for c in ("x1", "y1", "x2", "y2")):
+                box = np.array([finite_number(_hie_value(r[c], f"{rw}.{c}"), f"{rw}.{c}") for c in ("x1", "y1", "x2", "y2")])
+            elif lab.any():
+                box = np.r_[kp[lab, :2].min(0), kp[lab, :2].max(0)]
+            else:
+                box = np.zeros(4)
+            if box[2] < box[0] or box[3] < box[1]:
+                raise InputError(f"{rw}: x2 < x1 or y2 < y1")
+            ids.append(tid)
+            boxes.append(box)
+            kps.append(kp)
+            areas.append(float((box[2] - box[0]) * (box[3] - box[1])))
+            occ.append(float((kp[lab, 2] == 1).mean()) if lab.any() else 0.0)
+        if len(set(ids)) != len(ids):
+            raise InputError(f"{where}: duplicate track_id in one frame")
+        k = len(ids)
+        out.frames[fi] = TrackedFrame(track_ids=np.asarray(ids, np.int64), boxes=np.asarray(boxes).reshape(k, 4),
+                                      keypoints=np.asarray(kps).reshape(k, j, 3), areas=np.asarray(areas))
+        out.occlusion[fi] = np.asarray(occ)
+    return out
+
+
+def to_skeleton(video: VideoPoses, skeleton: str) -> VideoPoses:
+    """Predictions converted to another skeleton (scores too), e.g. coco17 poses.json to hie14."""
+    from vidpose.skeletons import convert_with_scores, get_skeleton
+
+    if video.skeleton == skeleton:
+        return video
+    try:
+        out = VideoPoses(path=video.path, skeleton=skeleton, num_joints=get_skeleton(skeleton).num_keypoints,
+                         untracked=video.untracked)
+        for i, f in video.frames.items():
+            kp = convert_with_scores(f.keypoints, video.skeleton, skeleton) if len(f) else \
+                np.zeros((0, out.num_joints, 3))
+            out.frames[i] = TrackedFrame(track_ids=f.track_ids, boxes=f.boxes, keypoints=kp, scores=f.scores)
+    except ValueError as e:
+        raise InputError(f"{video.path}: {e}") from None
     return out
 
 
@@ -543,4 +633,10 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
             raise InputError(f"{pred_path}: ground truth is vidpose synth annotations, predictions must be poses.json")
         ms = _check_metrics(metrics, METRICS_VIDEO, "synth annotations vs poses.json")
         return _video_metrics(parse_video(gd, gt_path, "synth"), parse_video(pd, pred_path, "poses"), ms)
+    if gk == "hie":
+        if pk != "poses":
+            raise InputError(f"{pred_path}: ground truth is HIE annotations, predictions must be poses.json")
+        ms = _check_metrics(metrics, METRICS_VIDEO, "HIE annotations vs poses.json")
+        gt = parse_hie(gd, gt_path)
+        return _video_metrics(gt, to_skeleton(parse_video(pd, pred_path, "poses"), gt.skeleton), ms)
     raise InputError(f"{gt_path}: a {gk.replace('_', ' ')} file cannot be the ground truth")
