@@ -528,3 +528,23 @@ REFINERS.update({
                                 "consistency (offline, 3-frame delay)", lambda: FlowRefineStage(online=False),
                                 frozenset({"blazepose_heatmaps"})),
 })
+
+
+def _propagate_stage(online: bool):
+    from vidpose.stages.propagate import PropagateStage  # its own module; it builds on WindowStage above
+
+    return PropagateStage(online=online)
+
+
+REFINERS.update({
+    "propagate-online": StageChoice("propagate-online", "crowd propagation: keypoints of the past 3 frames carried "
+                                    "along the flow and fused, people missed for up to 2 frames put back "
+                                    "(online, no delay)",
+                                    lambda: _propagate_stage(True), auto=False),
+    "propagate-offline": StageChoice("propagate-offline", "crowd propagation: keypoints of ±3 frames carried along "
+                                     "the flow and fused, gaps of up to 24 frames in a track filled (offline, "
+                                     "24-frame delay)",
+                                     lambda: _propagate_stage(False), auto=False),
+    "propagate": StageChoice("propagate", "the same as propagate-offline", lambda: _propagate_stage(False),
+                             auto=False),
+})
