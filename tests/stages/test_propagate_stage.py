@@ -119,3 +119,13 @@ def test_offline_fills_a_gap_longer_than_the_fusion_window():
     for i in range(3, 9):
         np.testing.assert_allclose(out[i].persons[0].keypoints[:, :2], _truth(i), atol=1e-9)
         assert out[i].persons[0].keypoints[:, 2].min() == pytest.approx(0.9)
+
+
+def test_a_recovered_person_takes_the_nearest_sightings_3d_pose_for_the_lift():
+    frames = _frames(8, missing=(3,))
+    for f in frames:
+        for p in f.persons:
+            p.extra["world_landmarks"] = np.full((17, 3), float(f.index))
+    out = _run(_stage(False, recover=3), frames)
+    (p,) = out[3].persons
+    assert p.extra["recovered"] and p.extra["world_landmarks"][0, 0] in (2.0, 4.0)

@@ -71,7 +71,8 @@ class PropagateStage(WindowStage):
         self.recovered_score, self.min_weight = float(recovered_score), float(min_weight)
         self.cache = cache or FlowCache(FlowEstimator(FlowConfig(preset="fast", scale=1.0, max_side=480)),
                                         size=2 * self.reach + 2)
-        self.seen: dict[int, dict] = {}  # frame index -> {track id: (keypoints (K, 3) as estimated, score)}
+        # frame index -> {track id: (keypoints (K, 3) as estimated, score, world landmarks or None)}
+        self.seen: dict[int, dict] = {}
         self._consistency: dict[tuple[int, int], object] = {}  # (i, j) -> ScaledFlow of the (i -> j) consistency
         self.seconds_flow = 0.0  # flow and consistency fields (per frame pair, shared by every person)
         self.seconds_people = 0.0  # carrying and fusing (per person)
@@ -85,7 +86,8 @@ class PropagateStage(WindowStage):
             raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
         # The flow is needed around the people only (the union of both frames' boxes, see FlowCache).
         self.cache.add(frame.index, frame.image, [p.bbox for p in frame.persons])
-        self.seen[frame.index] = {p.track_id: (p.keypoints.astype(np.float64).copy(), float(p.score))
+        self.seen[frame.index] = {p.track_id: (p.keypoints.astype(np.float64).copy(), float(p.score),
+                                               p.extra.get("world_landmarks"))
                                   for p in frame.persons if p.track_id is not None}
         for old in [i for i in self.seen if i < frame.index - 2 * self.reach - 1]:
             del self.seen[old]
@@ -165,7 +167,7 @@ class PropagateStage(WindowStage):
             c = np.clip(own[:, 2], 0.0, 1.0)
             acc += own[:, :2] * c[:, None]
             tot += c
-        for s, kp, _score in carried:
+        for s, kp, *_ in carried:
             y, cons = self.carry(kp[:, :2], s, t)
             temporal = float(np.exp(-((s - t) ** 2) / (2.0 * self.tau ** 2)))
             c = np.clip(kp[:, 2], 0.0, 1.0) * cons
@@ -204,5 +206,8 @@ class PropagateStage(WindowStage):
         pts = xy[good] if good.any() else xy
         nearest = min(carried, key=lambda c: abs(c[0] - t))
         self.recovered += 1
+        extra = {"recovered": True}
+        if nearest[3] is not None:  # a later 3D lift (--lift blazepose) takes the nearest sighting's 3D pose
+            extra["world_landmarks"] = np.array(nearest[3], copy=True)
         return PersonPose(keypoints=kp, bbox=np.r_[pts.min(0), pts.max(0)], score=self.recovered_score * nearest[2],
-                          track_id=tid, extra={"recovered": True})
+                          track_id=tid, extra=extra)
