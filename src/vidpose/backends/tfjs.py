@@ -191,12 +191,16 @@ class GraphModel:
                 raise RuntimeError(f"{self.path}: node {name} ({node['op']}) failed: {e}") from e
             env[name] = list(res) if isinstance(res, tuple) else [res]
 
-    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        x = np.asarray(inputs[0])
+    def prepare(self, x: np.ndarray) -> tuple:
+        """The TFLite part for ``x``'s shape and dtype, lowered on first use (a fraction of a second)."""
         key = (x.shape, x.dtype.str)
         if key not in self._lite:
             self._lite[key] = self._lower(x)
-        it, index, outs, shapes = self._lite[key]
+        return self._lite[key]
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        x = np.asarray(inputs[0])
+        it, index, outs, shapes = self.prepare(x)
         it.set_tensor(index, x)
         it.invoke()
         env: dict[str, list] = {n: [it.get_tensor(i)] for n, i in outs.items()}
@@ -209,9 +213,12 @@ class GraphModel:
     def _lower(self, x: np.ndarray):
         from ai_edge_litert.interpreter import Interpreter
 
+        from vidpose.backends.blazepose import _quiet_stderr
+
         model, outs, shapes = lower_to_tflite(self, x)
-        it = Interpreter(model_content=model, num_threads=self.threads)
-        it.allocate_tensors()
+        with _quiet_stderr():  # LiteRT announces its XNNPACK delegate on fd 2
+            it = Interpreter(model_content=model, num_threads=self.threads)
+            it.allocate_tensors()
         by_name = {d["name"]: d["index"] for d in it.get_output_details()}
         return it, it.get_input_details()[0]["index"], {n: by_name[n] for n in outs}, shapes
 

@@ -17,6 +17,7 @@ SUITES: dict[str, str] = {
     "dgnet": "vidpose.bench.dgnet",
     "flowing": "vidpose.bench.flowing",
     "batch": "vidpose.bench.batch",
+    "bodydet": "vidpose.bench.bodydet",
     "crowd": "vidpose.bench.crowd",
 }
 
