@@ -84,7 +84,7 @@ def test_a_poor_estimate_is_pulled_onto_the_propagated_poses(online):
 
 
 def test_offline_recovers_a_person_missed_in_a_frame_from_both_sides():
-    out = _run(_stage(False, recover=3), _frames(8, missing=(3, 4)))
+    out = _run(_stage(False, recover=4), _frames(9, missing=(3, 4)))
     for i in (3, 4):
         (p,) = out[i].persons
         assert p.track_id == 7 and p.extra["recovered"]

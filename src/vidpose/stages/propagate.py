@@ -16,7 +16,9 @@ poses carried to it alone (``extra["recovered"] = True``, score scaled by ``reco
 joint's confidence the carried confidence x consistency; box: the carried keypoints' box): offline
 when it is seen on both sides of t within ``recover`` frames (a gap: an occlusion, a missed
 detection; from the nearest sighting on each side), online when it was seen at most ``recover``
-frames ago (default 2: a person who leaves is carried on for at most that long).
+frames ago (default 2: a person who leaves is carried on for at most that long); never onto a
+person already in the frame (box IoU > ``duplicate_iou``: the tracker gave them another id), and
+only for tracks seen in ``min_seen`` frames on each side (brief tracks are often spurious poses).
 
 Online: past frames only, no delay. Offline: the output is delayed by max(w, recover) frames
 (default 24: the length of gap it can fill), which also holds that many decoded frames in memory.
@@ -45,13 +47,16 @@ class PropagateStage(WindowStage):
     sigma: forward-backward error (pixels, at the flow's resolution) at which a step's consistency
     is exp(-1/2); recover: the longest gap filled (offline, default 24) or how long after its last
     sighting a track is still put back (online, default 2); 0 disables recovery; min_weight: a
-    recovered joint's confidence below which it gets score 0; cache: a
+    recovered joint's confidence below which it gets score 0; duplicate_iou: a recovered person
+    whose box overlaps a person in the frame by more than this is not put back; min_seen: a track
+    is put back only when seen in at least this many frames on each side of the gap (before it:
+    within ``recover`` + w frames; after it: within ``recover``); cache: a
     :class:`vidpose.flow.FlowCache` (default: DIS "fast", longer side 480 px).
     """
 
     def __init__(self, w: int = 3, online: bool = False, tau: float = 2.0, sigma: float = 1.0,
                  recover: int | None = None, recovered_score: float = 0.8, min_weight: float = 0.05,
-                 cache=None) -> None:
+                 duplicate_iou: float = 0.5, min_seen: int = 3, cache=None) -> None:
         from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
 
         super().__init__()
@@ -69,6 +74,7 @@ class PropagateStage(WindowStage):
         self.past, self.future = 0, (0 if online else self.reach)
         self.tau, self.sigma = float(tau), float(sigma)
         self.recovered_score, self.min_weight = float(recovered_score), float(min_weight)
+        self.duplicate_iou, self.min_seen = float(duplicate_iou), max(1, int(min_seen))
         self.cache = cache or FlowCache(FlowEstimator(FlowConfig(preset="fast", scale=1.0, max_side=480)),
                                         size=2 * self.reach + 2)
         # frame index -> {track id: (keypoints (K, 3) as estimated, score, world landmarks or None)}
@@ -153,7 +159,11 @@ class PropagateStage(WindowStage):
             self.person_frames += 1
         present = {p.track_id for p in frame.persons}
         for tid, carried in self._missing(t, present).items():
-            frame.persons.append(self._recovered(tid, t, carried))
+            person = self._recovered(tid, t, carried)
+            if self._already_there(person, frame.persons):
+                continue  # the person is in the frame under another track id (the tracker switched and back)
+            frame.persons.append(person)
+            self.recovered += 1
             self.person_frames += 1
         self.seconds_people += time.perf_counter() - t0 - (self.seconds_flow - flow_before)
 
@@ -181,22 +191,32 @@ class PropagateStage(WindowStage):
         return xy, conf / max(tw, 1e-300)
 
     def _missing(self, t: int, present: set) -> dict:
-        """Tracks absent from frame t that are put back: track id -> carried sources. Offline: seen
-        within ``recover`` frames before and after t (a gap), from the nearest sighting on each side
-        and every sighting within w; online: last seen at most ``recover`` frames ago."""
+        """Tracks absent from frame t that are put back: track id -> carried sources. Offline: seen in
+        ``min_seen`` frames within ``recover`` before t and as many after (a gap), carried from the
+        nearest sighting on each side and every sighting within w; online: last seen at most
+        ``recover`` frames ago, and in ``min_seen`` of the ``recover`` + w frames before t."""
         if self.recover <= 0:
             return {}
         out: dict = {}
         ids = set().union(*(self.seen[s].keys() for s in self.seen if s != t)) - present - {None}
         for tid in ids:
-            before = [s for s in self.seen if t - self.recover <= s < t and tid in self.seen[s]]
+            before = [s for s in self.seen if t - self.recover - self.w <= s < t and tid in self.seen[s]]
             after = [] if self.online else [s for s in self.seen if t < s <= t + self.recover and tid in self.seen[s]]
-            if not before or (not self.online and not after):
-                continue
+            if len(before) < self.min_seen or t - max(before) > self.recover or (
+                    not self.online and len(after) < self.min_seen):
+                continue  # a track seen only briefly (often a spurious pose) is not carried into a gap
             chosen = {max(before), *([min(after)] if after else [])}
             chosen |= {s for s in before + after if abs(s - t) <= self.w}
             out[tid] = [(s, *self.seen[s][tid]) for s in sorted(chosen)]
         return out
+
+    def _already_there(self, person: PersonPose, persons: list[PersonPose]) -> bool:
+        """Whether a recovered person's box overlaps a person of the frame by more than ``duplicate_iou``."""
+        from vidpose.metrics.keypoints import iou_matrix
+
+        if not persons:
+            return False
+        return bool(iou_matrix(person.bbox[None], np.stack([p.bbox for p in persons])).max() > self.duplicate_iou)
 
     def _recovered(self, tid, t: int, carried: list) -> PersonPose:
         xy, conf = self._fuse(t, carried, None)
@@ -205,7 +225,6 @@ class PropagateStage(WindowStage):
         good = conf > 0
         pts = xy[good] if good.any() else xy
         nearest = min(carried, key=lambda c: abs(c[0] - t))
-        self.recovered += 1
         extra = {"recovered": True}
         if nearest[3] is not None:  # a later 3D lift (--lift blazepose) takes the nearest sighting's 3D pose
             extra["world_landmarks"] = np.array(nearest[3], copy=True)
