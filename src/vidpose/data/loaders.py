@@ -200,9 +200,29 @@ H36M_TEST_SUBJECTS = ("S9", "S11")
 
 
 def _synth_3d(cfg: DataConfig, subset: str):
+    """synth-3d (annotations only): each track's run as a *world-frame* H36M-17 sequence (z up; the
+    rendered camera's extrinsics undone), so the sequence objective sees it through random virtual
+    cameras like the mocap; runs without extrinsics stay camera-frame (their own 2D)."""
+    import numpy as np
+
     from vidpose.data.synth import read_synth_3d
 
-    return read_synth_3d(_root(cfg), subset)
+    out = read_synth_3d(_root(cfg), subset)
+    for s in out:
+        cp = s.camera_params or {}
+        if "R" in cp and "t" in cp:  # camera = R world + t  ->  world = R^T (camera - t)
+            s.joints_3d = np.einsum("tba,tjb->tja", cp["R"], s.joints_3d - cp["t"][:, None, :])
+            s.extra.update({"frame": "world", "up": (0.0, 0.0, 1.0)})
+    return out
+
+
+def _mocap_synth_3d(cfg: DataConfig, subset: str):
+    """The lifters' training mix: the mocap clips of ``subset`` and synth-3d's ``subset`` (data.root),
+    both world-frame. The held-out clips agree (``MOCAP_TEST_CLIPS``/``MOCAP_VAL_CLIPS`` are synth's
+    ``HELD_OUT``), so neither half trains on a motion the other tests on."""
+    if subset not in ("train", "val", "test"):
+        raise InputError(f"config: data subset {subset!r} for mocap+synth-3d must be train, val or test")
+    return _mocap(cfg, subset) + _synth_3d(cfg, subset)
 
 
 def _h36m(cfg: DataConfig, subset: str):
@@ -220,8 +240,10 @@ def _h36m(cfg: DataConfig, subset: str):
 
 # DeepMimic mocap (vidpose.data.mocap): clips held out of training. "test" is the bench's
 # (vidpose bench dgnet), "val" picks best.safetensors; "train" never contains either (tested).
-MOCAP_TEST_CLIPS = ("dance_b", "kick", "getup_faceup")
-MOCAP_VAL_CLIPS = ("punch", "jump")
+# The same clips as the synthetic generator's HELD_OUT (vidpose.data.synth; tested), so a lifter
+# trained on mocap + synth-3d never saw the motions of the synth-single test videos either.
+MOCAP_TEST_CLIPS = ("dance_b", "getup_faceup", "spinkick")
+MOCAP_VAL_CLIPS = ("kick", "roll")
 MOCAP_FPS = 30.0
 MOCAP_MIN_SECONDS = 8.0  # shorter clips are extended: looping ones repeat, the others play back and forth
 
@@ -267,6 +289,7 @@ SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
     "synth-3d": _synth_3d,
     "h36m": _h36m,
     "mocap": _mocap,
+    "mocap+synth-3d": _mocap_synth_3d,
 }
 
 

@@ -35,6 +35,7 @@ from vidpose.models.config import bad
 from vidpose.objectives.sequences import LiftAugment
 
 
+INPUT_NORMS = ("screen", "person")
 SHIPPED = "dgnet_mocap"  # the shipped lifter: vidpose/weights/dgnet_mocap.safetensors (configs/dgnet_mocap.toml)
 
 
@@ -89,6 +90,7 @@ class LifterConfig(LiftAugment):
     channels: int = 64
     dropout: float = 0.1
     train_chunk: int = 1  # training: centre frames per sample (windows of receptive_field + train_chunk - 1)
+    input_norm: str = "screen"  # "screen": the 2D as given; "person": per frame centred and scaled (graph.person_normalize)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -102,6 +104,8 @@ class LifterConfig(LiftAugment):
         check_int(self.channels, "channels", 4, 4096)
         check_float(self.dropout, "dropout", 0.0, 0.9)
         check_int(self.train_chunk, "train_chunk", 1, 100000)
+        if self.input_norm not in INPUT_NORMS:
+            raise bad("input_norm", f"must be one of {', '.join(INPUT_NORMS)}, got {self.input_norm!r}")
         self.check()
 
     @property

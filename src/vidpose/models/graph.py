@@ -198,6 +198,20 @@ class TemporalGraphConv(nn.Module):
 
 # --- lifters over windows and whole sequences ----------------------------------------------------
 
+def person_normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Per-frame 2D normalisation of (..., J, C) keypoints (x, y[, confidence]): centred on the
+    joints' weighted mean and scaled to unit weighted RMS distance from it, weights the squared
+    confidences (1 without them), so a dropped low-confidence joint barely moves either. Invariant to
+    where the person is in the picture and how large: only the pose's 2D shape is left (the
+    root-relative 3D does not depend on the rest). Frame by frame, so dense and windowed lifting agree."""
+    xy = x[..., :2]
+    w = x[..., 2:3].clamp(0.0, 1.0) ** 2 + 1e-3 if x.shape[-1] > 2 else torch.ones_like(xy[..., :1])
+    w = w / w.sum(-2, keepdim=True)
+    centre = (w * xy).sum(-2, keepdim=True)
+    scale = ((w * (xy - centre) ** 2).sum((-2, -1), keepdim=True)).sqrt().clamp_min(eps)
+    return torch.cat([(xy - centre) / scale, x[..., 2:]], -1)
+
+
 class SequenceLifter(nn.Module):
     """Base of the 2D->3D lifters: ``forward_valid`` maps (B, T, J, C) to (B, T - R + 1, J, 3) with no
     padding (R = ``cfg.receptive_field``); from it, :meth:`forward` lifts one window per sample
@@ -221,6 +235,12 @@ class SequenceLifter(nn.Module):
             x = torch.cat([x, torch.ones_like(x[..., :1])], -1)
         return x.to(next(self.parameters()).dtype)
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's view of checked input (B, T, J, C): as given (``input_norm = "screen"``), or
+        with ``input_norm = "person"`` each frame's 2D centred on its joints' confidence-weighted
+        mean and divided by their weighted RMS distance from it (see :func:`person_normalize`)."""
+        return person_normalize(x) if getattr(self.cfg, "input_norm", "screen") == "person" else x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres);
         (B, R + S - 1, J, C) -> (B, S, J, 3), the S centre frames of longer windows (no padding)."""
@@ -229,7 +249,7 @@ class SequenceLifter(nn.Module):
         if x.shape[1] < r:
             raise InputError(f"keypoints_2d: windows of {x.shape[1]} frames, the model's receptive field is {r}; "
                              "use lift() for sequences of any length")
-        y = self.forward_valid(x)
+        y = self.forward_valid(self.normalize(x))
         return y[:, 0] if x.shape[1] == r else y
 
     def lift(self, x, chunk: int = 4096) -> torch.Tensor:
@@ -244,6 +264,7 @@ class SequenceLifter(nn.Module):
         if x.shape[1] < 1:
             raise InputError("keypoints_2d: a sequence of 0 frames cannot be lifted")
         h = self.cfg.receptive_field // 2
+        x = self.normalize(x)
         xp = torch.cat([x[:, :1].expand(-1, h, -1, -1), x, x[:, -1:].expand(-1, h, -1, -1)], 1)
         t = x.shape[1]
         with torch.no_grad():
@@ -280,5 +301,5 @@ class SequenceLifter(nn.Module):
         return out  # type: ignore[return-value]
 
 
-__all__ = ["skeleton_adjacency", "spatial_affinity", "window_taps", "tap_velocities", "temporal_affinity",
+__all__ = ["person_normalize", "skeleton_adjacency", "spatial_affinity", "window_taps", "tap_velocities", "temporal_affinity",
            "SpatialGraphConv", "TemporalGraphConv", "SequenceLifter"]

@@ -14,7 +14,8 @@ Sequences come in two kinds (:class:`~vidpose.data.annotations.Sequence3D`):
   DeepMimic mocap): no camera at all. In training every sample is seen through
   its own random virtual camera (:func:`random_camera`: anywhere around the
   person, 2.5-9 m away, -10..35 degrees elevation, 40-80 degrees field of view,
-  landscape/portrait/4:3 images, static or following the person), drawn from
+  landscape/portrait/4:3 images, static or following the person; a person who would
+  leave the picture or come closer than ``MIN_DEPTH`` is followed), drawn from
   ``numpy.random.default_rng([seed, epoch, index])`` like every other
   augmentation, so a resumed run stays bit-exact. For validation and tests
   each world sequence is seen through ``EVAL_CAMERAS`` fixed cameras drawn from
@@ -59,6 +60,7 @@ EVAL_CAMERAS = 4  # fixed virtual cameras per world-frame validation/test sequen
 EVAL_CAMERA_SEED = 0x3D17  # their random stream; training cameras come from [seed, epoch, index]
 IMAGE_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (640, 480))  # (w, h) of virtual cameras
 LOW_CONFIDENCE = 0.3  # dropped joints get a confidence below this
+MIN_DEPTH = 1.0  # metres: a virtual camera keeps the root at least this far in front of it
 
 
 def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -120,10 +122,22 @@ def random_camera(rng: np.random.Generator, root: np.ndarray, centre: int, up: n
     eye0 = target + dist * direction
     R = look_at(eye0, target, up)
     follow = rng.uniform(0.0, 1.0) if rng.uniform() < 0.5 else 0.0
-    eye = eye0 + follow * (root - c)
     w, h = IMAGE_SIZES[int(rng.integers(len(IMAGE_SIZES)))]
     f = w / 2 / np.tan(np.deg2rad(rng.uniform(40.0, 80.0)) / 2)
+    eye = eye0 + follow * (root - c)
+    if follow < 1.0 and not _root_in_view(R, eye, root, f, w, h):
+        eye = eye0 + (root - c)  # a person who would leave the picture (or pass the camera) is followed
     return {"R": R, "eye": eye, "f": float(f), "width": float(w), "height": float(h)}
+
+
+def _root_in_view(R: np.ndarray, eye: np.ndarray, root: np.ndarray, f: float, w: float, h: float) -> bool:
+    """Whether the root stays at least ``MIN_DEPTH`` in front of the camera and inside the image in
+    every frame (a video shows the people it tracks; a static camera that a runner passes does not)."""
+    xc = np.einsum("ab,tb->ta", R, root - eye)
+    if (xc[:, 2] < MIN_DEPTH).any():
+        return False
+    uv = xc[:, :2] / xc[:, 2:3] * f
+    return bool((np.abs(uv[:, 0]) <= w / 2).all() and (np.abs(uv[:, 1]) <= h / 2).all())
 
 
 def project(joints: np.ndarray, cam: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -156,7 +156,9 @@ def read_synth_3d(root: str | os.PathLike, subset: str, min_frames: int = 1) -> 
     """Per clip and track, the runs of consecutive frames in view as H36M-17 sequences.
 
     ``joints_3d`` (T, 17, 3) camera metres, ``joints_2d`` (T, 17, 2) pixels;
-    ``camera_params`` has ``intrinsics`` (3, 3), ``width``, ``height``.
+    ``camera_params`` has ``intrinsics`` (3, 3), ``width``, ``height`` and the run's per-frame
+    extrinsics ``R`` (T, 3, 3), ``t`` (T, 3) (camera = R world + t; the world is z up);
+    ``extra["motions"]``: the names of the clip's motions (mocap clips or procedural kinds).
     """
     out: list[Sequence3D] = []
     for cdir in _clip_dirs(Path(root), subset):
@@ -169,17 +171,22 @@ def read_synth_3d(root: str | os.PathLike, subset: str, min_frames: int = 1) -> 
                 tid = p["track_id"]
                 if last.get(tid) != fr["index"] - 1:
                     runs.setdefault(tid, []).append([])
-                runs[tid][-1].append((p["h36m_3d"], p["h36m_2d"]))
+                runs[tid][-1].append((p["h36m_3d"], p["h36m_2d"], fr["index"]))
                 last[tid] = fr["index"]
+        ext = ann["camera"].get("extrinsics") or []
         for tid in sorted(runs):
             for r, run in enumerate(runs[tid]):
                 if len(run) < min_frames:
                     continue
+                cp = {"intrinsics": np.asarray(ann["camera"]["intrinsics"], np.float64),
+                      "width": v["width"], "height": v["height"]}
+                if len(ext) > run[-1][2]:
+                    cp["R"] = np.asarray([ext[i]["R"] for _, _, i in run], np.float64)
+                    cp["t"] = np.asarray([ext[i]["t"] for _, _, i in run], np.float64)
                 out.append(Sequence3D(
                     subject=ann["clip"], action=f"track{tid}_run{r}", camera=0,
-                    joints_3d=np.asarray([a for a, _ in run], np.float64),
-                    joints_2d=np.asarray([b for _, b in run], np.float64), fps=float(v["fps"]),
-                    camera_params={"intrinsics": np.asarray(ann["camera"]["intrinsics"], np.float64),
-                                   "width": v["width"], "height": v["height"]},
+                    joints_3d=np.asarray([a for a, _, _ in run], np.float64),
+                    joints_2d=np.asarray([b for _, b, _ in run], np.float64), fps=float(v["fps"]),
+                    camera_params=cp, extra={"motions": tuple(ann.get("motions") or ())},
                 ))
     return out

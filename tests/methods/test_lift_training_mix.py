@@ -1,0 +1,94 @@
+"""The lifters' training data and input: mocap + synth-3d (world frame, random virtual cameras,
+held-out motions never trained on), virtual cameras that keep the person in view, and the
+per-person 2D normalisation (invariant to where and how large the person is; dense == windowed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidpose.data.loaders import DataConfig, MOCAP_TEST_CLIPS, MOCAP_VAL_CLIPS, load_sequences, mocap_clips
+from vidpose.errors import InputError
+from vidpose.methods import build
+from vidpose.objectives.sequences import MIN_DEPTH, LiftAugment, SequenceWindows, project, random_camera
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def synth3d(tmp_path_factory):
+    from vidpose.data.synth import generate_split
+
+    out = tmp_path_factory.mktemp("s3d")
+    for sub, n in (("train", 4), ("val", 1), ("test", 1)):
+        generate_split("synth-3d", out, sub, clips=n, frames=12, seed=0)
+    return out / "synth-3d"
+
+
+def test_held_out_motions_agree_with_the_generator_and_never_reach_training(synth3d):
+    from vidpose.data.synth import HELD_OUT, read_synth_3d
+
+    assert set(MOCAP_TEST_CLIPS) == set(HELD_OUT["test"]) and set(MOCAP_VAL_CLIPS) == set(HELD_OUT["val"])
+    cfg = DataConfig(dataset="mocap+synth-3d", root=str(synth3d))
+    train = load_sequences(cfg, "train")
+    held = set(MOCAP_TEST_CLIPS) | set(MOCAP_VAL_CLIPS)
+    mocap = [s for s in train if not s.extra.get("motions")]
+    synth = [s for s in train if s.extra.get("motions")]
+    assert {s.subject for s in mocap} == set(mocap_clips("train")) and synth
+    assert not {m for s in synth for m in s.extra["motions"]} & held
+    assert not {s.subject for s in load_sequences(cfg, "val") if s.extra.get("motions")} & {s.subject for s in synth}
+    # synth-3d comes back in the world frame (z up, on the ground): the rendered camera undone exactly.
+    cam = read_synth_3d(synth3d, "train")
+    for s, c in zip(synth, cam):
+        assert s.extra["frame"] == "world" and s.extra["up"] == (0.0, 0.0, 1.0)
+        cp = c.camera_params
+        back = np.einsum("tab,tjb->tja", cp["R"], s.joints_3d) + cp["t"][:, None, :]
+        assert np.allclose(back, c.joints_3d, atol=2e-3)  # the file's extrinsics are rounded
+        assert -0.2 < s.joints_3d[..., 2].min() < 0.3 and s.joints_3d[:, 10, 2].mean() > 1.0  # feet down, head up
+    # ... so training sees it through a new random camera every epoch, like the mocap.
+    ds = SequenceWindows(train, 9, 17, "mix", train=True, aug=LiftAugment(0.02, 0.05, 0.02), in_channels=3)
+    k = next(i for i, (s, _) in enumerate(ds.index) if train[s].extra.get("motions"))
+    a = ds[k]["keypoints_2d"]
+    ds.set_epoch(3)
+    assert not torch.equal(a, ds[k]["keypoints_2d"])
+    with pytest.raises(InputError, match="subset 'trainval' for mocap\\+synth-3d must be train, val or test"):
+        load_sequences(cfg, "trainval")
+
+
+def test_virtual_cameras_keep_a_travelling_person_in_view():
+    """The run clip travels 28 m: a static camera would lose the runner (or have them pass behind it);
+    such a camera follows the person instead, in training and in the fixed evaluation cameras."""
+    run = next(s for s in load_sequences(DataConfig(dataset="mocap"), "train") if s.subject == "run")
+    root = run.joints_3d[:, 0]
+    assert np.ptp(root[:, 0]) > 20
+    for seed in range(20):
+        cam = random_camera(np.random.default_rng(seed), root, len(root) // 2, np.array([0.0, 0.0, 1.0]))
+        xc, px = project(run.joints_3d, cam)
+        assert (xc[:, 0, 2] >= MIN_DEPTH - 1e-9).all()
+        assert (np.abs(px[:, 0] - [cam["width"] / 2, cam["height"] / 2]) <= [cam["width"] / 2, cam["height"] / 2]).all()
+    ds = SequenceWindows([run], 9, 17, "run", in_channels=2)  # 4 fixed evaluation cameras
+    assert all(np.abs(x).max() < 3 for x in ds.inputs)
+
+
+def test_person_normalised_input_ignores_where_and_how_large_the_person_is():
+    torch.manual_seed(0)
+    for name in ("dgnet", "tcn"):
+        m = build(name, receptive_field=9, channels=8, input_norm="person").eval()
+        seq = torch.randn(12, 17, 3) * torch.tensor([0.2, 0.2, 0.0]) + torch.tensor([0.0, 0.0, 0.8])
+        moved = seq.clone()
+        moved[..., :2] = seq[..., :2] * 0.3 + torch.tensor([0.5, -0.2])
+        dense = m.lift(seq)
+        assert torch.allclose(m.lift(moved), dense, atol=1e-4)
+        padded = torch.cat([seq[:1].expand(4, -1, -1), seq, seq[-1:].expand(4, -1, -1)])
+        assert torch.allclose(m(padded[None, 5:14])[0], dense[5], atol=1e-5)  # dense == windowed
+        unseen = seq.clone()
+        unseen[:, 3, 2] = 0.0  # a joint with no confidence ...
+        low = unseen.clone()
+        low[:, 3, :2] += 1.0  # ... thrown off by 5 body sizes barely moves the others' normalised positions
+        x = m.normalize(m.check_input(low[None]))[0]
+        ref = m.normalize(m.check_input(unseen[None]))[0]
+        assert (x[:, [0, 1, 2, 4], :2] - ref[:, [0, 1, 2, 4], :2]).abs().max() < 0.05
+    assert torch.equal(build("tcn", receptive_field=9, channels=8).normalize(moved[None]), moved[None])  # "screen"
+    with pytest.raises(InputError, match="input_norm must be one of screen, person, got 'box'"):
+        build("dgnet", input_norm="box")
