@@ -70,7 +70,7 @@ def estimate(source, **options) -> dict:
     decoded up to there), as in ``run.json``.
     """
     from vidpose.errors import InputError
-    from vidpose.io.poses import POSES_FORMAT, skeleton_dict
+    from vidpose.io.poses import POSES_FORMAT, skeleton_3d_entry, skeleton_dict
     from vidpose.skeletons import get_skeleton
 
     cfg = _config(options)
@@ -84,6 +84,7 @@ def estimate(source, **options) -> dict:
         "video": {"path": str(info.path), "width": info.width, "height": info.height, "fps": info.fps,
                   "num_frames": len(frames)},
         "skeleton": skeleton_dict(get_skeleton(cfg.skeleton)),
+        **skeleton_3d_entry(get_skeleton(cfg.skeleton), pr.skeleton_3d),
         "frames": frames,
         "decode_error": pr.decode_error,
     }

@@ -70,6 +70,7 @@ class RunConfig:
     overlay_size: int = 720  # the overlay's shorter side at most this many pixels (0: the video's size)
     csv: bool = True
     trc: bool = False
+    bvh: bool = False  # one BVH file per track from the 3D keypoints (as H36M-17)
     min_score: float = 0.3  # keypoints below this are not drawn on the overlay
     max_frames: int | None = None
     fps: float | None = None  # frame rate for image folders / images
@@ -93,11 +94,13 @@ class RunConfig:
         parse_refine(self.refine)
         parse_lift(self.lift)
         choice = model_choice(self.model)  # unknown names and missing files fail here, before any output
-        if plan(self.refine, self.lift, choice)["lift"] == "none" and self.trc:  # so do stages it cannot feed
-            raise InputError(
-                f"--trc writes the 3D keypoints, but no lift stage runs (--lift {self.lift}, --model {self.model}); "
-                "use a BlazePose --model with --lift blazepose, or drop --trc"
-            )
+        lift = plan(self.refine, self.lift, choice)["lift"]  # stages the model cannot feed fail here
+        for flag in ("trc", "bvh"):
+            if getattr(self, flag) and lift == "none":
+                raise InputError(
+                    f"--{flag} writes the 3D keypoints, but no lift stage runs (--lift {self.lift}, --model {self.model}); "
+                    f"use --lift dgnet, or a BlazePose --model with --lift blazepose, or drop --{flag}"
+                )
 
 
 def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> list[Stage]:
@@ -118,12 +121,6 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
         conversion_matrix(native, dst)
     except ValueError as e:
         raise InputError(f"--skeleton {config.skeleton} with --model {config.model}: {e}") from None
-    if lifter is not None:
-        try:
-            conversion_matrix(lifter.output_skeleton, dst)
-        except ValueError as e:
-            raise InputError(f"--skeleton {config.skeleton} with --lift {lift.name} (3D in "
-                             f"{lifter.output_skeleton.name}): {e}") from None
     refiners = [REFINERS[n].build() for n in p["refine"]]
     if refiners and isinstance(refiners[-1], RefineStage):
         refiners[-1].release_heatmaps = True
@@ -224,6 +221,15 @@ class PoseRun:
             if isinstance(s, EstimateStage):
                 return dict(getattr(s.backend, "model_files", {}))
         return {}
+
+    @property
+    def skeleton_3d(self) -> Skeleton | None:
+        """The skeleton of the written 3D keypoints: ``--skeleton``'s, or the lifter's own where
+        that cannot be converted to it (H36M-17 3D with COCO-17 2D); None without a lift stage."""
+        for s in self.stages:
+            if isinstance(s, ConvertStage):
+                return s.dst_3d
+        return None
 
     @property
     def model_info(self) -> dict:
@@ -387,6 +393,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     """
     from vidpose import store
     from vidpose.io.atomic import atomic_write_text
+    from vidpose.io.bvh import BvhWriter
     from vidpose.io.poses import PosesCsvWriter, PosesJsonWriter, TrcWriter
     from vidpose.progress import Progress
 
@@ -408,11 +415,14 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     writers: list = []  # each has write_frame(frame_dict), close() and abort()
     overlay = None
     try:
-        writers.append(PosesJsonWriter(stage / "poses.json", skeleton))
+        skeleton_3d = pr.skeleton_3d  # the 3D's own skeleton where --skeleton cannot hold it
+        writers.append(PosesJsonWriter(stage / "poses.json", skeleton, skeleton_3d))
         if config.csv:
-            writers.append(PosesCsvWriter(stage / "poses.csv", skeleton))
+            writers.append(PosesCsvWriter(stage / "poses.csv", skeleton, skeleton_3d))
         if config.trc:
-            writers.append(TrcWriter(stage, "poses", skeleton, info.fps))
+            writers.append(TrcWriter(stage, "poses", skeleton_3d or skeleton, info.fps))
+        if config.bvh:
+            writers.append(BvhWriter(stage, "poses", skeleton_3d or skeleton, info.fps))
         if config.overlay:
             overlay = OverlayThread(stage / "overlay.mp4", info, skeleton, config.min_score, pr.timings,
                                     config.overlay_size)

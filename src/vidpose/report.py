@@ -136,7 +136,7 @@ def _track_arrays(frames: list[dict], names: list[str], track_id, times: np.ndar
     }
 
 
-def _view3d(frames: list[dict]) -> dict | None:
+def _view3d(frames: list[dict], links: list) -> dict | None:
     with_3d = [fr for fr in frames if any(p.get("keypoints_3d") for p in fr["persons"])]
     if not with_3d:
         return None
@@ -149,7 +149,7 @@ def _view3d(frames: list[dict]) -> dict | None:
             "p": [{"id": p["track_id"], "k": [[round(float(v), 3) for v in xyz] for xyz in p["keypoints_3d"]]}
                   for p in fr["persons"] if p.get("keypoints_3d")],
         })
-    return {"stride": s, "frames": out}
+    return {"stride": s, "frames": out, "links": links}
 
 
 def build_data(poses: dict, run: dict | None, overlay: str | None, min_score: float = 0.3) -> dict:
@@ -167,7 +167,7 @@ def build_data(poses: dict, run: dict | None, overlay: str | None, min_score: fl
         "timeline_stride": s,
         "limits": {"timeline_points": MAX_TIMELINE_POINTS, "frames_3d": MAX_3D_FRAMES},
         "tracks": [_track_data(frames, names, t, times, min_score) for t in ids],
-        "view3d": _view3d(frames),
+        "view3d": _view3d(frames, (poses.get("skeleton_3d") or poses["skeleton"])["links"]),
         "run": run,
         "overlay": overlay,
     }
@@ -318,7 +318,7 @@ if(!D.tracks.length)tr.appendChild(el('p',{},'Nobody was found in this video.'))
 // 3D viewer
 const v3=document.getElementById('view3d');
 if(D.view3d&&D.view3d.frames.length){
- const F=D.view3d.frames,links=D.skeleton.links;
+ const F=D.view3d.frames,links=D.view3d.links;
  const cv=el('canvas',{width:560,height:420,id:'skeleton3d'});
  const ctl=el('div',{'class':'controls'});
  const sl=el('input',{type:'range',min:0,max:F.length-1,value:0,step:1,id:'time-slider'});

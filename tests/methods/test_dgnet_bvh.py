@@ -69,5 +69,9 @@ def test_bvh_errors_name_the_file(tmp_path):
         read_bvh(bad)
     pj = tmp_path / "poses.json"
     pj.write_text('{"format": "vidpose.poses/1", "skeleton": {"name": "coco17"}, "frames": []}')
-    with pytest.raises(InputError, match="needs a poses.json with the h36m17 skeleton"):
+    with pytest.raises(InputError, match="poses.json: track 0 has no 3D keypoints"):
+        poses_json_to_bvh(pj, 0, tmp_path / "x.bvh")
+    pj.write_text('{"format": "vidpose.poses/1", "skeleton": {"name": "hie14"}, "frames": [{"persons": '
+                  '[{"track_id": 0, "keypoints_3d": [[0, 0, 0]]}]}]}')
+    with pytest.raises(InputError, match="poses.json: BVH export needs H36M-17 3D keypoints: .*hie14"):
         poses_json_to_bvh(pj, 0, tmp_path / "x.bvh")

@@ -93,22 +93,42 @@ def test_lift_stage_rejects_a_2d_model():
         DGNetLift("simplebaseline")
 
 
-def test_run_with_lift_dgnet_on_the_sample_clip():
-    """vidpose's Python API (= vidpose run) with --lift dgnet --skeleton h36m17 on the sample clip:
-    every person gets H36M-17 3D, metres, pelvis at the origin, a human size; --skeleton coco17 cannot
-    hold H36M-17 3D and says so."""
+def test_run_with_lift_dgnet_on_the_sample_clip_writes_bvh(tmp_path):
+    """vidpose run --lift dgnet --bvh with the default --skeleton coco17 on the sample clip: the 2D is
+    COCO-17, every person gets H36M-17 3D (poses.json names it as skeleton_3d; metres, pelvis at the
+    origin, a human size), poses.csv carries it, and each track's BVH file read back with the parser
+    gives the track's 3D again (forward kinematics)."""
+    import csv
+
     from vidpose import store
-    from vidpose.api import estimate
-    from vidpose.errors import InputError
+    from vidpose.io.bvh import CM, TO_BVH, bvh_positions, read_bvh
+    from vidpose.io.poses import load_poses
+    from vidpose.pipeline import RunConfig, run
 
     clip = store.path("sample-sports2d", quiet=True)
-    res = estimate(str(clip), lift="dgnet", skeleton="h36m17", max_frames=40, overlay=False, threads=1)
-    persons = [p for f in res["frames"] for p in f["persons"]]
-    assert len(res["frames"]) == 40 and persons
+    rep = run(str(clip), tmp_path, RunConfig(lift="dgnet", bvh=True, max_frames=40, overlay=False, report=False,
+                                             threads=1, quiet=True))
+    poses = load_poses(tmp_path / "poses.json")
+    assert poses["skeleton"]["name"] == "coco17" and poses["skeleton_3d"]["name"] == "h36m17"
+    persons = [p for f in poses["frames"] for p in f["persons"]]
+    assert len(poses["frames"]) == 40 and persons
     for p in persons:
         k3 = np.asarray(p["keypoints_3d"])
-        assert k3.shape == (17, 3) and np.allclose(k3[0], 0.0, atol=1e-4)
+        assert len(p["keypoints"]) == 17 and k3.shape == (17, 3) and np.allclose(k3[0], 0.0, atol=1e-4)
         height = np.ptp(k3[:, 1])  # y down: head to feet
         assert 0.8 < height < 2.5, height
-    with pytest.raises(InputError, match="--skeleton coco17 with --lift dgnet \\(3D in h36m17\\)"):
-        estimate(str(clip), lift="dgnet", max_frames=2, overlay=False)
+    rows = list(csv.DictReader(open(tmp_path / "poses.csv")))
+    pelvis = [r for r in rows if r["keypoint"] == "pelvis"]
+    assert pelvis and all(r["x"] == "" and float(r["X"]) == 0.0 for r in pelvis)
+    assert all(r["X"] != "" for r in rows if r["keypoint"] == "left_knee")
+    bvhs = sorted(tmp_path.glob("poses_track*.bvh"))
+    assert bvhs and [b.name for b in bvhs] == [n for n in rep["outputs"] if n.endswith(".bvh")]
+    tid = int(bvhs[0].stem.rsplit("track", 1)[1])
+    track = np.asarray([p["keypoints_3d"] for f in poses["frames"] for p in f["persons"] if p["track_id"] == tid])
+    b = read_bvh(bvhs[0])
+    assert b["names"][0] == "pelvis" and len(b["names"]) == 17 and abs(b["frame_time"] - 1 / poses["video"]["fps"]) < 1e-5
+    got = bvh_positions(b)
+    want = track @ TO_BVH.T * CM
+    assert got.shape == want.shape
+    # Bone lengths in the file are the track's medians: the lifted bones vary a little around them.
+    assert np.median(np.abs((got - got[:, :1]) - want)) < 3.0

@@ -66,7 +66,8 @@ def test_lifter_gets_the_2d_skeleton_it_needs(monkeypatch, clip):
     assert PelvisLifter.got and all(s == (17, 3) for s in PelvisLifter.got)  # H36M-17 from the COCO-17 model
     p = next(p for f in poses["frames"] for p in f["persons"])
     assert p["keypoints_3d"][0] == [0.0, 0.0, 0.0] and len(p["keypoints_3d"]) == 17
-    # Its 3D is in H36M-17, which cannot be written as COCO-17: a clear error before any output.
-    with pytest.raises(vidpose.InputError,
-                       match=r"--skeleton coco17 with --lift pelvis \(3D in h36m17\): cannot convert skeleton h36m17"):
-        vidpose.estimate(clip, model="clnet", lift="pelvis", skeleton="coco17", max_frames=1)
+    # Its 3D is in H36M-17, which COCO-17 cannot hold: the 2D is COCO-17, the 3D stays H36M-17 and says so.
+    poses = vidpose.estimate(clip, model="clnet", lift="pelvis", skeleton="coco17", max_frames=1)
+    assert poses["skeleton"]["name"] == "coco17" and poses["skeleton_3d"]["name"] == "h36m17"
+    p = next(p for f in poses["frames"] for p in f["persons"])
+    assert len(p["keypoints"]) == 17 and len(p["keypoints_3d"]) == 17 and p["keypoints_3d"][0] == [0.0, 0.0, 0.0]

@@ -39,6 +39,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "overlay_size": "overlay.mp4's shorter side at most this many pixels; 0 keeps the video's size",
         "csv": "write poses.csv",
         "trc": "write OpenSim .trc marker files (one per track) from the 3D keypoints",
+        "bvh": "write BVH files (one per track, H36M-17 joints, Y up, centimetres) from the 3D keypoints",
         "min_score": "keypoints below this score are not drawn on the overlay",
         "max_frames": "stop after this many frames",
         "fps": "frame rate to assume for image folders and single images",

@@ -1,4 +1,4 @@
-"""BVH export of H36M-17 3D tracks (the ``keypoints_3d`` of ``vidpose run --lift dgnet --skeleton h36m17``).
+"""BVH export of H36M-17 3D tracks (``vidpose run --bvh``: the ``keypoints_3d`` of any lift stage, as H36M-17).
 
 :func:`write_bvh` turns one person's joints (T, 17, 3) — metres, vidpose's
 camera axes (x right, y down, z away) — into a BVH file that Blender and other
@@ -12,7 +12,8 @@ rotation for single-child joints (positions carry no twist). With constant
 bone lengths, forward kinematics of the file gives back the input positions
 (tested with :func:`read_bvh` and :func:`bvh_positions`).
 
-:func:`poses_json_to_bvh` converts one track of a ``poses.json`` written with ``--skeleton h36m17``.
+:class:`BvhWriter` is ``vidpose run --bvh``'s writer (one file per track);
+:func:`poses_json_to_bvh` converts one track of a ``poses.json`` written with a lift stage.
 """
 
 from __future__ import annotations
@@ -226,17 +227,74 @@ def bvh_positions(bvh: dict) -> np.ndarray:
     return pos
 
 
+def to_h36m(joints_3d: np.ndarray, skeleton) -> np.ndarray:
+    """(..., J, 3) 3D keypoints of ``skeleton`` as H36M-17 (InputError when they cannot be)."""
+    from vidpose.skeletons import H36M17, convert, get_skeleton
+
+    try:
+        sk = get_skeleton(skeleton)
+        if sk.name == H36M17.name:
+            return np.asarray(joints_3d, np.float64)
+        return convert(joints_3d, sk, H36M17)
+    except ValueError as e:
+        raise InputError(f"BVH export needs H36M-17 3D keypoints: {e}") from None
+
+
+class BvhWriter:
+    """``vidpose run --bvh``: one BVH file per track (``<stem>_track<id>.bvh``) from the 3D keypoints,
+    converted to H36M-17 (from ``skeleton_3d``), written by :func:`write_bvh` when the run closes.
+    A track's frames run from its first to its last appearance; a frame where it is missing repeats
+    the pose before it (BVH has no missing frames)."""
+
+    def __init__(self, folder: str | os.PathLike, stem: str, skeleton_3d, fps: float):
+        from vidpose.skeletons import get_skeleton
+
+        self.folder, self.stem, self.skeleton_3d, self.fps = Path(folder), stem, get_skeleton(skeleton_3d), fps
+        to_h36m(np.zeros((self.skeleton_3d.num_keypoints, 3)), self.skeleton_3d)  # fails now, not at the end
+        self._tracks: dict[int, dict[int, np.ndarray]] = {}
+        self.paths: list[Path] = []
+
+    def write_frame(self, frame: dict) -> None:
+        for p in frame["persons"]:
+            if p["keypoints_3d"] is not None and p["track_id"] is not None:
+                self._tracks.setdefault(p["track_id"], {})[frame["index"]] = np.asarray(p["keypoints_3d"], np.float64)
+
+    def close(self) -> None:
+        from vidpose.errors import output_error
+
+        for tid, frames in sorted(self._tracks.items()):
+            idx = sorted(frames)
+            held, last = [], frames[idx[0]]
+            for k in range(idx[0], idx[-1] + 1):
+                last = frames.get(k, last)
+                held.append(last)
+            path = self.folder / f"{self.stem}_track{tid}.bvh"
+            try:
+                write_bvh(path, to_h36m(np.stack(held), self.skeleton_3d), self.fps)
+            except OSError as e:
+                raise output_error(path, e) from e
+            self.paths.append(path)
+
+    def abort(self) -> None:
+        self._tracks.clear()
+
+
 def poses_json_to_bvh(poses_json: str | os.PathLike, track_id: int, out: str | os.PathLike) -> Path:
-    """One track's ``keypoints_3d`` of a ``poses.json`` written with ``--skeleton h36m17`` and a lift
-    stage, as BVH (frames where the track is missing are left out)."""
+    """One track's ``keypoints_3d`` of a ``poses.json`` written with a lift stage, as BVH (in H36M-17,
+    converted from ``skeleton_3d``, else ``skeleton``; frames where the track is missing are left out)."""
     from vidpose.io.jsonfile import read_json
 
     d = read_json(poses_json)
-    if not isinstance(d, dict) or d.get("skeleton", {}).get("name") not in (None, "h36m17"):
-        raise InputError(f"{poses_json}: BVH export needs a poses.json with the h36m17 skeleton (--skeleton h36m17)")
+    if not isinstance(d, dict):
+        raise InputError(f"{poses_json}: not a poses.json file")
+    sk = (d.get("skeleton_3d") or d.get("skeleton") or {}).get("name", "h36m17")
     frames = [p["keypoints_3d"] for f in d.get("frames", []) for p in f.get("persons", [])
               if p.get("track_id") == track_id and p.get("keypoints_3d") is not None]
     if not frames:
         raise InputError(f"{poses_json}: track {track_id} has no 3D keypoints (run with --lift)")
     fps = float(d.get("video", {}).get("fps") or d.get("fps") or 30.0)
-    return write_bvh(out, np.asarray(frames, np.float64), fps)
+    try:
+        joints = to_h36m(np.asarray(frames, np.float64), sk)
+    except InputError as e:
+        raise InputError(f"{poses_json}: {e}") from None
+    return write_bvh(out, joints, fps)

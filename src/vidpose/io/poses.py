@@ -1,4 +1,4 @@
-"""Pose files: ``poses.json`` (vidpose.poses/1), ``poses.csv`` and OpenSim ``.trc``.
+"""Pose files: ``poses.json`` (vidpose.poses/1), ``poses.csv``, OpenSim ``.trc`` (and BVH: :mod:`vidpose.io.bvh`).
 
 Writers stream: each frame is written as it comes, so memory does not grow
 with the video's length, and every file is written to a temporary name and
@@ -96,14 +96,21 @@ class _Streamed:
         pass
 
 
-class PosesJsonWriter(_Streamed):
-    """Streams ``poses.json``. ``video`` is written last, when the frame count is known."""
+def skeleton_3d_entry(skeleton: Skeleton, skeleton_3d: Skeleton | None) -> dict:
+    """``{"skeleton_3d": ...}`` when the 3D keypoints are in another skeleton than the 2D ones, else ``{}``."""
+    return {} if skeleton_3d is None or skeleton_3d.name == skeleton.name else {"skeleton_3d": skeleton_dict(skeleton_3d)}
 
-    def __init__(self, path: str | os.PathLike, skeleton: Skeleton):
+
+class PosesJsonWriter(_Streamed):
+    """Streams ``poses.json``. ``video`` is written last, when the frame count is known.
+    ``skeleton_3d``: the 3D keypoints' skeleton, written as ``skeleton_3d`` when it is not ``skeleton``."""
+
+    def __init__(self, path: str | os.PathLike, skeleton: Skeleton, skeleton_3d: Skeleton | None = None):
         super().__init__(path)
         self.video: dict[str, Any] = {}
         self._n = 0
-        self._f.write('{"format": "%s",\n "skeleton": %s,\n "frames": [' % (POSES_FORMAT, json.dumps(skeleton_dict(skeleton))))
+        head = {"format": POSES_FORMAT, "skeleton": skeleton_dict(skeleton), **skeleton_3d_entry(skeleton, skeleton_3d)}
+        self._f.write("{" + "".join(f"{json.dumps(k)}: {json.dumps(v)},\n " for k, v in head.items()) + '"frames": [')
 
     def _write_frame(self, frame: dict) -> None:
         self._f.write(("\n  " if self._n == 0 else ",\n  ") + json.dumps(frame, separators=(",", ":")))
@@ -117,19 +124,30 @@ CSV_COLUMNS = ["frame", "time", "track_id", "person_score", "keypoint", "x", "y"
 
 
 class PosesCsvWriter(_Streamed):
-    """``poses.csv``: one row per frame x person x keypoint (3D columns empty when absent)."""
+    """``poses.csv``: one row per frame x person x keypoint (3D columns empty when absent).
 
-    def __init__(self, path: str | os.PathLike, skeleton: Skeleton):
+    With 3D in another skeleton (``skeleton_3d``), a 2D keypoint's row carries the 3D of the
+    3D keypoint of the same name, and the 3D keypoints without a 2D namesake get rows of their
+    own with empty 2D columns."""
+
+    def __init__(self, path: str | os.PathLike, skeleton: Skeleton, skeleton_3d: Skeleton | None = None):
         super().__init__(path)
         self.skeleton = skeleton
+        names_3d = (skeleton_3d or skeleton).keypoints
+        self._same = [names_3d.index(n) if n in names_3d else None for n in skeleton.keypoints]
+        self._only_3d = [(i, n) for i, n in enumerate(names_3d) if n not in skeleton.keypoints]
         self._w = csv.writer(self._f)
         self._w.writerow(CSV_COLUMNS)
 
     def _write_frame(self, frame: dict) -> None:
         for p in frame["persons"]:
-            k3 = p["keypoints_3d"] or [["", "", ""]] * len(p["keypoints"])
-            for name, (x, y, s), xyz in zip(self.skeleton.keypoints, p["keypoints"], k3):
-                self._w.writerow([frame["index"], f"{frame['time']:.6f}", p["track_id"], p["score"], name, x, y, s, *xyz])
+            k3 = p["keypoints_3d"]
+            head = [frame["index"], f"{frame['time']:.6f}", p["track_id"], p["score"]]
+            for name, (x, y, s), j in zip(self.skeleton.keypoints, p["keypoints"], self._same):
+                self._w.writerow([*head, name, x, y, s, *(k3[j] if k3 is not None and j is not None else ("", "", ""))])
+            if k3 is not None:
+                for j, name in self._only_3d:
+                    self._w.writerow([*head, name, "", "", "", *k3[j]])
 
 
 class TrcWriter:
@@ -213,6 +231,14 @@ def load_poses(path: str | os.PathLike) -> dict:
     nk = len(sk["keypoints"])
     if sk["name"] in SKELETONS and nk != get_skeleton(sk["name"]).num_keypoints:
         raise _fail(p, "skeleton.keypoints", f"{nk} names for skeleton {sk['name']}")
+    nk3 = nk
+    if data.get("skeleton_3d") is not None:
+        s3 = data["skeleton_3d"]
+        if not isinstance(s3, dict) or not isinstance(s3.get("keypoints"), list) or "name" not in s3:
+            raise _fail(p, "skeleton_3d", "needs 'name' and 'keypoints'")
+        nk3 = len(s3["keypoints"])
+        if s3["name"] in SKELETONS and nk3 != get_skeleton(s3["name"]).num_keypoints:
+            raise _fail(p, "skeleton_3d.keypoints", f"{nk3} names for skeleton {s3['name']}")
     if not isinstance(data["frames"], list):
         raise _fail(p, "frames", "must be a list")
     for fi, fr in enumerate(data["frames"]):
@@ -226,13 +252,13 @@ def load_poses(path: str | os.PathLike) -> dict:
         for pi, person in enumerate(fr["persons"]):
             where = f"frames[{fi}].persons[{pi}]"
             try:
-                _check_person(p, where, person, nk)
+                _check_person(p, where, person, nk, nk3)
             except (TypeError, ValueError) as e:  # ragged lists, strings where numbers belong
                 raise _fail(p, where, f"malformed ({e})") from None
     return data
 
 
-def _check_person(p: Path, where: str, person: dict, nk: int) -> None:
+def _check_person(p: Path, where: str, person: dict, nk: int, nk3: int) -> None:
     if not isinstance(person, dict):
         raise _fail(p, where, f"must be an object, got {type(person).__name__}")
     for key in ("track_id", "bbox", "score", "keypoints"):
@@ -246,8 +272,8 @@ def _check_person(p: Path, where: str, person: dict, nk: int) -> None:
     k3 = person.get("keypoints_3d")
     if k3 is not None:
         k3 = np.asarray(k3, dtype=np.float64)
-        if k3.shape != (nk, 3) or not np.all(np.isfinite(k3)):
-            raise _fail(p, f"{where}.keypoints_3d", f"must be ({nk}, 3) finite numbers or null")
+        if k3.shape != (nk3, 3) or not np.all(np.isfinite(k3)):
+            raise _fail(p, f"{where}.keypoints_3d", f"must be ({nk3}, 3) finite numbers or null")
     if len(person["bbox"]) != 4 or not all(math.isfinite(float(v)) for v in person["bbox"]):
         raise _fail(p, f"{where}.bbox", "must be 4 finite numbers")
 

@@ -6,9 +6,11 @@ A lift stage sets ``PersonPose.keypoints_3d`` (metres, root-relative) in its
 :mod:`vidpose.skeletons` whatever the output skeleton of the run; the convert
 stage then brings the 3D to the output skeleton.
 
-``LIFTERS``: ``none`` (no 3D) and ``blazepose`` (BlazePose's world landmarks,
-which only the BlazePose models give). Planned: ``dgnet`` (graph-convolutional
-lifting of H36M-17 keypoint sequences).
+``LIFTERS``: ``none`` (no 3D), ``blazepose`` (BlazePose's world landmarks,
+which only the BlazePose models give) and ``dgnet`` (graph-convolutional
+lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`). 3D that
+the output skeleton cannot hold stays in the lifter's skeleton (poses.json's
+``skeleton_3d``; :class:`vidpose.stages.convert.ConvertStage`).
 """
 
 from __future__ import annotations
@@ -63,5 +65,5 @@ LIFTERS: dict[str, StageChoice] = {
         "blazepose", "BlazePose's world landmarks (metres, hip-centred); BlazePose models only",
         BlazePoseLift, frozenset({"world_landmarks"}),
     ),
-    "dgnet": StageChoice("dgnet", "DG-Net: each track's H36M-17 2D lifted to 3D (metres; --skeleton h36m17)", DGNetLift, auto=False),
+    "dgnet": StageChoice("dgnet", "DG-Net: each track's 2D, as H36M-17, lifted to H36M-17 3D (metres, camera axes)", DGNetLift, auto=False),
 }

@@ -105,7 +105,7 @@ class DGNetLift(Stage):
                 x = np.stack([track[t] for t in frames_in])
                 x = np.concatenate([np.repeat(x[:1], h - len(left), 0), x, np.repeat(x[-1:], h - len(right), 0)])
                 with self.torch.no_grad():
-                    y = self.model.forward_valid(self.model.check_input(x[None]))[0].float().numpy()
+                    y = self.model.forward_valid(self.model.normalize(self.model.check_input(x[None])))[0].float().numpy()
                 y = y - y[:, :1]  # the pelvis exactly at the origin
                 for t, pose in zip(range(a, b + 1), y):
                     results[(key, t)] = pose.astype(np.float64)
