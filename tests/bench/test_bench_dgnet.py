@@ -73,7 +73,7 @@ def test_shipped_lifter_provenance_and_size():
         assert extra["dtype"] == "float16" and all(v.dtype == torch.float16 for v in ck.state.values() if v.is_floating_point())
         cfg = recorded_config(extra["command"], REPO)
         assert cfg.sha256() == extra["config_sha256"], p.name
-        assert extra["data"]["dataset"] == "mocap" and extra["data"]["subset"] == "train"
+        assert extra["data"]["dataset"] == "mocap+synth-3d" and extra["data"]["subset"] == "train"
         assert p.stat().st_size < 2_000_000
     assert sum(p.stat().st_size for p in _shipped()) < 5_000_000
 

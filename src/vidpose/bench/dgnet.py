@@ -30,7 +30,8 @@ Weights: ``vidpose/weights/<config stem>[_f<R>].safetensors``, trained with
 docs/lifting.md). A row whose weights are missing is listed in ``missing_weights``.
 
 ``python -m vidpose.bench.dgnet ship RUN_DIR DEST 'COMMAND'`` turns a training run into a
-shipped float16 weight file with its provenance.
+shipped float16 weight file with its provenance; ``per-clip WEIGHTS`` and ``video-gt2d WEIGHTS``
+are the diagnoses of docs/lifting.md (error per mocap clip; part (b) from ground-truth 2D).
 """
 
 from __future__ import annotations
@@ -271,6 +272,62 @@ def _test_clips() -> tuple[str, ...]:
     return MOCAP_TEST_CLIPS
 
 
+def per_clip(weights: str | Path, subset: str = "test") -> dict[str, dict[str, float]]:
+    """Diagnosis: mpjpe_mm / p_mpjpe_mm per mocap clip of ``subset`` (original, not mirrored; the
+    fixed evaluation cameras, clean 2D) and over all of them, for one lifter checkpoint."""
+    import torch
+
+    from vidpose.data.loaders import DataConfig, load_sequences
+    from vidpose.methods import load
+    from vidpose.objectives.sequences import SequenceWindows
+
+    torch.set_num_threads(THREADS)
+    model = load(weights)
+    ds = SequenceWindows(load_sequences(DataConfig(dataset="mocap"), subset), model.cfg.receptive_field, 17,
+                         f"mocap/{subset}", in_channels=model.cfg.in_channels)
+    keep = [i for i, n in enumerate(ds.names) if "/mirrored/" not in n]
+    preds = [y.numpy() for y in model.lift_many([ds.inputs[i] for i in keep])]
+    by: dict[str, tuple[list, list]] = {}
+    for i, p in zip(keep, preds):
+        clip = ds.names[i].split("/")[0]
+        by.setdefault(clip, ([], []))[0].append(p)
+        by[clip][1].append(ds.targets[i])
+    out = {clip: score(p, t) for clip, (p, t) in by.items()}
+    out["all"] = score(preds, [ds.targets[i] for i in keep])
+    return {k: {m: round(v[m], 1) for m in ("mpjpe_mm", "p_mpjpe_mm")} for k, v in out.items()}
+
+
+def video_ground_truth_2d(weights: str | Path, quick: bool = False) -> dict:
+    """Diagnosis of part (b): the lifter on the synth-single test clips' *ground-truth* H36M-17 2D
+    (confidence 1) instead of BlazePose's, scored like :func:`video_rows` (per clip p_mpjpe_mm, and all)."""
+    import torch
+
+    from vidpose.bench.clnet import SUBSET, ensure_test_clips
+    from vidpose.io.jsonfile import read_json
+    from vidpose.methods import load
+    from vidpose.objectives.sequences import normalize_screen
+
+    torch.set_num_threads(THREADS)
+    model = load(weights)
+    n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
+    anns = sorted((ensure_test_clips(n) / SUBSET).glob(f"{SUBSET}_*/annotations.json"))[:n]
+    preds, gts, out = [], [], {}
+    for a in anns:
+        ann = read_json(a)
+        v = ann["video"]
+        frames = [f for f in ann["frames"] if f["persons"]]
+        k2 = np.asarray([f["persons"][0]["h36m_2d"] for f in frames], np.float64)
+        g = np.asarray([f["persons"][0]["h36m_3d"] for f in frames], np.float64)
+        x = np.concatenate([normalize_screen(k2, v["width"], v["height"]), np.ones(k2.shape[:2] + (1,))], -1)
+        y = model.lift(x.astype(np.float32)).double().numpy()
+        preds.append(y - y[:, :1])
+        gts.append(g - g[:, :1])
+        out[f"{a.parent.name} ({', '.join(ann.get('motions') or ())})"] = round(
+            _video_scores(preds[-1:], gts[-1:])["p_mpjpe_mm"], 1)
+    out["all"] = {k: round(v, 3) for k, v in _video_scores(preds, gts).items()}
+    return out
+
+
 def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
          ship_command: str | None = None) -> Path:
     """Ship a mocap lifter run (see :func:`vidpose.training.ship.ship`)."""
@@ -278,7 +335,8 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
     from vidpose.training.ship import ship as ship_run
 
     trained_on = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-                  + " and their mirror images, through random virtual cameras")
+                  + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
+                  "--subset train --clips 100 --seed 0), through random virtual cameras")
     return ship_run(run_dir, dest, command, trained_on, half, ship_command)
 
 
@@ -289,5 +347,12 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     if len(sys.argv) == 5 and sys.argv[1] == "ship":
         print(ship(sys.argv[2], sys.argv[3], sys.argv[4],
                    ship_command="python -m vidpose.bench.dgnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "per-clip":
+        for subset in ("train", "val", "test"):
+            print(subset, per_clip(sys.argv[2], subset))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "video-gt2d":
+        print(video_ground_truth_2d(sys.argv[2]))
     else:
-        sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'")
+        sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'\n"
+                 "       python -m vidpose.bench.dgnet per-clip WEIGHTS      (MPJPE per mocap clip)\n"
+                 "       python -m vidpose.bench.dgnet video-gt2d WEIGHTS    (part (b) from ground-truth 2D)")
