@@ -34,8 +34,8 @@ import uuid
 from pathlib import Path
 
 from vidpose.errors import InputError, Interrupted, VidposeError
+from vidpose.io.video import VIDEO_EXTENSIONS
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 CSV_COLUMNS = ["video", "status", "error", "frames", "persons", "seconds"]
 INSTALL_HINT = "vidpose batch needs Ray: pip install 'vidpose[batch]' (or pip install ray)"
 

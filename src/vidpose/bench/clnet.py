@@ -90,7 +90,12 @@ def _renderer_version(ann: Path) -> int:
 
 
 def ensure_test_clips(n: int | None = None) -> Path:
-    """Generate the missing clips among the first ``n`` (default: all) test clips; return the root.
+    """Generate the missing clips among the first ``n`` (default: all) test clips; return the root."""
+    return ensure_clips(SUBSET, n)
+
+
+def ensure_clips(subset: str, n: int | None = None) -> Path:
+    """Generate the missing clips among the first ``n`` (default: all) clips of ``subset``; return the root.
 
     Each clip is written atomically by the generator, so a clip folder with an
     ``annotations.json`` is complete; clip ``k`` depends only on (seed, split, subset, k).
@@ -99,15 +104,15 @@ def ensure_test_clips(n: int | None = None) -> Path:
     from vidpose.data.synth.render import RENDERER_VERSION
 
     cfg = get_split(SPLIT)
-    total = cfg.clips[SUBSET]
+    total = cfg.clips[subset]
     n = total if n is None else min(int(n), total)
-    out_dir = data_root() / SUBSET
+    out_dir = data_root() / subset
     for k in range(n):
-        ann = out_dir / f"{SUBSET}_{k:05d}" / "annotations.json"
+        ann = out_dir / f"{subset}_{k:05d}" / "annotations.json"
         if not ann.is_file() or _renderer_version(ann) != RENDERER_VERSION:
             if ann.is_file():  # made by an older renderer: same labels, other pixels
                 shutil.rmtree(ann.parent)
-            generate_clip(cfg, SUBSET, k, SEED, out_dir)
+            generate_clip(cfg, subset, k, SEED, out_dir)
     return data_root()
 
 

@@ -47,6 +47,7 @@ from vidpose.errors import InputError, OutputError
 from vidpose.io.atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 DEFAULT_IMAGE_FPS = 30.0
 
 

@@ -30,6 +30,8 @@ METHODS: dict[str, str | Method] = {
     "gcn-fixed": "vidpose.methods.dgnet:FIXED_METHOD",
     "tcn": "vidpose.methods.tcn:METHOD",
     "flowing": "vidpose.methods.flowing:METHOD",
+    "css": "vidpose.methods.css:METHOD",
+    "css-probe": "vidpose.methods.css:PROBE_METHOD",
     "dkd": "vidpose.methods.dkd:METHOD",
 }
 
