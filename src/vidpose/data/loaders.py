@@ -33,6 +33,7 @@ class DataConfig:
     # checkpoint path); "" = train on the dataset's labels.
     teacher: str = ""
     clip_length: int = 1  # frames per sample for the clip objectives (odd; the centre frame is scored)
+    camera_file: str = ""  # h36m: camera-parameters.json (vidpose.data.readers.h36m_cameras)
 
 
 def _path(cfg: DataConfig, template: str, subset: str, key: str) -> Path:
@@ -227,7 +228,8 @@ def _mocap_synth_3d(cfg: DataConfig, subset: str):
 
 def _h36m(cfg: DataConfig, subset: str):
     """Human3.6M in VideoPose3D's npz layout: ann_file = data_3d_h36m.npz, image_root = its 2D
-    detections npz (data_2d_h36m_*.npz); subsets train (S1, S5-S8) and test (S9, S11)."""
+    detections npz (data_2d_h36m_*.npz), camera_file = camera-parameters.json; subsets train
+    (S1, S5-S8) and test (S9, S11)."""
     from vidpose.data.readers import read_h36m_npz
 
     if subset not in ("train", "test"):
@@ -235,7 +237,13 @@ def _h36m(cfg: DataConfig, subset: str):
     want = H36M_TRAIN_SUBJECTS if subset == "train" else H36M_TEST_SUBJECTS
     seqs = read_h36m_npz(_path(cfg, cfg.ann_file, subset, "ann_file"),
                          _path(cfg, cfg.image_root, subset, "image_root") if cfg.image_root else None)
-    return [s for s in seqs if s.subject in want]
+    seqs = [s for s in seqs if s.subject in want]
+    if cfg.camera_file:  # camera-frame 3D and image sizes (with 2D), or world-frame sequences (without)
+        from vidpose.data.readers.h36m_cameras import read_h36m_cameras, with_h36m_cameras
+
+        path = _path(cfg, cfg.camera_file, subset, "camera_file")
+        seqs = with_h36m_cameras(seqs, read_h36m_cameras(path), path)
+    return seqs
 
 
 # DeepMimic mocap (vidpose.data.mocap): clips held out of training. "test" is the bench's

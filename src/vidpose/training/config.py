@@ -100,7 +100,7 @@ def json_dumps(d: Any) -> str:
 
 
 SECTIONS = ("model", "data", "aug", "optim", "run")
-PATH_KEYS = ("root", "ann_file", "image_root")  # [data] keys that are file paths
+PATH_KEYS = ("root", "ann_file", "image_root", "camera_file")  # [data] keys that are file paths
 _SECTION_CLASSES = {"data": DataConfig, "aug": AugConfig, "optim": OptimConfig, "run": TrainRunConfig}
 
 
