@@ -30,17 +30,25 @@ def test_kernel_matching_equals_an_explicit_correlation():
         match_kernels(feats, kernels[:, :, :2])
 
 
-def test_distillator_kernels_depend_on_features_and_heatmaps():
+@pytest.mark.parametrize("attention", [True, False])
+def test_distillator_kernels_depend_on_features_and_heatmaps(attention):
     torch.manual_seed(0)
-    d = KernelDistillator(c=8, k=5, s=3)
+    d = KernelDistillator(c=8, k=5, s=3, attention=attention)
+    if attention:  # the conv path starts at zero; give it weights so both paths are exercised
+        torch.nn.init.normal_(d.to_kernels.weight, std=0.1)
     f = torch.randn(1, 8, 16, 12)
     h = torch.zeros(1, 5, 16, 12)
-    h_moved = h.clone()
+    h[0, :, 8, 6] = 1.0
+    h_moved = torch.zeros(1, 5, 16, 12)
     h_moved[0, :, 4, 4] = 1.0
     k = d(f, h)
     assert k.shape == (1, 5, 8, 3, 3)
-    assert not torch.allclose(k, d(f, h_moved))  # other heatmaps -> other kernels
+    assert not torch.allclose(k, d(f, h_moved))  # heatmaps elsewhere -> other kernels
     assert not torch.allclose(k, d(f * 2.0 + 1.0, h))  # other features -> other kernels
+    if attention:  # each joint's kernel starts as the feature patch under its heatmap's peak
+        plain = KernelDistillator(c=8, k=5, s=3, attention=True)
+        patch = F.pad(f, (1, 1, 1, 1))[0, :, 8:11, 6:9]
+        assert torch.allclose(plain(f, h)[0, 2], patch, atol=1e-6)
     f.requires_grad_(True)
     h_moved.requires_grad_(True)
     d(f, h_moved).sum().backward()
@@ -109,8 +117,8 @@ def test_teacher_objective_trains_on_unlabelled_videos_without_labels(tmp_path):
     from vidpose.training.config import config_from_dict
     from vidpose.training.trainer import train
 
-    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=6, seed=3, video=True)
-    generate_split("synth-single", tmp_path / "render", "val", clips=1, frames=6, seed=4, video=True)
+    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=4, seed=3, video=True)
+    generate_split("synth-single", tmp_path / "render", "val", clips=1, frames=4, seed=4, video=True)
     videos = tmp_path / "videos"
     for sub in ("train", "val"):
         (videos / sub).mkdir(parents=True)
@@ -149,3 +157,44 @@ def test_blazepose_teacher_gives_coco17_in_crop_pixels():
     model = build("dkd", distillator=False, adversarial_weight=0.0)
     kp = load_teacher("blazepose-heavy", model)(torch.zeros(1, 3, 128, 96))
     assert kp.shape == (1, 17, 3) and torch.isfinite(kp).all()
+
+
+def test_topdown_backend_keeps_each_tracks_kernels(synth_root):
+    """vidpose run's top-down backend with the shipped dkd: the track's state (its kernels) goes from
+    frame to frame; the initializer runs on the first frame only (re-init off)."""
+    import cv2
+
+    from vidpose.backends.blazepose import BlazePoseDetector
+    from vidpose.backends.topdown import TopDown
+    from vidpose.methods import load
+    from vidpose.skeletons import COCO17
+
+    model = load("dkd")
+    model.cfg.reinit_every, model.cfg.reinit_confidence = 0, 0.0
+    backend = TopDown(model, BlazePoseDetector(quiet=True), COCO17)
+    assert backend.stateful
+    frames = sorted((synth_root / "val").glob("*/frames/*.jpg"))[:4]
+    for i, path in enumerate(frames):
+        people = backend(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
+        assert len(people) == 1 and len(backend._states) == 1
+        assert backend._states[0]["since"] == i + 1 and backend._states[0]["kernels"].shape[0] == 17
+    assert model.counts == {"initializer": 1, "small": len(frames)}
+
+
+def test_penn_action_halves_keep_their_clips_for_clip_training(tmp_path):
+    """The train/test halves of Penn Action keep each clip's frame order (the clip objective needs it)."""
+    import scipy.io
+
+    from vidpose.data.loaders import DataConfig, load_dataset
+
+    (tmp_path / "labels").mkdir()
+    for name, t, train in (("0001", 3, 1), ("0002", 2, -1), ("0003", 4, 1)):
+        x = np.arange(t * 13, dtype=float).reshape(t, 13) + 1
+        scipy.io.savemat(tmp_path / "labels" / f"{name}.mat", {
+            "action": "jump", "x": x, "y": x + 50, "visibility": np.ones((t, 13)), "train": np.array([[train]]),
+            "bbox": np.tile([1.0, 2.0, 90.0, 150.0], (t, 1)), "nframes": np.array([[t]])})
+    train = load_dataset(DataConfig(dataset="penn_action", root=str(tmp_path)), "train")
+    assert train.sequences == {"0001": [0, 1, 2], "0003": [3, 4, 5, 6]}
+    assert [f.index for f in train.frames] == [0, 1, 2, 0, 1, 2, 3]
+    test = load_dataset(DataConfig(dataset="penn_action", root=str(tmp_path)), "test")
+    assert test.sequences == {"0002": [0, 1]}

@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "clnet": "vidpose.bench.clnet",
     "dgnet": "vidpose.bench.dgnet",
     "flowing": "vidpose.bench.flowing",
+    "dkd": "vidpose.bench.dkd",
     "css": "vidpose.bench.css",
     "batch": "vidpose.bench.batch",
     "bodydet": "vidpose.bench.bodydet",

@@ -121,8 +121,12 @@ def _by_train_flag(ds: PoseDataset, subset: str, name: str) -> PoseDataset:
     if subset not in ("train", "test"):
         raise InputError(f"config: data subset {subset!r} for {name} must be train or test ({name} has no val half)")
     want = subset == "train"
-    ds.frames = [f for f in ds.frames if f.persons and bool(f.persons[0].extra.get("train")) == want]
-    ds.sequences = {}  # indices changed; top-down training does not use sequences
+    keep = [i for i, f in enumerate(ds.frames) if f.persons and bool(f.persons[0].extra.get("train")) == want]
+    new_index = {old: new for new, old in enumerate(keep)}
+    ds.frames = [ds.frames[i] for i in keep]
+    # the clips of the kept half, renumbered (clip objectives: DKD, Flowing ConvNets)
+    seqs = {name: [new_index[i] for i in idx if i in new_index] for name, idx in ds.sequences.items()}
+    ds.sequences = {name: idx for name, idx in seqs.items() if idx}
     return ds
 
 

@@ -44,6 +44,10 @@ PRETRAINED: dict[str, str] = {
     "simplebaseline-s8": "simplebaseline_s8_synth_single",
     "simplebaseline-s16": "simplebaseline_s16_synth_single",
     "clnet-s16": "clnet_s16_synth_single",
+    "dkd": "dkd_synth_single",
+    "dkd-no-adversarial": "dkd_no_adversarial_synth_single",
+    "dkd-small": "dkd_small_synth_single",
+    "dkd-blazepose-heavy": "dkd_blazepose_heavy_videos",
 }
 
 

@@ -17,7 +17,11 @@ Ours (documented in docs/dkd.md):
   BlazePose landmark model on the crop, its keypoints encoded as this model's heatmaps). It is
   *not* stored in DKD's checkpoints (only the small network is), and is rebuilt from its name;
 * distillator: concat(F, H) -> 2x average pool -> 3x3 conv -> adaptive pool to s x s -> 1x1 conv
-  to K*C -> K kernels; matching output = per-joint scale * correlation + per-joint bias;
+  to K*C -> K kernels, added to each joint's heatmap-weighted mean feature patch
+  (``attention_kernels``; the conv path starts at zero); matching output = per-joint scale *
+  correlation + per-joint bias, plus the previous frame's heatmaps times a per-joint gain
+  (``heatmap_prior``: a location prior; without it the small network, trained for a few CPU
+  minutes, did not learn to localise: docs/dkd.md);
 * discriminator loss: least squares (LSGAN) instead of BEGAN; trained in the same optimiser step
   as the generator (the generator's term sees the discriminator's weights detached);
 * training: clips of T frames, frame 0 from the initializer; ``free_running = false`` (teacher
@@ -51,6 +55,8 @@ class Config(TopDownConfig):
     sigma: float = 2.0  # Gaussian heatmap sigma (heatmap pixels)
     encoder_channels: int = 16  # C: channels of the small frame encoder's features (times width)
     kernel_size: int = 3  # s: pose kernels are C x s x s
+    attention_kernels: bool = True  # kernels start from each joint's heatmap-weighted feature patch (ours)
+    heatmap_prior: bool = True  # add the previous frame's heatmaps (per-joint gain) to the matching (ours)
     distillator: bool = True  # false: the small network alone (heatmap head on the encoder)
     adversarial_weight: float = 1.0  # weight of the temporal discriminator's term (0 = off)
     adversarial_length: int = 4  # frames per heatmap sequence the discriminator judges
@@ -104,10 +110,11 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-def _separable(c: int) -> nn.Sequential:
+def _separable(c: int, relu: bool = True) -> nn.Sequential:
     """Depthwise 3x3 + pointwise 1x1 (what keeps the encoder a small fraction of the initializer)."""
-    return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                         nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+    layers = [nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+              nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c)]
+    return nn.Sequential(*layers, *([nn.ReLU(inplace=True)] if relu else []))
 
 
 class FrameEncoder(nn.Module):
@@ -116,26 +123,41 @@ class FrameEncoder(nn.Module):
     def __init__(self, c: int) -> None:
         super().__init__()
         self.net = nn.Sequential(_conv(3, max(4, (3 * c) // 4), 2), _conv(max(4, (3 * c) // 4), c, 2),
-                                 _separable(c), _separable(c))
+                                 _separable(c), _separable(c, relu=False))  # signed features for matching
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 class KernelDistillator(nn.Module):
-    """(features (B, C, h, w), heatmaps (B, K, h, w)) -> pose kernels (B, K, C, s, s)."""
+    """(features (B, C, h, w), heatmaps (B, K, h, w)) -> pose kernels (B, K, C, s, s).
 
-    def __init__(self, c: int, k: int, s: int) -> None:
+    The paper's path: concat(F, H) -> convs -> adaptive pool to s x s -> 1x1 conv to K*C. With
+    ``attention`` (ours) the kernels are that path's output added to each joint's heatmap-weighted
+    mean of the s x s feature patches (what the joint looked like in the previous frame); the conv
+    path starts at zero, so training starts from kernels that already match the joint's appearance."""
+
+    def __init__(self, c: int, k: int, s: int, attention: bool = True) -> None:
         super().__init__()
-        self.c, self.k, self.s = c, k, s
+        self.c, self.k, self.s, self.attention = c, k, s, attention
         hidden = 2 * c
         self.body = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(c + k, hidden, 3, padding=1), nn.ReLU(inplace=True),
                                   nn.AdaptiveAvgPool2d(s))
         self.to_kernels = nn.Conv2d(hidden, k * c, 1)
+        if attention:
+            nn.init.zeros_(self.to_kernels.weight)
+            nn.init.zeros_(self.to_kernels.bias)
 
     def forward(self, features: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
+        b = features.shape[0]
         z = self.to_kernels(self.body(torch.cat([features, heatmaps], dim=1)))  # (B, K*C, s, s)
-        return z.reshape(z.shape[0], self.k, self.c, self.s, self.s)
+        z = z.reshape(b, self.k, self.c, self.s, self.s)
+        if self.attention:
+            w = heatmaps.clamp(min=0.0).flatten(2)  # (B, K, h*w)
+            w = w / w.sum(dim=2, keepdim=True).clamp(min=1e-6)
+            patches = F.unfold(features, self.s, padding=self.s // 2)  # (B, C*s*s, h*w)
+            z = z + torch.bmm(w, patches.transpose(1, 2)).reshape(b, self.k, self.c, self.s, self.s)
+        return z
 
 
 class TemporalDiscriminator(nn.Module):
@@ -206,12 +228,14 @@ class DKD(nn.Module):
         self.codec = GaussianHeatmapCodec(cfg.input_size, 4, k, sigma=cfg.sigma)
         self.encoder = FrameEncoder(c)
         if cfg.distillator:
-            self.distill = KernelDistillator(c, k, s)
-            self.match_scale = nn.Parameter(torch.full((k,), 1.0 / math.sqrt(c * s * s)))
+            self.distill = KernelDistillator(c, k, s, cfg.attention_kernels)
+            self.match_scale = nn.Parameter(torch.full((k,), 1e-3))  # starts near the flat map; learns its gain
             self.match_bias = nn.Parameter(torch.zeros(k))
+            self.prior_gain = nn.Parameter(torch.ones(k)) if cfg.heatmap_prior else None
             self.head = None
         else:
             self.distill = None
+            self.prior_gain = None
             self.head = nn.Conv2d(c, k, 3, padding=1)
         self.discriminator = TemporalDiscriminator(k, cfg.adversarial_length) if cfg.adversarial_weight > 0 else None
         # The frozen initializer is kept outside the module tree: not trained, not in the checkpoint.
@@ -229,11 +253,14 @@ class DKD(nn.Module):
             self.counts["initializer"] += len(images)
             return self.initializer(images)["heatmaps"].to(images.dtype)
 
-    def _small(self, features: torch.Tensor, kernels: torch.Tensor | None) -> torch.Tensor:
+    def _small(self, features: torch.Tensor, kernels: torch.Tensor | None, prev: torch.Tensor | None = None) -> torch.Tensor:
         if self.head is not None:
             return self.head(features)
         hm = match_kernels(features, kernels)
-        return hm * self.match_scale[None, :, None, None] + self.match_bias[None, :, None, None]
+        hm = hm * self.match_scale[None, :, None, None] + self.match_bias[None, :, None, None]
+        if self.prior_gain is not None and prev is not None:
+            hm = hm + self.prior_gain[None, :, None, None] * prev
+        return hm
 
     # -- training --
 
@@ -258,7 +285,7 @@ class DKD(nn.Module):
         frames = [prev]
         for i in range(1, t):
             kernels = self.distill(feats[:, i - 1], prev)
-            hm = self._small(feats[:, i], kernels)
+            hm = self._small(feats[:, i], kernels, prev)
             frames.append(hm)
             prev = guides[:, i] if guides is not None and i < t - 1 else hm
         seq = torch.stack(frames, dim=1)
@@ -319,10 +346,12 @@ class DKD(nn.Module):
                 hm[idx_init] = self._initial(images[idx_init])
             if idx_small:
                 kernels = torch.stack([states[i]["kernels"] for i in idx_small])
-                hm[idx_small] = self._small(feats[idx_small], kernels)
+                prev = torch.stack([states[i]["heatmaps"] for i in idx_small]) if self.prior_gain is not None else None
+                hm[idx_small] = self._small(feats[idx_small], kernels, prev)
             new_kernels = self.distill(feats, hm)
             conf = hm.flatten(2).amax(dim=2).clamp(0.0, 1.0).mean(dim=1)  # the codec's peak scores, undecoded
-            new = [{"kernels": new_kernels[i], "since": 1 if init[i] else states[i]["since"] + 1,
+            new = [{"kernels": new_kernels[i], "heatmaps": hm[i] if self.prior_gain is not None else None,
+                    "since": 1 if init[i] else states[i]["since"] + 1,
                     "confidence": float(conf[i]), "initialised": bool(init[i])} for i in range(len(images))]
             return hm, new
         finally:
@@ -338,14 +367,20 @@ class DKD(nn.Module):
 
     def predict(self, clips: torch.Tensor) -> torch.Tensor:
         """clips (B, T, 3, H, W) -> the centre frame's keypoints (B, K, 3), tracked from frame 0
-        (a single crop (B, 3, H, W) is one frame: the initializer's estimate)."""
+        without re-initialisation (so validation scores what the small network tracked; a single
+        crop (B, 3, H, W) is one frame: the initializer's estimate)."""
         if clips.dim() == 4:
             clips = clips[:, None]
         c = clips.shape[1] // 2
         states: list = [None] * len(clips)
         hm = None
-        for i in range(c + 1):
-            hm, states = self.track_step(clips[:, i], states)
+        saved = self.cfg.reinit_every, self.cfg.reinit_confidence
+        self.cfg.reinit_every, self.cfg.reinit_confidence = 0, 0.0
+        try:
+            for i in range(c + 1):
+                hm, states = self.track_step(clips[:, i], states)
+        finally:
+            self.cfg.reinit_every, self.cfg.reinit_confidence = saved
         return torch.from_numpy(self.codec.decode({"heatmaps": hm.float().numpy()}))
 
     def raw_outputs(self, images) -> dict[str, np.ndarray]:
@@ -377,7 +412,8 @@ class _SmallStep(nn.Module):
             return d.head(f)
         k = d.cfg.num_keypoints
         kernels = torch.zeros(len(x), k, f.shape[1], d.cfg.kernel_size, d.cfg.kernel_size)
-        hm = d._small(f, kernels)
+        prev = torch.zeros(len(x), k, *f.shape[-2:]) if d.prior_gain is not None else None
+        hm = d._small(f, kernels, prev)
         return d.distill(f, hm)
 
 

@@ -1,0 +1,50 @@
+"""`vidpose bench dkd`: its scoring on tracks with known errors, and every row on a short rendered clip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from vidpose.bench import SUITES, dkd
+
+
+def _tracks(noise: float, t: int = 20, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    base = np.c_[rng.uniform(50, 150, 17), rng.uniform(20, 220, 17)]
+    gt = np.stack([np.c_[base + [2.0 * i, 0.0], np.full(17, 2.0)] for i in range(t)])
+    pred = gt[..., :2] + rng.normal(0.0, noise, (t, 17, 2))
+    return [pred], [{"gt": gt}]
+
+
+def test_score_of_exact_and_noisy_tracks():
+    exact = dkd._score(*_tracks(0.0))
+    assert exact["pck@0.2"] == 1.0 and exact["accel_error"] == pytest.approx(0.0, abs=1e-9)
+    noisy = dkd._score(*_tracks(3.0))
+    assert noisy["accel_error"] > 3.0 and noisy["mean_px_error"] > 2.0
+
+
+def test_claims_read_the_rows():
+    rows = [{"name": "large-per-frame", "pck@0.2": 0.80, "gflops_per_frame": 0.10, "fps": 30.0, "accel_error": 2.0},
+            {"name": "dkd", "pck@0.2": 0.795, "gflops_per_frame": 0.015, "fps": 70.0, "accel_error": 1.0},
+            {"name": "dkd-no-adversarial", "pck@0.2": 0.79, "gflops_per_frame": 0.015, "fps": 70.0, "accel_error": 1.5}]
+    assert all(dkd.claims(rows).values())
+    rows[1]["pck@0.2"] = 0.70
+    assert not dkd.claims(rows)["dkd_within_1_pck_point_of_large"]
+
+
+def test_every_row_on_a_rendered_clip(synth_root):
+    """The suite's rows, on the 8 frames of one rendered validation clip (shipped checkpoints)."""
+    from vidpose.data.synth import read_synth
+
+    assert SUITES["dkd"] == "vidpose.bench.dkd"
+    rows = dkd.evaluate(read_synth(synth_root, "val"), repeats=1)
+    assert [r["name"] for r in rows] == list(dkd.ROWS)
+    for r in rows:
+        assert 0.0 <= r["pck@0.2"] <= 1.0 and math.isfinite(r["accel_error"]) and r["fps"] > 0
+    by = {r["name"]: r for r in rows}
+    assert by["dkd-no-reinit"]["initializer_frames"] == 1  # the track's first frame only
+    assert by["dkd"]["gflops_per_frame"] < by["large-per-frame"]["gflops_per_frame"]
+    heavy = by["dkd-from-blazepose-heavy"]
+    assert 0.0 <= heavy["pck@0.2_vs_heavy"] <= 1.0 and heavy["heavy_fps"] > 0 and heavy["full_fps"] > 0
