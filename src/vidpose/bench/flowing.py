@@ -381,6 +381,140 @@ def flow_epe(clips: int = 2, frames: int = 6) -> list[dict]:
     return rows
 
 
+def pooling_samples(clip_dirs, n: int = 3, half: int = 7, model: str = "full") -> dict:
+    """What the flow refinement sees on synthetic clips with ground truth, for learning its pooling
+    weights: for each labelled person-frame matched by BlazePose (``model``) and each COCO-17 joint,
+    the 2n+1 neighbours' heatmap probabilities carried onto frame t's heatmap grid
+    (:meth:`FlowRefineStage.gather`), cut to a (2·half+1)² window around the true joint, with the
+    window's ``inside`` masks and the true joint's position in the window (heatmap cells).
+
+    Returns arrays ``maps`` (S, 17, 2n+1, W, W) float16, ``inside`` (S, 2n+1, W, W) float16,
+    ``target`` (S, 17, 2) and ``valid`` (S, 17); ``joints`` are the BlazePose-33 indices of the
+    17 joints."""
+    from vidpose.geometry import apply_affine, invert_affine
+    from vidpose.io.jsonfile import read_json
+    from vidpose.pipeline import PoseRun, RunConfig, build_stages
+    from vidpose.skeletons import COCO17, get_skeleton
+    from vidpose.stages.refine import FlowRefineStage
+
+    bp = get_skeleton("blazepose33")
+    joints = np.array([bp.index(name) for name in COCO17.keypoints])
+    win = 2 * half + 1
+    out = {"maps": [], "inside": [], "target": [], "valid": []}
+
+    class Collector(FlowRefineStage):
+        def refine_frame(self, window, i):
+            frame = window[i]
+            gts = self.gt.get(frame.index, [])
+            for p in frame.persons:
+                me = self.seen.get(frame.index, {}).get(p.track_id)
+                if me is None or me.probs is None or not gts:
+                    continue
+
+                def dist(g):
+                    v = g[:, 2] > 0
+                    return float(np.linalg.norm(g[v, :2] - p.keypoints[joints][v, :2], axis=1).mean()) if v.any() else np.inf
+                g = min(gts, key=dist)
+                vis = g[:, 2] > 0
+                if vis.sum() < 2 or dist(g) > 0.5 * float(np.ptp(g[vis, :2], axis=0).max()):
+                    continue  # not this person
+                u = apply_affine(invert_affine(me.to_img), g[:, :2])  # true joints in heatmap cells
+                centres = np.zeros((bp.num_keypoints, 2))
+                centres[joints] = u
+                maps, inside, c, _ = self.gather(frame.index, p.track_id, centres=centres, half=half)
+                h, w = me.probs.shape[:2]
+                c = c[joints]
+                ok = vis & (c[:, 0] >= 0) & (c[:, 0] < w) & (c[:, 1] >= 0) & (c[:, 1] < h)
+                if not ok.any():
+                    continue
+                out["maps"].append(maps[:, joints].transpose(1, 0, 2, 3).astype(np.float16))
+                out["inside"].append(inside[:, joints].transpose(1, 0, 2, 3).astype(np.float16))
+                out["target"].append(u - c + half)
+                out["valid"].append(ok)
+
+    for clip in clip_dirs:
+        clip = Path(clip)
+        ann = read_json(clip / "annotations.json")
+        cfg = RunConfig(model=model, refine="flow-offline", lift="none", overlay=False, csv=False, report=False,
+                        quiet=True, fps=float(ann["video"]["fps"]), max_people=4)
+        stages = build_stages(cfg)
+        k = next(i for i, st in enumerate(stages) if isinstance(st, FlowRefineStage))
+        col = Collector(n=n, online=False)
+        col.release_heatmaps = True
+        col.gt = {fr["index"]: [np.asarray(g["keypoints"], np.float64) for g in fr["persons"]] for fr in ann["frames"]}
+        stages[k] = col
+        for _ in PoseRun(str(clip / "frames"), cfg, stages=stages):
+            pass
+    if not out["maps"]:
+        raise RuntimeError("pooling_samples: no labelled person-frame was matched")
+    return {"maps": np.stack(out["maps"]), "inside": np.stack(out["inside"]),
+            "target": np.stack(out["target"]).astype(np.float32), "valid": np.stack(out["valid"]),
+            "joints": joints, "n": n}
+
+
+def fit_pooling(samples: dict, sigma: float = 1.5, steps: int = 300, lr: float = 0.05, seed: int = 0):
+    """Per-joint pooling weights (17, 2n+1) that make the pooled map (Σ w·maps / Σ w·inside) match a
+    Gaussian (``sigma`` heatmap cells) at the true joint, in the windows of :func:`pooling_samples`
+    (MSE, full batch, Adam; weights kept positive by softplus, started at the Gaussian in |Δt| the
+    stage uses without learned weights). Returns (weights, loss before, loss after)."""
+    import torch
+
+    torch.manual_seed(seed)
+    n = int(samples["n"])
+    maps = torch.from_numpy(samples["maps"].astype(np.float32))  # (S, J, D, W, W)
+    inside = torch.from_numpy(samples["inside"].astype(np.float32))  # (S, J, D, W, W)
+    valid = torch.from_numpy(samples["valid"]).float()  # (S, J)
+    t = torch.from_numpy(samples["target"])  # (S, J, 2)
+    win = maps.shape[-1]
+    g = torch.arange(win, dtype=torch.float32)
+    gx = torch.exp(-((g[None, None, :] - t[..., 0:1]) ** 2) / (2 * sigma ** 2))  # (S, J, W)
+    gy = torch.exp(-((g[None, None, :] - t[..., 1:2]) ** 2) / (2 * sigma ** 2))
+    target = gy[..., :, None] * gx[..., None, :]  # (S, J, W, W)
+    dt = torch.arange(-n, n + 1, dtype=torch.float32)
+    init = torch.exp(-(dt ** 2) / (2.0 * max(n / 2.0, 0.5) ** 2)).repeat(maps.shape[1], 1)
+    theta = torch.nn.Parameter(torch.log(torch.expm1(init.clamp_min(1e-4))))
+    opt = torch.optim.Adam([theta], lr=lr)
+
+    def loss_of(w):
+        wv = w[None, :, :, None, None]
+        pooled = (wv * maps).sum(2) / (wv * inside).sum(2).clamp_min(1e-6)
+        per = ((pooled - target) ** 2).mean(dim=(-1, -2))
+        return (per * valid).sum() / valid.sum().clamp_min(1)
+
+    with torch.no_grad():
+        before = float(loss_of(init))
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_of(torch.nn.functional.softplus(theta))
+        loss.backward()
+        opt.step()
+    w = torch.nn.functional.softplus(theta).detach()
+    w = w / w[:, n:n + 1]  # the centre frame's weight is 1 (pooling is normalised; only ratios count)
+    with torch.no_grad():
+        after = float(loss_of(w))
+    return w.numpy().astype(np.float64), before, after
+
+
+def learn_pooling(clip_dirs, dest: str | Path, command: str, n: int = 3, model: str = "full") -> dict:
+    """Learn the flow refinement's pooling weights on ``clip_dirs`` and save them to ``dest`` for the
+    BlazePose-33 skeleton (joints without a COCO-17 counterpart take the mean of the learned ones)."""
+    from safetensors.numpy import save_file
+
+    from vidpose.io.atomic import atomic_path
+
+    samples = pooling_samples(clip_dirs, n=n, model=model)
+    w17, before, after = fit_pooling(samples)
+    w = np.repeat(w17.mean(0, keepdims=True), 33, axis=0)
+    w[samples["joints"]] = w17
+    meta = {"skeleton": "blazepose33", "n": str(n), "model": model, "command": command,
+            "trained_on": f"{len(clip_dirs)} clips: " + ", ".join(sorted({Path(c).parent.name for c in clip_dirs})),
+            "samples": str(len(samples["maps"])), "loss_before": f"{before:.6g}", "loss_after": f"{after:.6g}"}
+    with atomic_path(dest) as tmp:
+        save_file({"pool_weights": w.astype(np.float32)}, str(tmp), metadata=meta)
+    return {"path": str(dest), "samples": len(samples["maps"]), "loss_before": before, "loss_after": after,
+            "weights": w17}
+
+
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     import sys
 
@@ -388,9 +522,20 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         for r in flow_epe():
             print(f"{r['preset']:10s} scale {r['scale']:.1f}  median EPE {r['median_epe']:.2f} px  "
                   f"mean EPE {r['mean_epe']:.2f} px  {r['ms_per_pair']:.1f} ms/pair")
+    elif len(sys.argv) == 4 and sys.argv[1] == "learn-pooling":
+        from vidpose.methods import weights_dir
+        from vidpose.stages.refine import POOLING_FILES
+
+        clips = sorted(p for p in Path(sys.argv[2]).iterdir() if (p / "annotations.json").exists())
+        r = learn_pooling(clips, Path(sys.argv[3]) if sys.argv[3] != "ship" else
+                          weights_dir() / POOLING_FILES[("blazepose33", 3)],
+                          command="python -m vidpose.bench.flowing " + " ".join(sys.argv[1:]))
+        print(f"{r['path']}: {r['samples']} person-frames, loss {r['loss_before']:.5f} -> {r['loss_after']:.5f}")
+        print(np.array2string(r["weights"], precision=2))
     elif len(sys.argv) >= 4 and sys.argv[1] == "train":
         for p in train_rows(sys.argv[2], sys.argv[3], rows=sys.argv[4:] or None):
             print(p)
     else:
         sys.exit("usage: python -m vidpose.bench.flowing train SYNTH_SINGLE_ROOT OUT_DIR [ROW ...]   "
-                 "(in the repository root)\n       python -m vidpose.bench.flowing flow-epe")
+                 "(in the repository root)\n       python -m vidpose.bench.flowing flow-epe"
+                 "\n       python -m vidpose.bench.flowing learn-pooling CLIPS_DIR (OUT.safetensors | ship)")

@@ -399,6 +399,11 @@ class FlowRefineStage(WindowStage):
                 raise RuntimeError(f"{self.name}: pooling weights {w.shape} do not fit {k} joints and n={self.n}")
             return w
         self.pooling_source = "gaussian"
+        return self._gaussian(k)
+
+    def _gaussian(self, k: int) -> np.ndarray:
+        """(K, 2n+1) Gaussian weights in |Δt| (σ = n/2 frames): the pooling's default, and always the
+        weights of the keypoint fusion."""
         dt = np.arange(-self.n, self.n + 1)
         return np.repeat(np.exp(-(dt ** 2) / (2.0 * max(self.n / 2.0, 0.5) ** 2))[None], k, axis=0)
 
@@ -461,8 +466,8 @@ class FlowRefineStage(WindowStage):
             maps, inside, centres, to_img = got
             pooled = (wt * maps).sum(0) / np.maximum((wt * inside).sum(0), 1e-6)
             p.keypoints = self._decode(p.keypoints, pooled, centres, to_img)
-        if self.propagate:
-            self._propagate(frame, w_all)
+        if self.propagate:  # the learned weights are fit for the heatmap pooling only
+            self._propagate(frame, self._gaussian(frame.skeleton.num_keypoints))
 
     def _propagate(self, frame: FramePoses, w_all: np.ndarray) -> None:
         """Fuse each joint with the same track's neighbours' joints carried to frame t along the
