@@ -114,3 +114,27 @@ def test_real_model_matches_tensorflow_js_and_finds_both_people(frame60):
         roi = roi_from_points(d.keypoints[0], d.keypoints[1])
         inside = (d.box[:2] >= roi.bbox()[:2] - 1) & (d.box[2:] <= roi.bbox()[2:] + 1)
         assert inside.all()  # the landmark ROI holds the whole body box
+
+
+def test_run_config_names_a_bad_detector():
+    from vidpose.pipeline import RunConfig
+
+    with pytest.raises(InputError, match="--detector must be one of blazepose, bodydet, got 'faces'"):
+        RunConfig(detector="faces")
+    with pytest.raises(InputError, match="--detector-size must be a positive multiple of 32, got 200"):
+        RunConfig(detector="bodydet", detector_size=200)
+
+
+@pytest.mark.slow
+def test_run_with_the_body_detector_estimates_both_people(frame60, tmp_path):
+    import cv2
+
+    import vidpose
+
+    image = tmp_path / "frame60.png"
+    cv2.imwrite(str(image), cv2.cvtColor(frame60, cv2.COLOR_RGB2BGR))
+    poses = {d: vidpose.estimate(str(image), detector=d, detector_size=384, overlay=False, csv=False, report=False,
+                                 lift="none", quiet=True) for d in ("bodydet", "blazepose")}
+    people = {d: p["frames"][0]["persons"] for d, p in poses.items()}
+    assert len(people["bodydet"]) == 2
+    assert len(people["blazepose"]) < 2  # the backlit man on the roof has no face BlazePose's detector finds

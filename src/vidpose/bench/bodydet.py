@@ -15,9 +15,17 @@ detector that seeds the landmark ROIs differs:
 * ``detector_ms``: the detector's own time per call (model and decoding, resizing
   included for the body detector) on the sample clip, ``detector_calls`` its calls,
   ``sample_fps``: frames per second of the estimate stage on the sample clip;
+* ``call_ms``: the median time of one whole detector call (resizing, model,
+  decoding, non-maximum suppression) on the sample clip's frames, the rows'
+  detectors called in turn on each frame so that all see the same machine load
+  (``--quick``: 30 frames);
 * ``detector_ms_by_people``: the detector alone on one frame of each synth-crowd
   test clip, median of 5 calls, by the clip's number of people (cost per frame,
   not per person).
+
+``detector_ms`` is the model's own time (BlazePose's: the LiteRT invoke; the body
+detector's: its graph, the TFLite part and the in-graph decoding); ``call_ms`` is
+the fair comparison.
 """
 
 from __future__ import annotations
@@ -97,6 +105,27 @@ def _detector_cost(clips: list[Path], detector: str, size: int) -> dict[int, flo
     return {n: round(float(np.mean(v)), 1) for n, v in sorted(out.items())}
 
 
+def _interleaved_call_ms(frames: int | None) -> dict[str, float]:
+    import numpy as np
+
+    from vidpose import store
+    from vidpose.backends.blazepose import person_detector
+    from vidpose.io.video import open_source
+
+    dets = {name: person_detector(detector, size=size, threads=1, quiet=True) for name, detector, size in ROWS}
+    ms: dict[str, list[float]] = {name: [] for name in dets}
+    with open_source(str(store.path("sample-sports2d", quiet=True))) as src:
+        for fr in src:
+            if frames is not None and fr.index > frames:
+                break
+            for name, det in dets.items():
+                t0 = time.perf_counter()
+                det(fr.image)
+                if fr.index > 0:  # frame 0 warms up (and lowers the body detector for this frame size)
+                    ms[name].append(1000 * (time.perf_counter() - t0))
+    return {name: float(np.median(v)) for name, v in ms.items()}
+
+
 def run(quick: bool = False) -> dict:
     import cv2
 
@@ -112,4 +141,7 @@ def run(quick: bool = False) -> dict:
             row.update(_sample(detector, size, 60 if quick else None))
             row["detector_ms_by_people"] = _detector_cost(clips, detector, size)
             rows.append(row)
+    call_ms = _interleaved_call_ms(30 if quick else None)
+    for row in rows:
+        row["call_ms"] = call_ms[row["name"]]
     return {"suite": "bodydet", "rows": rows, "landmark_model": "full", "threads": 1}

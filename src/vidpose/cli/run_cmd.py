@@ -27,7 +27,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "detection_threshold": "person detector score threshold (default: the detector's own, blazepose 0.5, "
                                "bodydet 0.25)",
         "detector": "person detector: blazepose (MediaPipe's, anchored on the face) or bodydet (MoveNet "
-                    "MultiPose: whole bodies, no face needed; see docs/crowd.md)",
+                    "MultiPose: whole bodies, no face needed; see docs/bodydet.md)",
         "detector_size": "bodydet's input: the frame's longer side in pixels (a multiple of 32; larger finds "
                          "smaller people, at a cost)",
         "track_max_age": "frames a lost track is remembered before its id is retired",
