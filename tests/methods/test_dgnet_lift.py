@@ -106,8 +106,8 @@ def test_run_with_lift_dgnet_on_the_sample_clip_writes_bvh(tmp_path):
     from vidpose.pipeline import RunConfig, run
 
     clip = store.path("sample-sports2d", quiet=True)
-    rep = run(str(clip), tmp_path, RunConfig(lift="dgnet", bvh=True, max_frames=40, overlay=False, report=False,
-                                             threads=1, quiet=True))
+    rep = run(str(clip), tmp_path, RunConfig(lift="dgnet", bvh=True, trc=True, max_frames=40, overlay=False,
+                                             report=False, threads=1, quiet=True))
     poses = load_poses(tmp_path / "poses.json")
     assert poses["skeleton"]["name"] == "coco17" and poses["skeleton_3d"]["name"] == "h36m17"
     persons = [p for f in poses["frames"] for p in f["persons"]]
@@ -132,3 +132,8 @@ def test_run_with_lift_dgnet_on_the_sample_clip_writes_bvh(tmp_path):
     assert got.shape == want.shape
     # Bone lengths in the file are the track's medians: the lifted bones vary a little around them.
     assert np.median(np.abs((got - got[:, :1]) - want)) < 3.0
+    # The TRC file of the same track: H36M-17 markers (the 3D's skeleton), OpenSim's Y up.
+    lines = (tmp_path / f"poses_track{tid}.trc").read_text().splitlines()
+    assert [n for n in lines[3].split("\t")[2:] if n] == list(H36M17.keypoints)
+    rows = [np.asarray(r.split("\t")[2:], float).reshape(17, 3) for r in lines[6:] if r.split("\t")[2:] != [""] * 51]
+    assert np.allclose(np.stack(rows), track * [1, -1, -1], atol=1e-4)
