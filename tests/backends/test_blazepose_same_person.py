@@ -78,3 +78,14 @@ def test_a_detection_on_a_tracked_face_or_hips_is_skipped_before_the_landmark_mo
     elsewhere = Detection(0.9, np.r_[[360, 150], [400, 190]], np.array([[380, 310], [380, 100], [0, 0], [0, 0.0]]))
     assert detection_is_person(on_face, a, CFG) and detection_is_person(on_hips, a, CFG)
     assert not detection_is_person(elsewhere, a, CFG)
+
+
+def test_a_pose_lying_along_someones_outstretched_arms_is_part_of_them():
+    a = pose(_SPREAD, 300, 300)
+    # A spurious "person" lying sideways, its joints strung along a's arms (as a ROI between the
+    # arms and the background can give), overlapping a's box by less than half.
+    t = np.linspace(0.0, 1.0, 33)
+    xy = np.c_[300 - 150 + 260 * t, np.full(33, 200.0) + 6 * np.sin(9 * t)]
+    ghost = PersonPose(keypoints=np.c_[xy, np.full(33, 0.9)], bbox=np.r_[xy.min(0), xy.max(0)], score=0.9)
+    assert same_person(ghost, a, CFG)
+    assert dedupe([a, ghost], CFG) == [0]

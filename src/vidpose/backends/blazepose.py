@@ -243,6 +243,8 @@ class BlazePoseConfig:
     chimera_shared: float = 0.15  # ... or this fraction of either's confident joints on the other's joints
     chimera_containment: float = 0.5  # ... while their boxes overlap by this much of the smaller one
     confident: float = 0.5  # visibility at which a joint counts in these tests
+    body_radius: float = 0.2  # a joint within this x the torso size of a person's limb lies on that body
+    on_body: float = 0.7  # ... and a pose with this fraction of its confident joints on the other's body is part of it
     subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
@@ -503,7 +505,8 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
     shoulders or both hips closer than ``anchor_radius`` x the smaller torso size; at least
     ``shared_joints`` of the joints confident in both lie that close; or a chimera: at least
     ``chimera_shared`` of either's confident joints lie on the other's joints (:func:`shared_joints`)
-    while the boxes overlap by ``chimera_containment`` of the smaller box.
+    while the boxes overlap by ``chimera_containment`` of the smaller box, or ``on_body`` of either's
+    confident joints lie on the other's limbs (:func:`on_body`).
     """
     ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
     size = min(torso_size(ka), torso_size(kb))
@@ -529,7 +532,29 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
     # other's joints while the boxes overlap. Overlap alone (spread limbs, one person partly behind
     # another) or a few coinciding joints alone (hands meeting) keep two people.
     shared = max(shared_joints(a, b, cfg), shared_joints(b, a, cfg))
-    return shared >= cfg.chimera_shared and box_containment(a.bbox, b.bbox) >= cfg.chimera_containment
+    if shared >= cfg.chimera_shared and box_containment(a.bbox, b.bbox) >= cfg.chimera_containment:
+        return True
+    # A spurious pose made of another's limbs (along outstretched arms), or one that spans a
+    # person (a background "torso" on their legs): one of the two lies almost wholly on the other.
+    return max(on_body(a, b, cfg), on_body(b, a, cfg)) >= cfg.on_body
+
+
+def on_body(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
+    """The fraction of a's confident joints that lie on b's body: within ``body_radius`` x b's torso
+    size of one of b's limbs (the skeleton's links between b's confident joints). A second person's
+    visible joints are where the other person is not; a spurious pose built from b's limbs (along
+    outstretched arms, or a background "torso" on b's legs) lies on them."""
+    ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
+    ca = ka[:, 2] >= cfg.confident
+    links = np.array([(i, j) for i, j in BLAZEPOSE33.links if kb[i, 2] >= cfg.confident and kb[j, 2] >= cfg.confident])
+    if not ca.any() or not len(links):
+        return 0.0
+    p0, p1 = kb[links[:, 0], :2], kb[links[:, 1], :2]  # (L, 2) segments
+    q = ka[ca, :2][:, None]  # (N, 1, 2)
+    seg = p1 - p0
+    u = np.clip(((q - p0) * seg).sum(-1) / np.maximum((seg * seg).sum(-1), 1e-9), 0.0, 1.0)
+    d = np.linalg.norm(q - (p0 + u[..., None] * seg), axis=-1).min(1)
+    return float((d < cfg.body_radius * torso_size(kb)).mean())
 
 
 def shared_joints(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
