@@ -26,10 +26,18 @@ _MANIFEST_DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 
 
 def _attr(node: dict, key: str, default=None):
-    """A node attribute decoded from TF.js JSON (ints arrive as strings, strings as base64)."""
-    a = node.get("attr", {}).get(key)
+    """A node attribute decoded from TF.js JSON (ints arrive as strings, strings as base64);
+    decoded once per node and kept in the node (``_decoded``)."""
+    cache = node.setdefault("_decoded", {})
+    if key not in cache:
+        cache[key] = _decode_attr(node.get("attr", {}).get(key))
+    v = cache[key]
+    return default if v is None else v
+
+
+def _decode_attr(a):
     if a is None:
-        return default
+        return None
     if "list" in a:
         lst = a["list"]
         if "i" in lst:
@@ -49,7 +57,7 @@ def _attr(node: dict, key: str, default=None):
         return bool(a["b"])
     if "type" in a:
         return a["type"]
-    return default
+    return None
 
 
 def read_weights(manifest: list[dict], data: bytes, where: str) -> dict[str, np.ndarray]:
@@ -127,6 +135,8 @@ class GraphModel:
                                       "TF.js runner does not implement")
         self.order = self._order(self.outputs)
         self.dense = self._dense_nodes()
+        skip = set(self.dense) | set(self.inputs)
+        self._numpy_order = [n for n in self.order if n not in skip and self.nodes[n]["op"] != "Const"]
         for name in set(self.order) - set(self.dense):
             if self.nodes[name]["op"] in _CONV_OPS + ("ResizeBilinear",):
                 raise ModelStoreError(f"{model_json}: node {name} ({self.nodes[name]['op']}) does not follow from "
@@ -200,14 +210,13 @@ class GraphModel:
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         x = np.asarray(inputs[0])
-        it, index, outs, shapes = self.prepare(x)
+        it, index, outs, fixed = self.prepare(x)
         it.set_tensor(index, x)
         it.invoke()
-        env: dict[str, list] = {n: [it.get_tensor(i)] for n, i in outs.items()}
+        env = dict(fixed)  # constants, and stand-ins for the dense tensors read only for their shape
+        env.update({n: [it.get_tensor(i)] for n, i in outs.items()})
         env.update({n: [v] for n, v in zip(self.inputs, inputs)})
-        for n, shape in shapes.items():  # dense tensors read only for their shape
-            env.setdefault(n, [np.broadcast_to(np.float32(0), shape)])
-        self._run(env, self.order)
+        self._run(env, self._numpy_order)
         return [env[o.split(":")[0]][int(o.split(":")[1]) if ":" in o else 0] for o in self.outputs]
 
     def _lower(self, x: np.ndarray):
@@ -220,7 +229,9 @@ class GraphModel:
             it = Interpreter(model_content=model, num_threads=self.threads)
             it.allocate_tensors()
         by_name = {d["name"]: d["index"] for d in it.get_output_details()}
-        return it, it.get_input_details()[0]["index"], {n: by_name[n] for n in outs}, shapes
+        fixed = {n: [self.values[n]] for n in self.order if self.nodes[n]["op"] == "Const"}
+        fixed.update({n: [np.broadcast_to(np.float32(0), shape)] for n, shape in shapes.items() if n not in outs})
+        return it, it.get_input_details()[0]["index"], {n: by_name[n] for n in outs}, fixed
 
 
 _CONV_OPS = ("_FusedConv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Conv2D")
@@ -489,5 +500,6 @@ _OPS = {
     "Split": lambda m, node, ax, x: tuple(np.split(np.asarray(x), _attr(node, "num_split"), axis=int(ax))),
     "TopKV2": _top_k, "GatherNd": _gather_nd,
     "Max": _reduce(np.max), "Sum": _reduce(np.sum),
-    "ArgMax": lambda m, node, x, ax: np.argmax(x, axis=int(ax)).astype(_DTYPES[_attr(node, "output_type", "DT_INT64")]),
+    "ArgMax": lambda m, node, x, ax: np.ascontiguousarray(np.moveaxis(np.asarray(x), int(ax), -1)).argmax(-1).astype(
+        _DTYPES[_attr(node, "output_type", "DT_INT64")]),  # along a contiguous axis: 10x faster than axis=0
 }
