@@ -144,6 +144,19 @@ def clip_motions(root: Path, subset: str) -> dict[str, list[str]]:
     return {p.parent.name: list(read_json(p).get("motions", [])) for p in sorted((root / subset).glob("*/annotations.json"))}
 
 
+def mean_pose_mpjpe(train, test) -> float:
+    """MPJPE (mm) of predicting the mean root-relative training pose for every test crop: the error
+    of a regressor that learned nothing from the images."""
+    import numpy as np
+
+    from vidpose.metrics.pose3d import mpjpe
+    from vidpose.objectives.probe import crop_targets
+
+    mean = crop_targets(train, (11, 12))["joints_3d"].mean(0)
+    gt = crop_targets(test, (11, 12))["joints_3d"]
+    return mpjpe(np.broadcast_to(mean, gt.shape) * 1000.0, gt * 1000.0)
+
+
 def _claims(by: dict) -> dict:
     out = {}
     if {"css-disentangled", "contrastive-full-latent", "scratch"} <= set(by):
@@ -167,7 +180,7 @@ def run(quick: bool = False, rows=None) -> dict:
     t0 = time.perf_counter()
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
-    out_rows, seen_rows, missing = [], [], []
+    out_rows, seen_rows, missing, reference = [], [], [], {}
     try:
         with tempfile.TemporaryDirectory(prefix="vidpose-css-") as tmp:
             root = _bench_root(quick, Path(tmp) / "data")
@@ -193,6 +206,11 @@ def run(quick: bool = False, rows=None) -> dict:
                 out_rows.append(r)
                 if len(r_seen) > 1:
                     seen_rows.append(r_seen)
+            if test is not None:  # what a regressor that learned nothing from the images scores
+                train = frame_crops(DataConfig(root=str(root)), "train", tuple(test.images.shape[1:3]))
+                reference["mean_train_pose_mpjpe_mm"] = mean_pose_mpjpe(train, test)
+                if len(seen):
+                    reference["mean_train_pose_mpjpe_mm_seen_motions"] = mean_pose_mpjpe(train, seen)
     finally:
         torch.set_num_threads(prev)
     order = ["name"] + [f"mpjpe_mm@{lab}" for _, lab in FRACTIONS] + [f"pck@0.2@{lab}" for _, lab in FRACTIONS]
@@ -201,6 +219,7 @@ def run(quick: bool = False, rows=None) -> dict:
     result: dict = {"suite": "css", "rows": out_rows, **_claims({r["name"]: r for r in out_rows})}
     result["seen_motions"] = {"clips": seen_clips, "rows": seen_rows,
                               **_claims({r["name"]: r for r in seen_rows})}
+    result.update(reference)
     result.update({"data": "synth-single train (probe labels) / test (scores)",
                    "train_clips": QUICK_TRAIN_CLIPS if quick else "all", "test_clips": QUICK_TEST_CLIPS if quick else "all",
                    "quick": bool(quick), "missing_weights": missing, "torch": torch.__version__,
@@ -217,7 +236,19 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         i = args.index("--threads")
         n_threads = int(args[i + 1])
         del args[i:i + 2]
-    if len(args) >= 3 and args[0] in ("train", "ship"):
+    if args == ["mean-pose"]:  # the reference rows of run(quick=False) alone
+        from vidpose.bench.clnet import ensure_clips
+        from vidpose.data.loaders import DataConfig
+        from vidpose.objectives.unlabelled import frame_crops
+
+        ensure_clips("train")
+        root = ensure_clips("test")
+        train, test = (frame_crops(DataConfig(root=str(root)), s, (64, 64)) for s in ("train", "test"))
+        seen = [c for c, ms in clip_motions(root, "test").items()
+                if set(ms) <= {m for v in clip_motions(root, "train").values() for m in v}]
+        print({"mean_train_pose_mpjpe_mm": mean_pose_mpjpe(train, test),
+               "mean_train_pose_mpjpe_mm_seen_motions": mean_pose_mpjpe(train, test.select_sources(seen))})
+    elif len(args) >= 3 and args[0] in ("train", "ship"):
         step = train_rows if args[0] == "train" else ship_rows
         print("\n".join(str(p) for p in step(args[1], args[2], args[3:] or None, n_threads)))
     else:
