@@ -104,6 +104,21 @@ def test_training_losses_and_ablation_shapes():
     assert not any(k.startswith("initializer") for k in model.state_dict())
 
 
+def test_the_location_prior_follows_the_tracks_crop():
+    """A track's previous heatmaps are moved into the new crop: a joint stays at its image point."""
+    from vidpose.geometry import apply_affine, crop_to_image_affine, invert_affine
+
+    model = build("dkd", distillator=True)
+    old = crop_to_image_affine(np.array([100.0, 100.0]), np.array([96.0, 128.0]), 0.0, (128, 96))
+    new = crop_to_image_affine(np.array([110.0, 95.0]), np.array([72.0, 96.0]), 0.0, (128, 96))
+    hm = torch.from_numpy(model.codec.encode(np.array([[40.0, 60.0, 1.0]] * 17, np.float32))["heatmaps"])
+    moved = model._prior({"heatmaps": hm, "affine": old}, new)
+    got = model.codec.decode({"heatmaps": moved[None].numpy()})[0, 0, :2]
+    want = apply_affine(invert_affine(new), apply_affine(old, np.array([[40.0, 60.0]])))[0]
+    assert np.allclose(got, want, atol=0.2)
+    assert model._prior({"heatmaps": hm, "affine": old}, old) is hm  # same crop: unchanged
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(InputError, match="kernel_size"):
         make_config("dkd", {"kernel_size": 2})

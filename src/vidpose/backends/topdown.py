@@ -27,8 +27,9 @@ input pixels, ``output_keys`` and ``raw_outputs(images) -> {key: array}`` (see
   model's ``heatmaps`` output as ``(h, w, K)`` (``extra["heatmap_stride"]`` input
   pixels per cell, ``extra["crop_affine"]`` image <- crop).
 * Per-track state: a model with ``stateful = True`` (DKD) is called as
-  ``raw_outputs_tracked(images, states) -> (outputs, new states)`` with one state per
-  crop: the state its model returned for that person on the previous frame (DKD: the
+  ``raw_outputs_tracked(images, states, affines) -> (outputs, new states)`` with one state
+  per crop (and each crop's image <- crop affine, so the model can follow its crop):
+  the state its model returned for that person on the previous frame (DKD: the
   pose kernels distilled from it), ``None`` for a newly detected person. A person keeps
   its state while it is tracked from box to box; a lost person's state is dropped.
 """
@@ -133,8 +134,8 @@ class TopDown:
         new_states: list = []
         for lo in range(0, len(x), self.config.batch_size):
             if self.stateful:
-                out, st = self.model.raw_outputs_tracked(x[lo : lo + self.config.batch_size],
-                                                         states[lo : lo + self.config.batch_size])
+                sl = slice(lo, lo + self.config.batch_size)
+                out, st = self.model.raw_outputs_tracked(x[sl], states[sl], np.stack(to_image[sl]))
                 new_states += st
             else:
                 out = self.model.raw_outputs(x[lo : lo + self.config.batch_size])

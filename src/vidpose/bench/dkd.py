@@ -40,12 +40,15 @@ ROWS = ("large-per-frame", "small-per-frame", "dkd", "dkd-no-adversarial", "dkd-
         "dkd-from-blazepose-heavy")
 LABELLED_CONFIG = "configs/dkd_synth_single.toml"
 HEAVY_CONFIG = "configs/dkd_blazepose_heavy_videos.toml"
+# Stage 2: free running on clips of 9 frames (the discriminator judges the last 8; its first layer
+# starts afresh, having judged 4 in stage 1).
+STAGE2 = ("model.free_running=true", "optim.epochs=1", "data.clip_length=9", "model.adversarial_length=8",
+          "optim.batch_size=8", "data.max_samples=512")
 # shipped name -> (weight stem, config, training stages: --set overrides per stage)
 TRAINED: dict[str, tuple[str, str, tuple[tuple[str, ...], ...]]] = {
-    "dkd": ("dkd_synth_single", LABELLED_CONFIG, ((), ("model.free_running=true", "optim.epochs=1"))),
+    "dkd": ("dkd_synth_single", LABELLED_CONFIG, ((), STAGE2)),
     "dkd-no-adversarial": ("dkd_no_adversarial_synth_single", LABELLED_CONFIG,
-                           (("model.adversarial_weight=0",),
-                            ("model.adversarial_weight=0", "model.free_running=true", "optim.epochs=1"))),
+                           (("model.adversarial_weight=0",), ("model.adversarial_weight=0", *STAGE2))),
     "dkd-small": ("dkd_small_synth_single", LABELLED_CONFIG,
                   (("model.distillator=false", "model.adversarial_weight=0", "optim.epochs=4"),)),
     "dkd-blazepose-heavy": ("dkd_blazepose_heavy_videos", HEAVY_CONFIG, ((),)),
@@ -56,6 +59,7 @@ def train_rows(data_root: str, video_root: str, out: str | Path, names=None) -> 
     """Train each shipped model (stage after stage, each from the previous one's last checkpoint) and
     ship it to ``vidpose/weights/<stem>.safetensors`` with the commands that made it."""
     from vidpose.methods import weights_dir
+    from vidpose.models.checkpoint import read_checkpoint
     from vidpose.training.config import load_config
     from vidpose.training.ship import ship
     from vidpose.training.trainer import train
@@ -70,11 +74,15 @@ def train_rows(data_root: str, video_root: str, out: str | Path, names=None) -> 
             run_dir = out / f"{stem}_stage{i + 1}"
             sets = [f"data.root={root}", *sets] + ([f"run.init_from={prev}"] if prev else [])
             cfg = load_config(config, [*sets, f"run.out_dir={run_dir}"])
-            train(cfg, quiet=True)
+            last = run_dir / "last.safetensors"
+            if last.is_file() and read_checkpoint(last, weights=False).extra.get("config_sha256") == cfg.sha256():
+                print(f"{run_dir}: finished with this config (sha256 {cfg.sha256()[:12]}); not trained again")
+            else:
+                train(cfg, quiet=True)
             commands.append(f"OMP_NUM_THREADS=1 vidpose train {config} " + " ".join(f"--set {x}" for x in sets)
                             + f" --out {run_dir} --quiet")
             prev = run_dir / "last.safetensors"
-        trained_on = "unlabelled synth-single renders, BlazePose heavy as teacher" if config == HEAVY_CONFIG \
+        trained_on = "synth-single renders (unlabelled videos), BlazePose heavy as teacher" if config == HEAVY_CONFIG \
             else "synth-single (synthetic people)"
         shipped.append(ship(prev.parent, weights_dir() / f"{stem}.safetensors", " && ".join(commands), trained_on,
                             ship_command=f"python -m vidpose.bench.dkd train {data_root} {video_root} {out} {name}"))
@@ -143,8 +151,10 @@ def _run_tracks(step, tracks: list[dict]) -> tuple[list[np.ndarray], float, int]
 
 
 def _dkd_step(model):
+    from vidpose.geometry import invert_affine
+
     def step(x, state, track, i):
-        hm, (state,) = model.track_step(x, [state])
+        hm, (state,) = model.track_step(x, [state], invert_affine(track["affine"][i])[None])
         return model.codec.decode({"heatmaps": hm.float().numpy()}), state
     return step
 

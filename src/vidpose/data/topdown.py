@@ -129,8 +129,9 @@ class TopDownDataset(_TorchDataset):
     annotation in image pixels; ``affine`` (2, 3) float64 crop <- image;
     ``meta`` dict(frame, person, flipped).
 
-    Persons without a labelled keypoint (unless there is no codec and the person has a
-    box: label-free objectives crop unlabelled people, e.g. a detector's boxes on videos),
+    Persons without a labelled keypoint (unless there is no codec and the person is a box
+    without keypoints, ``extra["box_only"]``: a detector's box on unlabelled video, which
+    label-free objectives crop),
     COCO crowd regions and persons whose box is smaller than a pixel are excluded; ``excluded`` counts them by reason and :meth:`summary` says so.
     """
 
@@ -176,7 +177,7 @@ class TopDownDataset(_TorchDataset):
                         f"dataset {dataset.name}: frame {fi} ({frame.image}) person {pi}: keypoints "
                         f"shape {kp.shape}, expected ({nj}, 3)"
                     )
-                if not (kp[:, 2] > 0).any() and (codec is not None or person.bbox is None):
+                if not (kp[:, 2] > 0).any() and not (codec is None and person.extra.get("box_only")):
                     self.excluded["no_labelled_keypoints"] += 1
                     continue
                 if person.extra.get("iscrowd"):  # a COCO crowd region is not one person

@@ -2,9 +2,11 @@
 
 For label-free training (a teacher's predictions as targets, ``[data] dataset = "videos"``):
 every video file under ``root/<subset>/`` (searched recursively; ``.mp4 .mov .avi .mkv .webm``)
-is one sequence. Its frames are decoded once into a cache folder (JPEG, under the model store's
-home, keyed by the video's path, size and modification time) and BlazePose's person detector
-gives one box per frame: the highest-scoring detection's full-body circle as a square box.
+is one sequence. Its frames are decoded once into a cache folder (JPEG, in
+``root/<subset>/.vidpose_frames/``, keyed by the video's path, size and modification time;
+the folder must be writable) and BlazePose's person detector
+gives one box per frame: the highest-scoring detection's full-body circle as a square box
+(``extra["box_only"]``: the crops of label-free objectives take it without keypoints).
 Frames without a detection have no person. No annotation file next to the videos is read.
 """
 
@@ -21,23 +23,25 @@ from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseData
 from vidpose.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+CACHE = ".vidpose_frames"  # decoded frames and detector boxes, inside the video folder
 
 
 def find_videos(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(f"{folder}: video folder not found")
-    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+                    and CACHE not in p.relative_to(folder).parts)
     if not videos:
         raise InputError(f"{folder}: no video file ({', '.join(VIDEO_SUFFIXES)})")
     return videos
 
 
-def _cache_dir(video: Path) -> Path:
-    from vidpose.store import home
-
+def _cache_dir(folder: Path, video: Path) -> Path:
+    """``folder/.vidpose_frames/<video path>-<key>``: beside the videos, keyed by size and mtime."""
     st = video.stat()
-    key = hashlib.sha256(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return home() / "video_frames" / f"{video.stem}-{key}"
+    rel = video.relative_to(folder)
+    key = hashlib.sha256(f"{rel.as_posix()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return folder / CACHE / f"{'_'.join(rel.with_suffix('').parts)}-{key}"
 
 
 def _extract(video: Path, out: Path) -> None:
@@ -78,9 +82,12 @@ def read_video_folder(folder: str | Path, keypoint_names: tuple[str, ...]) -> Po
     sequences: dict[str, list[int]] = {}
     nj = len(keypoint_names)
     for video in find_videos(folder):
-        cache = _cache_dir(video)
+        cache = _cache_dir(folder, video)
         if not (cache / "boxes.npy").is_file():
-            _extract(video, cache)
+            try:
+                _extract(video, cache)
+            except OSError as e:
+                raise InputError(f"{video}: cannot write its frame cache {cache} ({e.strerror or e})") from None
         boxes = {int(b[0]): b[1:5] for b in np.load(cache / "boxes.npy")}
         images = sorted(cache.glob("*.jpg"))
         name = str(video.relative_to(folder))
@@ -89,7 +96,8 @@ def read_video_folder(folder: str | Path, keypoint_names: tuple[str, ...]) -> Po
             i = int(img.stem)
             persons = []
             if i in boxes:
-                persons.append(PersonAnnotation(keypoints=np.zeros((nj, 3)), bbox=np.asarray(boxes[i]), track_id=0))
+                persons.append(PersonAnnotation(keypoints=np.zeros((nj, 3)), bbox=np.asarray(boxes[i]), track_id=0,
+                                                extra={"box_only": True}))
             sequences[name].append(len(frames))
             frames.append(FrameAnnotation(image=img, persons=persons, index=i, video=video, image_id=f"{name}:{i}"))
     return PoseDataset(name=f"videos:{folder.name}", skeleton="coco17", keypoint_names=keypoint_names,

@@ -324,10 +324,14 @@ class DKD(nn.Module):
         return None
 
     @torch.no_grad()
-    def track_step(self, images: torch.Tensor, states: list[dict | None]) -> tuple[torch.Tensor, list[dict]]:
+    def track_step(self, images: torch.Tensor, states: list[dict | None],
+                   affines: np.ndarray | None = None) -> tuple[torch.Tensor, list[dict]]:
         """One frame of B tracks: crops (B, 3, H, W) and each track's state (None for a new track) ->
-        heatmaps (B, K, h, w) and the new states ({"kernels": (K, C, s, s), "since": frames since the
-        initializer ran, "confidence": mean joint score})."""
+        heatmaps (B, K, h, w) and the new states ({"kernels": (K, C, s, s), "heatmaps", "affine",
+        "since": frames since the initializer ran, "confidence": mean joint score}).
+
+        ``affines`` (B, 2, 3), image <- crop of each crop: when a track's crop moved since its
+        previous frame, its previous heatmaps (the location prior) are moved into the new crop."""
         if len(states) != len(images):
             raise InputError(f"track_step: {len(images)} crops but {len(states)} states")
         was = self.training
@@ -346,16 +350,40 @@ class DKD(nn.Module):
                 hm[idx_init] = self._initial(images[idx_init])
             if idx_small:
                 kernels = torch.stack([states[i]["kernels"] for i in idx_small])
-                prev = torch.stack([states[i]["heatmaps"] for i in idx_small]) if self.prior_gain is not None else None
+                prev = None
+                if self.prior_gain is not None:
+                    prev = torch.stack([self._prior(states[i], None if affines is None else affines[i])
+                                        for i in idx_small])
                 hm[idx_small] = self._small(feats[idx_small], kernels, prev)
             new_kernels = self.distill(feats, hm)
             conf = hm.flatten(2).amax(dim=2).clamp(0.0, 1.0).mean(dim=1)  # the codec's peak scores, undecoded
             new = [{"kernels": new_kernels[i], "heatmaps": hm[i] if self.prior_gain is not None else None,
+                    "affine": None if affines is None else np.asarray(affines[i], np.float64),
                     "since": 1 if init[i] else states[i]["since"] + 1,
                     "confidence": float(conf[i]), "initialised": bool(init[i])} for i in range(len(images))]
             return hm, new
         finally:
             self.train(was)
+
+    def _prior(self, state: dict, affine: np.ndarray | None) -> torch.Tensor:
+        """The track's previous heatmaps (K, h, w), moved into this frame's crop when both crops' affines are known."""
+        hm = state["heatmaps"]
+        old = state.get("affine")
+        if affine is None or old is None or np.allclose(old, affine):
+            return hm
+        import cv2
+
+        from vidpose.geometry import invert_affine
+
+        st = self.codec.stride  # heatmap cell (u, v) <-> crop pixel (st * u, st * v)
+        to_px = np.array([[st, 0.0, 0.0], [0.0, st, 0.0], [0.0, 0.0, 1.0]])
+        to_cell = np.array([[1.0 / st, 0.0, 0.0], [0.0, 1.0 / st, 0.0], [0.0, 0.0, 1.0]])
+        full = lambda m: np.vstack([np.asarray(m, np.float64), [0.0, 0.0, 1.0]])  # noqa: E731
+        m = (to_cell @ full(invert_affine(affine)) @ full(old) @ to_px)[:2]  # old cells -> new cells
+        h, w = hm.shape[-2:]
+        maps = hm.float().numpy()
+        moved = np.stack([cv2.warpAffine(c, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0) for c in maps])
+        return torch.from_numpy(moved).to(hm.dtype)
 
     def run_clip(self, clip: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict | None]:
         """One track's frames (T, 3, H, W) in order -> heatmaps (T, K, h, w) and the final state."""
@@ -388,9 +416,10 @@ class DKD(nn.Module):
         hm, _ = self.track_step(torch.as_tensor(np.asarray(images, np.float32)), [None] * len(images))
         return {"heatmaps": hm.float().numpy()}
 
-    def raw_outputs_tracked(self, images, states: list) -> tuple[dict[str, np.ndarray], list]:
-        """Runner interface with per-track state (what the top-down backend calls for a stateful model)."""
-        hm, new = self.track_step(torch.as_tensor(np.asarray(images, np.float32)), list(states))
+    def raw_outputs_tracked(self, images, states: list, affines=None) -> tuple[dict[str, np.ndarray], list]:
+        """Runner interface with per-track state (what the top-down backend calls for a stateful model);
+        ``affines`` (B, 2, 3) image <- crop."""
+        hm, new = self.track_step(torch.as_tensor(np.asarray(images, np.float32)), list(states), affines)
         return {"heatmaps": hm.float().numpy()}, new
 
     def small_flops_model(self) -> nn.Module:
