@@ -225,8 +225,9 @@ class FlowCache:
                     self._flows[key] = ScaledFlow(part.field, h, w, (x0, y0), a.shape[:2])
                 self.computed += 1
                 self.pixels += self._flows[key].field.shape[0] * self._flows[key].field.shape[1]
-            while len(self._flows) > 2 * self.size:
+            while len(self._flows) > 4 * self.size:
                 self._flows.popitem(last=False)
+        self._flows.move_to_end(key)  # least recently used leaves first
         return self._flows[key]
 
     def get(self, i: int, j: int) -> np.ndarray:

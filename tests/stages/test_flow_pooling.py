@@ -75,3 +75,48 @@ def test_fit_learns_to_trust_the_neighbours_when_the_centre_frame_is_off():
     start = np.exp(-(np.arange(-n, n + 1) ** 2) / (2.0 * max(n / 2.0, 0.5) ** 2))
     assert (w[:, [0, 1, 3, 4]].sum(1) > start[[0, 1, 3, 4]].sum() / start[n]).all()
     assert np.allclose(w[:, n], 1.0)  # normalised to the centre frame
+
+
+def test_tracing_a_lattice_of_each_window_equals_tracing_every_cell_on_smooth_motion():
+    """gather() traces a 5x5 lattice per joint window and interpolates the cells between: on a
+    texture moving smoothly (a translation) the gathered neighbour maps equal those of tracing
+    every cell; the online stage leaves the future frames out."""
+    import cv2
+
+    from vidpose.types import FramePoses, PersonPose
+
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.uniform(0, 255, (40, 54)).astype(np.float32), (320, 240), interpolation=cv2.INTER_CUBIC)
+    base = np.repeat(np.clip(base, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    pose = np.c_[rng.uniform(110, 170, 33), rng.uniform(70, 170, 33), np.full(33, 0.9)]
+    ys, xs = np.mgrid[0:64, 0:64]
+
+    def frames():
+        out = []
+        for i in range(7):
+            kp = pose.copy()
+            kp[:, 0] += 2 * i
+            p = PersonPose(keypoints=kp, bbox=np.r_[kp[:, :2].min(0), kp[:, :2].max(0)], score=0.9, track_id=0)
+            p.extra["crop_affine"] = np.array([[1.0, 0, 2.0 * i], [0, 1.0, 0]])  # the ROI moves with the person
+            p.extra["heatmap_stride"] = 4.0
+            p.heatmaps = np.stack([np.exp(-((xs - x / 4) ** 2 + (ys - y / 4) ** 2) / 3.0) for x, y in kp[:, :2] - [2.0 * i, 0]],
+                                  axis=-1).astype(np.float32) * 10 - 5  # logits, as BlazePose gives
+            out.append(FramePoses(i, i / 30, np.roll(base, 2 * i, axis=1), BLAZEPOSE33, [p]))
+        return out
+
+    got = {}
+    for lattice in (5, 0):
+        stage = FlowRefineStage(n=3, lattice=lattice, left_right=False)
+        for f in frames():
+            stage.process(f)
+        got[lattice] = stage.gather(3, 0)
+    maps5, inside5 = got[5][:2]
+    maps0, inside0 = got[0][:2]
+    assert inside0[[0, 6]].mean() > 0.9
+    np.testing.assert_allclose(maps5, maps0, atol=0.02)
+    np.testing.assert_array_equal(inside5, inside0)
+    online = FlowRefineStage(n=3, online=True, left_right=False)
+    for f in frames():
+        online.process(f)
+    _, inside, _, _ = online.gather(6, 0)
+    assert inside[4:].max() == 0 and inside[:3].mean() > 0.8

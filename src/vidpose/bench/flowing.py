@@ -515,6 +515,51 @@ def learn_pooling(clip_dirs, dest: str | Path, command: str, n: int = 3, model: 
             "weights": w17}
 
 
+POOLING_VARIANTS: dict[str, dict | None] = {
+    "raw": None,
+    "gaussian": {"pooling": "gaussian"},
+    "learned": {"pooling": "learned"},
+    "learned+estimated-backward": {"pooling": "learned", "backward_flow": "estimate"},
+    "learned+whole-frame-flow": {"pooling": "learned", "flow_regions": False},
+    "learned+every-cell-traced": {"pooling": "learned", "lattice": 0},
+}
+
+
+def pooling_ablation(clip_dirs) -> list[dict]:
+    """``flow-offline`` with the learned against the Gaussian pooling weights, with the backward flow
+    estimated instead of inverted, with flow on the whole frame instead of around the people, and
+    with every window cell traced along the flow instead of a 5x5 lattice, on the same clips (and
+    ``raw``): the error keys of :func:`score_tracks`, DIS calls per frame and
+    the refine stage's ms per frame."""
+    from vidpose.io.jsonfile import read_json
+    from vidpose.pipeline import PoseRun, RunConfig, build_stages, frame_dict
+    from vidpose.stages.refine import FlowRefineStage
+
+    rows = []
+    for name, kw in POOLING_VARIANTS.items():
+        tracks, secs, frames, calls = [], 0.0, 0, 0
+        for clip in clip_dirs:
+            ann = read_json(Path(clip) / "annotations.json")
+            cfg = RunConfig(refine="flow-offline" if kw is not None else "none", lift="none", overlay=False,
+                            csv=False, report=False, quiet=True, fps=float(ann["video"]["fps"]), max_people=4)
+            stages = build_stages(cfg)
+            stage = None
+            if kw is not None:
+                k = next(i for i, st in enumerate(stages) if isinstance(st, FlowRefineStage))
+                stage = FlowRefineStage(**kw)
+                stage.release_heatmaps = True
+                stages[k] = stage
+            run = PoseRun(str(Path(clip) / "frames"), cfg, stages=stages)
+            pred = [frame_dict(f) for f in run]
+            tracks += _tracks_vs_gt({"frames": pred}, ann)
+            secs += run.timings.seconds.get("flow-offline", 0.0)
+            frames += len(pred)
+            calls += stage.cache.computed if stage is not None else 0
+        rows.append({"name": name, **score_tracks(tracks), "dis_calls_per_frame": calls / max(frames, 1),
+                     "refine_ms": 1e3 * secs / max(frames, 1)})
+    return rows
+
+
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     import sys
 
@@ -522,6 +567,10 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         for r in flow_epe():
             print(f"{r['preset']:10s} scale {r['scale']:.1f}  median EPE {r['median_epe']:.2f} px  "
                   f"mean EPE {r['mean_epe']:.2f} px  {r['ms_per_pair']:.1f} ms/pair")
+    elif len(sys.argv) == 3 and sys.argv[1] == "pooling-ablation":
+        clips = sorted(p for p in Path(sys.argv[2]).iterdir() if (p / "annotations.json").exists())
+        for r in pooling_ablation(clips):
+            print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
     elif len(sys.argv) == 4 and sys.argv[1] == "learn-pooling":
         from vidpose.methods import weights_dir
         from vidpose.stages.refine import POOLING_FILES
@@ -538,4 +587,5 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     else:
         sys.exit("usage: python -m vidpose.bench.flowing train SYNTH_SINGLE_ROOT OUT_DIR [ROW ...]   "
                  "(in the repository root)\n       python -m vidpose.bench.flowing flow-epe"
-                 "\n       python -m vidpose.bench.flowing learn-pooling CLIPS_DIR (OUT.safetensors | ship)")
+                 "\n       python -m vidpose.bench.flowing learn-pooling CLIPS_DIR (OUT.safetensors | ship)"
+                 "\n       python -m vidpose.bench.flowing pooling-ablation CLIPS_DIR")

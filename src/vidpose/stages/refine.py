@@ -13,6 +13,7 @@ refine stage of a run frees the heatmaps of the frames it passes on.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,16 +220,33 @@ _CENTROID = 3  # the decoding refines a peak by the mean over ±this many heatma
 def _bilinear(maps: np.ndarray, points: np.ndarray, channels: np.ndarray) -> np.ndarray:
     """maps (h, w, K) sampled bilinearly at points (P, 2) x, y, each in its own channel (P,) -> (P,);
     points off the map read its nearest border (callers mask them)."""
-    h, w = maps.shape[:2]
+    h, w, k = maps.shape
+    flat = np.ascontiguousarray(maps, np.float32).reshape(-1)
     x = np.clip(points[:, 0], 0, w - 1)
     y = np.clip(points[:, 1], 0, h - 1)
-    x0 = np.minimum(np.floor(x).astype(np.int64), max(w - 2, 0))
-    y0 = np.minimum(np.floor(y).astype(np.int64), max(h - 2, 0))
+    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))  # x >= 0, so truncation is the floor
+    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
     fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    top = maps[y0, x0, channels] * (1 - fx) + maps[y0, x1, channels] * fx
-    bottom = maps[y1, x0, channels] * (1 - fx) + maps[y1, x1, channels] * fx
+    i00 = (y0 * w + x0) * k + channels
+    dx, dy = (k if w > 1 else 0), (w * k if h > 1 else 0)
+    top = flat[i00] * (1 - fx) + flat[i00 + dx] * fx
+    bottom = flat[i00 + dy] * (1 - fx) + flat[i00 + dy + dx] * fx
     return top * (1 - fy) + bottom * fy
+
+
+@functools.lru_cache(maxsize=8)
+def _interpolation(n: int, m: int) -> np.ndarray:
+    """(n, m) weights that linearly interpolate m evenly spaced samples to n evenly spaced points
+    over the same span (the identity when n == m)."""
+    pos = np.linspace(0, m - 1, n)
+    i0 = np.minimum(np.floor(pos).astype(int), max(m - 2, 0))
+    f = pos - i0
+    out = np.zeros((n, m))
+    out[np.arange(n), i0] += 1 - f
+    if m > 1:
+        out[np.arange(n), i0 + 1] += f
+    out.flags.writeable = False
+    return out
 
 
 def heatmap_to_image(person: PersonPose) -> np.ndarray:
@@ -298,7 +316,8 @@ class FlowRefineStage(WindowStage):
     (a window of ±(search+3) cells, all the decoding reads) are traced along the dense flow
     (:mod:`vidpose.flow`, computed once per frame pair for all people; the backward flow is the
     inverted forward one unless ``backward_flow="estimate"``; with ``flow_regions`` only around the
-    people of each frame pair) into the frames t±1..t±n, where the
+    people of each frame pair; only a ``lattice`` x ``lattice`` grid of each window is traced, the
+    cells in between interpolated) into the frames t±1..t±n, where the
     same track's heatmaps are sampled (each neighbour in its own ROI); the 2n+1 maps are pooled per
     joint with weights (K, 2n+1): ``pool_weights`` if given, else the learned ones shipped for the
     skeleton (``pooling="learned"``, see :data:`POOLING_FILES`), else a Gaussian in |Δt|; each
@@ -312,7 +331,7 @@ class FlowRefineStage(WindowStage):
     def __init__(self, n: int = 3, online: bool = False, pool_weights: np.ndarray | None = None,
                  flow=None, left_right: bool = True, search: int = 4, min_confidence: float = 0.2,
                  propagate: bool = True, pooling: str = "learned", backward_flow: str = "invert",
-                 flow_regions: bool = True) -> None:
+                 flow_regions: bool = True, lattice: int = 5) -> None:
         from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
 
         super().__init__()
@@ -328,6 +347,7 @@ class FlowRefineStage(WindowStage):
         self.left_right, self.search, self.min_confidence = bool(left_right), int(search), float(min_confidence)
         self.propagate = bool(propagate)
         self.flow_regions = bool(flow_regions)  # flow only around the people of each frame pair
+        self.lattice = int(lattice)  # points per side of each window traced along the flow (0: all)
         self.seen: dict[int, dict] = {}  # frame index -> {track id: _Seen}
         self.swaps = 0  # frames whose left/right assignment was undone (run statistics, tests)
 
@@ -438,7 +458,14 @@ class FlowRefineStage(WindowStage):
         inside = np.zeros((d, len(pts)), np.float32)
         maps[self.n] = _bilinear(me.probs, pts, chan) * on_grid
         inside[self.n] = on_grid
-        y0 = apply_affine(me.to_img, pts)  # the window cells in the image
+        # Only a lattice of each window is traced along the flow (``lattice`` x ``lattice`` points;
+        # 0: every cell); the cells in between follow by bilinear interpolation of the lattice.
+        nl = len(off) if not self.lattice or self.lattice >= len(off) else self.lattice
+        interp = _interpolation(len(off), nl)  # (W, L)
+        lat = np.linspace(-half, half, nl)
+        lat_pts = np.stack(np.broadcast_arrays(centres[:, None, None, 0] + lat[None, None, :],
+                                               centres[:, None, None, 1] + lat[None, :, None]), axis=-1)
+        y0 = apply_affine(me.to_img, lat_pts.reshape(-1, 2))  # the lattice points in the image
         for step in ((-1,) if self.online else (-1, 1)):
             y = y0
             for m in range(1, self.n + 1):
@@ -448,7 +475,8 @@ class FlowRefineStage(WindowStage):
                 q = self.seen[t + m * step].get(track_id)
                 if q is None or q.probs is None:
                     continue
-                u = apply_affine(invert_affine(q.to_img), y)
+                u_lat = apply_affine(invert_affine(q.to_img), y).reshape(k, nl, nl, 2)
+                u = np.einsum("il,kljc,mj->kimc", interp, u_lat, interp).reshape(-1, 2)
                 ins = on_grid & (u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)
                 maps[self.n + m * step] = _bilinear(q.probs, u, chan) * ins
                 inside[self.n + m * step] = ins
