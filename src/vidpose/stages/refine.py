@@ -476,7 +476,8 @@ class FlowRefineStage(WindowStage):
                 if q is None or q.probs is None:
                     continue
                 u_lat = apply_affine(invert_affine(q.to_img), y).reshape(k, nl, nl, 2)
-                u = np.einsum("il,kljc,mj->kimc", interp, u_lat, interp).reshape(-1, 2)
+                u = interp @ u_lat.reshape(k, nl, nl * 2)  # along y: (K, W, L·2)
+                u = (u.reshape(k, len(off), nl, 2).transpose(0, 1, 3, 2) @ interp.T).transpose(0, 1, 3, 2).reshape(-1, 2)
                 ins = on_grid & (u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)
                 maps[self.n + m * step] = _bilinear(q.probs, u, chan) * ins
                 inside[self.n + m * step] = ins
