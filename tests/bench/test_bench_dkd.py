@@ -48,3 +48,20 @@ def test_every_row_on_a_rendered_clip(synth_root):
     assert by["dkd"]["gflops_per_frame"] < by["large-per-frame"]["gflops_per_frame"]
     heavy = by["dkd-from-blazepose-heavy"]
     assert 0.0 <= heavy["pck@0.2_vs_heavy"] <= 1.0 and heavy["heavy_fps"] > 0 and heavy["full_fps"] > 0
+
+
+def test_agreement_of_two_run_folders(tmp_path):
+    import json
+
+    rng = np.random.default_rng(0)
+    kp = np.c_[rng.uniform(0, 100, (17, 2)), np.ones(17)]
+    for name, shift, secs in (("ref", 0.0, 4.0), ("same", 0.0, 1.0), ("off", 30.0, 2.0)):
+        d = tmp_path / name
+        d.mkdir()
+        frames = [{"index": i, "persons": [{"keypoints": (kp + [shift, 0.0, 0.0]).tolist()}]} for i in range(3)]
+        (d / "poses.json").write_text(json.dumps({"frames": frames}))
+        (d / "run.json").write_text(json.dumps({"seconds": {"estimate": secs}}))
+    same = dkd.agreement(tmp_path / "ref", tmp_path / "same")
+    assert same["persons"] == 3 and same["pck@0.2"] == 1.0 and same["mean_px_error"] == 0.0
+    off = dkd.agreement(tmp_path / "ref", tmp_path / "off")
+    assert off["mean_px_error"] == pytest.approx(30.0) and off["estimate_s"] == 2.0 and off["reference_estimate_s"] == 4.0

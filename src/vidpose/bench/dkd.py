@@ -289,12 +289,47 @@ def _heavy_row(tracks: list[dict]) -> dict:
             "fps": n / sec, "heavy_fps": fps["heavy"], "full_fps": fps["full"], "model": "dkd-blazepose-heavy"}
 
 
+def agreement(reference_dir: str | Path, other_dir: str | Path, min_score: float = 0.5) -> dict:
+    """Agreement of one ``vidpose run`` output folder with another's (e.g. a DKD student with BlazePose
+    heavy on a video without ground truth), both written with ``--skeleton coco17``: each reference
+    person of a frame is matched to the other run's closest person (mean distance over its joints
+    scoring at least ``min_score``); PCK@0.2 with the reference's keypoint box as normaliser, mean px
+    error, and both runs' estimate-stage seconds."""
+    from vidpose.io.jsonfile import read_json
+    from vidpose.metrics.keypoints import bbox_max_norm, pck
+
+    def frames(d):
+        return {f["index"]: [np.asarray(p["keypoints"], np.float64) for p in f["persons"]]
+                for f in read_json(Path(d) / "poses.json")["frames"]}
+
+    ref, other = frames(reference_dir), frames(other_dir)
+    preds, refs = [], []
+    for i, people in ref.items():
+        cand = other.get(i, [])
+        for g in people:
+            ok = g[:, 2] >= min_score
+            if ok.sum() < 4 or not cand:
+                continue
+            d = [float(np.linalg.norm(c[ok, :2] - g[ok, :2], axis=1).mean()) for c in cand]
+            preds.append(cand[int(np.argmin(d))][:, :2])
+            refs.append(np.c_[g[:, :2], ok])
+    p, g = np.asarray(preds), np.asarray(refs)
+    vis = g[..., 2] > 0
+    res = pck(p, g[..., :2], vis, bbox_max_norm(g, vis), 0.2)
+    secs = [read_json(Path(d) / "run.json")["seconds"]["estimate"] for d in (reference_dir, other_dir)]
+    return {"persons": len(p), "pck@0.2": float(res.mean),
+            "mean_px_error": float(np.linalg.norm(p - g[..., :2], axis=-1)[vis].mean()),
+            "reference_estimate_s": secs[0], "estimate_s": secs[1]}
+
+
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     import sys
 
     if len(sys.argv) >= 5 and sys.argv[1] == "train":
         for p in train_rows(sys.argv[2], sys.argv[3], sys.argv[4], names=sys.argv[5:] or None):
             print(p)
+    elif len(sys.argv) == 4 and sys.argv[1] == "agreement":
+        print(agreement(sys.argv[2], sys.argv[3]))
     else:
         sys.exit("usage: python -m vidpose.bench.dkd train SYNTH_SINGLE_ROOT VIDEO_ROOT OUT_DIR [NAME ...]   "
-                 "(in the repository root)")
+                 "(in the repository root)\n       python -m vidpose.bench.dkd agreement REFERENCE_RUN OTHER_RUN")
