@@ -20,7 +20,7 @@ detector that seeds the landmark ROIs differs:
   detectors called in turn on each frame so that all see the same machine load
   (``--quick``: 30 frames);
 * ``detector_ms_by_people``: the detector alone on one frame of each synth-crowd
-  test clip, median of 5 calls, by the clip's number of people (cost per frame,
+  test clip, median of 15 calls, by the clip's number of people (cost per frame,
   not per person).
 
 ``detector_ms`` is the model's own time (BlazePose's: the LiteRT invoke; the body
@@ -37,6 +37,7 @@ from pathlib import Path
 
 ROWS = (("blazepose", "blazepose", 256), ("bodydet", "bodydet", 256), ("bodydet@384", "bodydet", 384))
 MAX_PEOPLE = 8
+REPEATS = 15  # calls per frame in detector_ms_by_people (the median is kept)
 
 
 def _synth_clips(root: Path, quick: bool) -> list[Path]:
@@ -97,7 +98,7 @@ def _detector_cost(clips: list[Path], detector: str, size: int) -> dict[int, flo
         image = cv2.cvtColor(cv2.imread(str(clip / "frames" / "000000.jpg")), cv2.COLOR_BGR2RGB)
         det(image)  # first call: lowering / warm-up
         ts = []
-        for _ in range(5):
+        for _ in range(REPEATS):
             t0 = time.perf_counter()
             det(image)
             ts.append(time.perf_counter() - t0)
