@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,9 +51,6 @@ class UnlabelledClipObjective(Objective):
 
 
 # --- contrastive self-supervision: per-frame person crops held in memory --------------------------
-
-VIDEOS_DATASET = "videos"  # data.dataset naming a folder of the user's own videos (person crops by the detector)
-
 
 @dataclass
 class FrameCrops:
@@ -106,19 +102,15 @@ class FrameCrops:
 _CROPS: dict[tuple, FrameCrops] = {}  # one decode per (source, subset, size) and process: benches train many probes
 
 
-def frame_crops(data_cfg, subset: str, input_size: tuple[int, int], detection_threshold: float = 0.5) -> FrameCrops:
-    """The per-frame person crops of ``subset``: a labelled video dataset's boxes, or, with
-    ``data.dataset = "videos"``, the run pipeline's person detector on every video of ``data.root``
-    (``root/<subset>/`` when that folder exists, else the videos directly in ``root``)."""
-    key = (data_cfg.dataset, str(data_cfg.root), data_cfg.ann_file, data_cfg.image_root, subset,
-           tuple(input_size), detection_threshold if data_cfg.dataset == VIDEOS_DATASET else None)
-    if key not in _CROPS:
-        if data_cfg.dataset == VIDEOS_DATASET:
-            _CROPS[key] = _video_crops(data_cfg, subset, tuple(input_size), detection_threshold)
-        else:
-            from vidpose.data.loaders import load_dataset
+def frame_crops(data_cfg, subset: str, input_size: tuple[int, int]) -> FrameCrops:
+    """The per-frame person crops of ``subset`` of the configured dataset: a labelled video dataset's
+    persons, or with ``data.dataset = "videos"`` (:mod:`vidpose.data.videos`) the run pipeline's person
+    detector's box in every frame of the videos under ``data.root/<subset>/``."""
+    from vidpose.data.loaders import load_dataset
 
-            _CROPS[key] = dataset_crops(load_dataset(data_cfg, subset), tuple(input_size))
+    key = (data_cfg.dataset, str(data_cfg.root), data_cfg.ann_file, data_cfg.image_root, subset, tuple(input_size))
+    if key not in _CROPS:
+        _CROPS[key] = dataset_crops(load_dataset(data_cfg, subset), tuple(input_size))
     return _CROPS[key]
 
 
@@ -129,7 +121,7 @@ def dataset_crops(pose, input_size: tuple[int, int]) -> FrameCrops:
     td = TopDownDataset(pose, input_size, codec=None, train=False)
     if not pose.sequences:
         raise InputError(f"dataset {pose.name}: no sequences; self-supervision from video needs video datasets "
-                         "(e.g. synth-single) or data.dataset = \"videos\"")
+                         "(e.g. synth-single, or data.dataset = \"videos\" for a folder of videos)")
     by_frame: dict[int, list[int]] = {}
     for k, it in enumerate(td.items):
         by_frame.setdefault(it.frame, []).append(k)
@@ -147,7 +139,7 @@ def dataset_crops(pose, input_size: tuple[int, int]) -> FrameCrops:
                 sources.append(seq_name)
                 order += [k for _, k in seq[lo:hi]]
     imgs, affs, kps, k3 = [], [], [], []
-    has_3d = True
+    has_3d, labelled = True, False
     for k in order:
         crop, _, m, _ = td.crop(k)
         it = td.items[k]
@@ -155,59 +147,13 @@ def dataset_crops(pose, input_size: tuple[int, int]) -> FrameCrops:
         imgs.append(crop)
         affs.append(m)
         kps.append(np.asarray(person.keypoints, np.float64))
+        labelled = labelled or not person.extra.get("box_only")  # a detector's box on unlabelled video
         has_3d = has_3d and person.keypoints_3d is not None
         k3.append(None if person.keypoints_3d is None else np.asarray(person.keypoints_3d, np.float64))
     if not order:
         raise InputError(f"dataset {pose.name}: no usable person ({td.summary()})")
-    return FrameCrops(np.stack(imgs), np.stack(affs), np.stack(kps), np.stack(k3) if has_3d else None, tracks,
-                      pose.name, td.mean, td.std, sources)
-
-
-def _video_crops(data_cfg, subset: str, input_size: tuple[int, int], threshold: float) -> FrameCrops:
-    """Person crops of a folder of videos: per frame, the detector's best person (none: the track breaks)."""
-    from vidpose.backends.blazepose import BlazePoseDetector
-    from vidpose.backends.topdown import TopDownConfig, detection_box
-    from vidpose.geometry import box_to_center_size, image_to_crop_affine, warp_crop
-    from vidpose.io.images import IMAGENET_MEAN, IMAGENET_STD
-    from vidpose.io.video import VIDEO_EXTENSIONS, open_source
-
-    if not data_cfg.root:
-        raise InputError(f"config: data.root must name a folder of videos for data.dataset = {VIDEOS_DATASET!r}")
-    root = Path(data_cfg.root).expanduser()
-    folder = root / subset if (root / subset).is_dir() else root
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder of videos (data.root with data.dataset = {VIDEOS_DATASET!r})")
-    videos = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
-    if not videos:
-        raise InputError(f"{folder}: folder has no video files ({', '.join(VIDEO_EXTENSIONS)})")
-    detector = BlazePoseDetector(threshold, threads=1, quiet=True)
-    aspect, padding = input_size[1] / input_size[0], TopDownConfig().padding
-    imgs, affs, tracks, run, sources = [], [], [], [], []
-    for video in videos:
-        with open_source(video) as src:
-            for frame in src:
-                dets = detector(frame.image)
-                if not dets:
-                    if run:
-                        tracks.append(np.asarray(run))
-                        sources.append(video.name)
-                    run = []
-                    continue
-                best = max(dets, key=lambda d: d.score)
-                center, size = box_to_center_size(detection_box(best, aspect), aspect, padding)
-                m = image_to_crop_affine(center, size, 0.0, input_size)
-                imgs.append(warp_crop(frame.image, m, input_size))
-                affs.append(m)
-                run.append(len(imgs) - 1)
-        if run:
-            tracks.append(np.asarray(run))
-            sources.append(video.name)
-        run = []
-    if not imgs:
-        raise InputError(f"{folder}: the person detector found nobody in {len(videos)} video(s) "
-                         f"(threshold {threshold})")
-    return FrameCrops(np.stack(imgs), np.stack(affs), None, None, tracks, f"videos:{folder.name}",
-                      np.asarray(IMAGENET_MEAN, np.float32), np.asarray(IMAGENET_STD, np.float32), sources)
+    return FrameCrops(np.stack(imgs), np.stack(affs), np.stack(kps) if labelled else None,
+                      np.stack(k3) if has_3d and labelled else None, tracks, pose.name, td.mean, td.std, sources)
 
 
 class FrameClipDataset(_TorchDataset):
@@ -259,7 +205,7 @@ class ContrastiveClipObjective(UnlabelledClipObjective):
     ``loss(outputs)`` gets ``model(images)``'s outputs with the batch's ``times`` attached.
 
     ``data.clip_length`` frames per clip, ``model.frame_stride`` apart; the data are a video dataset's
-    persons or, with ``data.dataset = "videos"``, any folder of videos (``data.root``)."""
+    persons or, with ``data.dataset = "videos"``, any folder of videos (``data.root/<subset>/``)."""
 
     def dataset(self, subset: str, train: bool) -> FrameClipDataset:
         m = self.model
@@ -310,7 +256,6 @@ def gradual_ranking(z, times, margin: float):
     clip's frames at distances d1 < d2, a hinge ``max(0, s(d2) - s(d1) + margin * (d2 - d1) / T)``
     on the cosine similarities s (``T`` the clip's time span), so a frame further away is less
     similar by a margin that grows with the gap. ``z`` (B, T, D), ``times`` (B, T)."""
-    import torch
     import torch.nn.functional as F
 
     f = F.normalize(z, dim=-1)
