@@ -245,6 +245,11 @@ class BlazePoseConfig:
     confident: float = 0.5  # visibility at which a joint counts in these tests
     body_radius: float = 0.2  # a joint within this x the torso size of a person's limb lies on that body
     on_body: float = 0.7  # ... and a pose with this fraction of its confident joints on the other's body is part of it
+    # A newly detected pose whose box overlaps a tracked person's by at least overlap_containment (of the
+    # smaller box) is kept only when the landmark model is sure of it (pose flag >= overlap_presence):
+    # poses strung along a person's limbs or spanning two people come with a low flag.
+    overlap_containment: float = 0.3
+    overlap_presence: float = 0.8
     subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
@@ -459,6 +464,8 @@ class BlazePose:
                     # A detection between two tracked people can give one pose spanning both
                     # (a chimera), or converge on a tracked person: judged by the poses.
                     continue
+                if doubtful_newcomer(person, flag, people, cfg):
+                    continue
                 people.append(person)
                 next_tracks.append(_Track(nroi, True))
             people, next_tracks = self._dedupe(people, next_tracks)
@@ -584,6 +591,15 @@ def detection_is_person(det: Detection, person: PersonPose, cfg: BlazePoseConfig
         return True
     hips = _anchor(kp, _HIPS, cfg.confident)
     return bool(hips is not None and np.linalg.norm(hips - det.keypoints[0]) < 0.5 * torso_size(kp))
+
+
+def doubtful_newcomer(person: PersonPose, flag: float, people: list[PersonPose], cfg: BlazePoseConfig) -> bool:
+    """Whether a newly detected pose overlapping a tracked person (box containment >=
+    ``overlap_containment``) comes with a pose flag below ``overlap_presence``: then it is taken
+    for a pose made of the other's limbs or spanning two people, not a second person (on the sample
+    clip such poses come with flags 0.60-0.63; the woman stepping in front of the man with 1.0)."""
+    return bool(flag < cfg.overlap_presence and any(
+        box_containment(person.bbox, p.bbox) >= cfg.overlap_containment for p in people))
 
 
 def dedupe(people: list[PersonPose], cfg: BlazePoseConfig) -> list[int]:
