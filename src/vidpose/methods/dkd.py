@@ -34,7 +34,6 @@ on the encoder, every frame), ``adversarial_weight = 0``, and ``reinit_every = 0
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -44,8 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidpose.errors import InputError
-from vidpose.methods.base import Method
+from vidpose.methods.base import Method, topdown_objective
 from vidpose.models.config import TopDownConfig, bad, check_positive
+
 
 @dataclass
 class Config(TopDownConfig):
@@ -319,19 +319,16 @@ class DKD(nn.Module):
 
     # -- inference --
 
-    def init_state(self) -> None:
-        """A new track's state: None (its first frame goes to the initializer)."""
-        return None
-
     @torch.no_grad()
     def track_step(self, images: torch.Tensor, states: list[dict | None],
-                   affines: np.ndarray | None = None) -> tuple[torch.Tensor, list[dict]]:
+                   affines: np.ndarray | None = None, reinit: bool = True) -> tuple[torch.Tensor, list[dict]]:
         """One frame of B tracks: crops (B, 3, H, W) and each track's state (None for a new track) ->
         heatmaps (B, K, h, w) and the new states ({"kernels": (K, C, s, s), "heatmaps", "affine",
         "since": frames since the initializer ran, "confidence": mean joint score}).
 
         ``affines`` (B, 2, 3), image <- crop of each crop: when a track's crop moved since its
-        previous frame, its previous heatmaps (the location prior) are moved into the new crop."""
+        previous frame, its previous heatmaps (the location prior) are moved into the new crop.
+        ``reinit = False``: the initializer runs on a new track's first frame only (no re-init policy)."""
         if len(states) != len(images):
             raise InputError(f"track_step: {len(images)} crops but {len(states)} states")
         was = self.training
@@ -342,7 +339,7 @@ class DKD(nn.Module):
             if self.distill is None:
                 hm = self.head(feats)
                 return hm, [{} for _ in states]
-            init = [st is None or needs_reinit(st["since"], st["confidence"], self.cfg) for st in states]
+            init = [st is None or (reinit and needs_reinit(st["since"], st["confidence"], self.cfg)) for st in states]
             hm = torch.empty(len(images), self.cfg.num_keypoints, *feats.shape[-2:], dtype=feats.dtype)
             idx_init = [i for i, v in enumerate(init) if v]
             idx_small = [i for i, v in enumerate(init) if not v]
@@ -385,14 +382,6 @@ class DKD(nn.Module):
         moved = np.stack([cv2.warpAffine(c, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0) for c in maps])
         return torch.from_numpy(moved).to(hm.dtype)
 
-    def run_clip(self, clip: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict | None]:
-        """One track's frames (T, 3, H, W) in order -> heatmaps (T, K, h, w) and the final state."""
-        out = []
-        for i in range(len(clip)):
-            hm, (state,) = self.track_step(clip[i : i + 1], [state])
-            out.append(hm[0])
-        return torch.stack(out), state
-
     def predict(self, clips: torch.Tensor) -> torch.Tensor:
         """clips (B, T, 3, H, W) -> the centre frame's keypoints (B, K, 3), tracked from frame 0
         without re-initialisation (so validation scores what the small network tracked; a single
@@ -401,14 +390,8 @@ class DKD(nn.Module):
             clips = clips[:, None]
         c = clips.shape[1] // 2
         states: list = [None] * len(clips)
-        hm = None
-        saved = self.cfg.reinit_every, self.cfg.reinit_confidence
-        self.cfg.reinit_every, self.cfg.reinit_confidence = 0, 0.0
-        try:
-            for i in range(c + 1):
-                hm, states = self.track_step(clips[:, i], states)
-        finally:
-            self.cfg.reinit_every, self.cfg.reinit_confidence = saved
+        for i in range(c + 1):
+            hm, states = self.track_step(clips[:, i], states, reinit=False)
         return torch.from_numpy(self.codec.decode({"heatmaps": hm.float().numpy()}))
 
     def raw_outputs(self, images) -> dict[str, np.ndarray]:
@@ -456,12 +439,8 @@ def objective(train_cfg, model):
     if train_cfg.data.clip_length < 3:
         raise InputError(f"config: data.clip_length is {train_cfg.data.clip_length}; dkd trains on clips of at "
                          "least 3 frames")
-    if train_cfg.data.teacher:
-        from vidpose.methods.base import load_teacher
-        from vidpose.objectives.distill import DistillObjective
-
-        teacher = load_teacher(train_cfg.data.teacher, model)
-        return DistillObjective(train_cfg, model, teacher, train_cfg.data.teacher)
+    if train_cfg.data.teacher:  # the top-down methods' distillation (clip-aware)
+        return topdown_objective(train_cfg, model)
     from vidpose.objectives.clips import ClipObjective
 
     return ClipObjective(train_cfg, model)
