@@ -67,6 +67,14 @@ def test_bvh_errors_name_the_file(tmp_path):
                    "MOTION\nFrames: 2\nFrame Time: 0.1\n1 2 3\n")
     with pytest.raises(InputError, match="bad.bvh: .*MOTION has 3 values, expected 2 frames x 3 channels"):
         read_bvh(bad)
+    bad.write_text("HIERARCHY\nROOT a\n{\nOFFSET 0 x 0\n")
+    with pytest.raises(InputError, match="bad.bvh: malformed BVH"):
+        read_bvh(bad)
+    bad.write_text("HIERARCHY\nROOT")
+    with pytest.raises(InputError, match="bad.bvh: ends early"):
+        read_bvh(bad)
+    with pytest.raises(InputError, match="missing.bvh: cannot read"):
+        read_bvh(tmp_path / "missing.bvh")
     pj = tmp_path / "poses.json"
     pj.write_text('{"format": "vidpose.poses/1", "skeleton": {"name": "coco17"}, "frames": []}')
     with pytest.raises(InputError, match="poses.json: track 0 has no 3D keypoints"):

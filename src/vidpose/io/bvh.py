@@ -139,8 +139,27 @@ def read_bvh(path: str | os.PathLike) -> dict:
     """A BVH file as ``{"names", "parents", "offsets" (J, 3), "channels" [[...]], "frame_time", "motion" (T, C)}``
     (joints only; End Sites skipped). Faults raise InputError naming the file and line."""
     path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise InputError(f"{path}: cannot read (a folder, not a file)") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not a BVH text file ({e.reason} at byte {e.start})") from None
+    try:
+        return _parse_bvh(path, text)
+    except InputError:
+        raise
+    except IndexError:
+        raise InputError(f"{path}: ends early (a truncated BVH file)") from None
+    except ValueError as e:  # a word where a number belongs
+        raise InputError(f"{path}: malformed BVH ({e})") from None
+
+
+def _parse_bvh(path: Path, text: str) -> dict:
     words = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         words += [(w, n) for w in line.split()]
     names, parents, offsets, channels = [], [], [], []
     stack: list[int] = []
