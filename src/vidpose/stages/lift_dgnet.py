@@ -68,8 +68,7 @@ class DGNetLift(Stage):
 
     def process(self, frame: FramePoses) -> list[FramePoses]:
         for k, p in enumerate(frame.persons):
-            key = p.track_id if p.track_id is not None else ("untracked", frame.index, k)
-            self.inputs.setdefault(key, {})[frame.index] = self._input(frame, p.keypoints)
+            self.inputs.setdefault(_key(frame, k), {})[frame.index] = self._input(frame, p.keypoints)
         self.pending.append(frame)
         if len(self.pending) < self.chunk + self.half:
             return []
@@ -89,9 +88,8 @@ class DGNetLift(Stage):
         h = self.half
         wanted: dict[object, list[int]] = {}
         for f in frames:
-            for k, p in enumerate(f.persons):
-                key = p.track_id if p.track_id is not None else ("untracked", f.index, k)
-                wanted.setdefault(key, []).append(f.index)
+            for k in range(len(f.persons)):
+                wanted.setdefault(_key(f, k), []).append(f.index)
         results: dict[tuple[object, int], np.ndarray] = {}
         for key, idx in wanted.items():
             track = self.inputs[key]
@@ -111,8 +109,7 @@ class DGNetLift(Stage):
                     results[(key, t)] = pose.astype(np.float64)
         for f in frames:
             for k, p in enumerate(f.persons):
-                key = p.track_id if p.track_id is not None else ("untracked", f.index, k)
-                p.keypoints_3d = results[(key, f.index)]
+                p.keypoints_3d = results[(_key(f, k), f.index)]
         # Forget inputs no later frame can use as left context.
         oldest = (self.pending[0].index if self.pending else frames[-1].index + 1) - h
         for key in list(self.inputs):
@@ -121,6 +118,12 @@ class DGNetLift(Stage):
                 del track[t]
             if not track:
                 del self.inputs[key]
+
+
+def _key(frame: FramePoses, k: int) -> object:
+    """The track a person's inputs belong to: its track id, or its own one-frame track without one."""
+    p = frame.persons[k]
+    return p.track_id if p.track_id is not None else ("untracked", frame.index, k)
 
 
 def _runs(idx: list[int]) -> list[list[int]]:
