@@ -234,6 +234,15 @@ class FlowCache:
         """Flow from frame i to its neighbour j at the frames' size (H, W, 2)."""
         return self.get_scaled(i, j).full()
 
+    def trace(self, points: np.ndarray, i: int, j: int) -> list[np.ndarray]:
+        """Points (N, 2) of frame i carried to frame j (any gap) along the flow, one neighbour at a
+        time: their positions (N, 2) in frames i, i±1, ..., j (the last is where they are in j)."""
+        path = [np.asarray(points, np.float64)]
+        step = 1 if j > i else -1
+        for k in range(i, j, step):
+            path.append(warp_points(path[-1], self.get_scaled(k, k + step)))
+        return path
+
     def between(self, i: int, j: int) -> np.ndarray:
         """Flow from frame i to frame j (any gap), chained through the frames in between."""
         if i == j:

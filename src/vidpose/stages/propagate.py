@@ -4,7 +4,7 @@ The method of Yuan et al. (HIE challenge, ACM MM 2020; docs/crowd.md), applied t
 estimator's keypoints: for frame t and k = 1..w, the keypoints of each track in frame t-k are
 moved forward to t, and (offline) those of frame t+k backward to t, along the flow chained
 through the frames between (:mod:`vidpose.flow`: one :class:`~vidpose.flow.FlowCache` shared by
-every person, computed around the people only, points moved step by step with :func:`~vidpose.flow.warp_points`, which is the
+every person, computed around the people only, points moved step by step with :meth:`~vidpose.flow.FlowCache.trace`, which is the
 chained flow read at the points). Each carried joint is weighted by
 
     its own confidence x flow consistency x exp(-k^2 / (2 tau^2)),
@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.stages.refine import WindowStage
+from vidpose.stages.refine import WindowStage, fuse_points
 from vidpose.types import FramePoses, PersonPose
 
 
@@ -120,17 +120,16 @@ class PropagateStage(WindowStage):
     def carry(self, points: np.ndarray, src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
         """Points (N, 2) of frame ``src`` moved to frame ``dst`` along the chained flow -> (points (N, 2),
         consistency (N,) in (0, 1]: the product of each step's forward-backward agreement)."""
-        from vidpose.flow import sample, warp_points
+        from vidpose.flow import sample
 
-        y = np.asarray(points, np.float64)
-        c = np.ones(len(y))
         step = 1 if dst > src else -1
-        for a in range(src, dst, step):
-            fwd, cons = self._step(a, a + step)
+        steps = [self._step(a, a + step)[1] for a in range(src, dst, step)]
+        path = self.cache.trace(points, src, dst)
+        c = np.ones(len(path[0]))
+        for y, cons in zip(path, steps):  # each step's consistency read where the points start it
             grid_xy = y / cons.factors - np.asarray(cons.origin, np.float64)  # the field's own pixels
             c *= np.clip(sample(cons.field, grid_xy)[:, 0], 0.0, 1.0)
-            y = warp_points(y, fwd)
-        return y, c
+        return path[-1], c
 
     # -- fusion --
 
@@ -171,23 +170,21 @@ class PropagateStage(WindowStage):
         """Fused keypoints (K, 2) of frame t and each joint's confidence (K,): the weighted mean of the
         carried joints' confidence x consistency (weights: temporal only)."""
         k = len(carried[0][1])
-        acc, tot = np.zeros((k, 2)), np.zeros(k)
+        points, weights = [], []
         conf, tw = np.zeros(k), 0.0
         if own is not None:
-            c = np.clip(own[:, 2], 0.0, 1.0)
-            acc += own[:, :2] * c[:, None]
-            tot += c
+            points.append(own[:, :2])
+            weights.append(np.clip(own[:, 2], 0.0, 1.0))
         for s, kp, *_ in carried:
             y, cons = self.carry(kp[:, :2], s, t)
             temporal = float(np.exp(-((s - t) ** 2) / (2.0 * self.tau ** 2)))
             c = np.clip(kp[:, 2], 0.0, 1.0) * cons
-            wt = c * max(temporal, 1e-12)  # far sources (a long gap) still count relative to each other
-            acc += y * wt[:, None]
-            tot += wt
+            points.append(y)
+            weights.append(c * max(temporal, 1e-12))  # far sources (a long gap) still count relative to each other
             conf += temporal * c
             tw += temporal
-        ok = tot > 1e-300
-        xy = np.where(ok[:, None], acc / np.where(ok, tot, 1.0)[:, None], own[:, :2] if own is not None else 0.0)
+        mean, ok = fuse_points(points, weights, 1e-300)
+        xy = np.where(ok[:, None], mean, own[:, :2] if own is not None else 0.0)
         return xy, conf / max(tw, 1e-300)
 
     def _missing(self, t: int, present: set) -> dict:

@@ -298,6 +298,18 @@ def read_pooling(path, skeleton: str, n: int) -> np.ndarray:
     return w.astype(np.float64)
 
 
+def fuse_points(points: list[np.ndarray], weights: list[np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean (K, 2) of several estimates (K, 2) of the same K points (e.g. a frame's
+    keypoints and its neighbours' carried to it along the flow), each with per-point weights (K,),
+    and where it is defined (K,): total weight > ``eps`` (elsewhere the mean is meaningless)."""
+    acc, tot = np.zeros((len(weights[0]), 2)), np.zeros(len(weights[0]))
+    for y, wt in zip(points, weights):
+        acc += y * wt[:, None]
+        tot += wt
+    ok = tot > eps
+    return acc / np.where(ok, tot, 1.0)[:, None], ok
+
+
 @dataclass
 class _Seen:
     """What the flow stage keeps of one person in one frame (frames passed on are changed by later
@@ -501,27 +513,20 @@ class FlowRefineStage(WindowStage):
     def _propagate(self, frame: FramePoses, w_all: np.ndarray) -> None:
         """Fuse each joint with the same track's neighbours' joints carried to frame t along the
         flow, weighted by their scores and the pooling weights of their distance in time."""
-        from vidpose.flow import warp_points
-
         t = frame.index
         for p in frame.persons:
-            acc = p.keypoints[:, :2] * (w_all[:, self.n] * p.keypoints[:, 2])[:, None]
-            tot = w_all[:, self.n] * p.keypoints[:, 2]
+            points, weights = [p.keypoints[:, :2]], [w_all[:, self.n] * p.keypoints[:, 2]]
             for dt in range(-self.n, self.n + 1):
                 if dt == 0 or (self.online and dt > 0):
                     continue
                 q = self.seen.get(t + dt, {}).get(p.track_id)
                 if q is None:
                     continue
-                y, step = q.keypoints[:, :2], (-1 if dt > 0 else 1)
-                for a in range(t + dt, t, step):  # carry t + dt -> t along the flow
-                    y = warp_points(y, self.cache.get_scaled(a, a + step))
-                wt = w_all[:, self.n + dt] * q.keypoints[:, 2]
-                acc = acc + y * wt[:, None]
-                tot = tot + wt
-            ok = tot > 1e-6
+                points.append(self.cache.trace(q.keypoints[:, :2], t + dt, t)[-1])  # carried t + dt -> t
+                weights.append(w_all[:, self.n + dt] * q.keypoints[:, 2])
+            xy, ok = fuse_points(points, weights, 1e-6)
             kp = p.keypoints.copy()
-            kp[ok, :2] = acc[ok] / tot[ok, None]
+            kp[ok, :2] = xy[ok]
             p.keypoints = kp
 
     def _decode(self, keypoints: np.ndarray, pooled: np.ndarray, centres: np.ndarray, to_img: np.ndarray) -> np.ndarray:
