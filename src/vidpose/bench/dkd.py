@@ -108,8 +108,8 @@ def _tracks(pose, input_size):
             crops.append(crop)
             affs.append(m)
             gts.append(np.asarray(pose.frames[it.frame].persons[it.person].keypoints, np.float64))
-        tracks.append({"x": torch.from_numpy(normalize_rgb(np.stack(crops))), "uint8": np.stack(crops),
-                       "affine": np.stack(affs), "gt": np.stack(gts)})
+        tracks.append({"x": torch.from_numpy(normalize_rgb(np.stack(crops))), "affine": np.stack(affs),
+                       "gt": np.stack(gts)})
     return tracks
 
 
@@ -313,6 +313,11 @@ def agreement(reference_dir: str | Path, other_dir: str | Path, min_score: float
             d = [float(np.linalg.norm(c[ok, :2] - g[ok, :2], axis=1).mean()) for c in cand]
             preds.append(cand[int(np.argmin(d))][:, :2])
             refs.append(np.c_[g[:, :2], ok])
+    if not preds:
+        from vidpose.errors import InputError
+
+        raise InputError(f"{reference_dir}, {other_dir}: no reference person (>= 4 joints scoring {min_score}) "
+                         "has a person in the other run on the same frame")
     p, g = np.asarray(preds), np.asarray(refs)
     vis = g[..., 2] > 0
     res = pck(p, g[..., :2], vis, bbox_max_norm(g, vis), 0.2)
