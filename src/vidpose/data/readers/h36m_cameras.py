@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidpose.data.readers._common import fail, load_json
+from vidpose.data.readers._common import as_array, fail, load_json
 from vidpose.errors import InputError
 
 H36M_RESOLUTION: dict[str, tuple[int, int]] = {
@@ -35,11 +35,9 @@ WORLD_UP = (0.0, 0.0, 1.0)
 
 
 def _matrix(value, path: Path, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        a = np.asarray(value, np.float64)
-    except (TypeError, ValueError):
-        raise fail(path, what, "not an array of numbers") from None
-    if a.size != int(np.prod(shape)) or not np.isfinite(a).all():
+    """``value`` as finite numbers (the readers' checks: :func:`as_array`) of ``shape``'s size, reshaped to it."""
+    a = as_array(value, path, what)
+    if a.size != int(np.prod(shape)):
         raise fail(path, what, f"expected {int(np.prod(shape))} finite numbers {shape}, got shape {a.shape}")
     return a.reshape(shape)
 
