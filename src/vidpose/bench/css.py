@@ -52,6 +52,7 @@ PRETRAIN_CONFIG = "configs/css_synth_single.toml"
 PROBE_CONFIG = "configs/css_probe_synth_single.toml"
 QUICK_TRAIN_CLIPS, QUICK_TEST_CLIPS = 24, 2
 QUICK_PROBE = ("optim.epochs=2", "model.epoch_samples=2048")
+ROOT_JOINTS = (11, 12)  # css-probe's default model.root_joints (the probe config keeps it): COCO-17 hips
 TRAINED_ON = "synth-single train clips, no labels (vidpose synth --split synth-single --subset all --seed 0)"
 
 
@@ -144,16 +145,22 @@ def clip_motions(root: Path, subset: str) -> dict[str, list[str]]:
     return {p.parent.name: list(read_json(p).get("motions", [])) for p in sorted((root / subset).glob("*/annotations.json"))}
 
 
+def seen_motion_clips(root: Path) -> list[str]:
+    """The test clips whose motions all occur in the train subset."""
+    train_motions = {m for ms in clip_motions(root, "train").values() for m in ms}
+    return [c for c, ms in clip_motions(root, "test").items() if set(ms) <= train_motions]
+
+
 def mean_pose_mpjpe(train, test) -> float:
     """MPJPE (mm) of predicting the mean root-relative training pose for every test crop: the error
     of a regressor that learned nothing from the images."""
     import numpy as np
 
     from vidpose.metrics.pose3d import mpjpe
-    from vidpose.objectives.probe import crop_targets
+    from vidpose.objectives.probe import root_relative_3d
 
-    mean = crop_targets(train, (11, 12))["joints_3d"].mean(0)
-    gt = crop_targets(test, (11, 12))["joints_3d"]
+    mean = root_relative_3d(train, ROOT_JOINTS).mean(0)
+    gt = root_relative_3d(test, ROOT_JOINTS)
     return mpjpe(np.broadcast_to(mean, gt.shape) * 1000.0, gt * 1000.0)
 
 
@@ -184,8 +191,7 @@ def run(quick: bool = False, rows=None) -> dict:
     try:
         with tempfile.TemporaryDirectory(prefix="vidpose-css-") as tmp:
             root = _bench_root(quick, Path(tmp) / "data")
-            train_motions = {m for ms in clip_motions(root, "train").values() for m in ms}
-            seen_clips = [c for c, ms in clip_motions(root, "test").items() if set(ms) <= train_motions]
+            seen_clips = seen_motion_clips(root)
             test = seen = None
             for row in rows or ROWS:
                 if row in PRETRAIN_ROWS and not weight_path(row).is_file():
@@ -244,10 +250,9 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         ensure_clips("train")
         root = ensure_clips("test")
         train, test = (frame_crops(DataConfig(root=str(root)), s, (64, 64)) for s in ("train", "test"))
-        seen = [c for c, ms in clip_motions(root, "test").items()
-                if set(ms) <= {m for v in clip_motions(root, "train").values() for m in v}]
         print({"mean_train_pose_mpjpe_mm": mean_pose_mpjpe(train, test),
-               "mean_train_pose_mpjpe_mm_seen_motions": mean_pose_mpjpe(train, test.select_sources(seen))})
+               "mean_train_pose_mpjpe_mm_seen_motions":
+                   mean_pose_mpjpe(train, test.select_sources(seen_motion_clips(root)))})
     elif len(args) >= 3 and args[0] in ("train", "ship"):
         step = train_rows if args[0] == "train" else ship_rows
         print("\n".join(str(p) for p in step(args[1], args[2], args[3:] or None, n_threads)))

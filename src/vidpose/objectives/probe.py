@@ -50,15 +50,20 @@ def crop_targets(crops: FrameCrops, root_joints: tuple[int, ...]) -> dict[str, n
     scale = np.array([(w - 1) / 2, (h - 1) / 2])
     out = {"keypoints": (xy / scale - 1.0).astype(np.float32), "visible": (kp[..., 2] > 0) & inside}
     n, j = kp.shape[:2]
-    if crops.keypoints_3d is not None:
-        if max(root_joints) >= j:
-            raise InputError(f"config: model.root_joints {root_joints} out of range for {j} joints")
-        k3 = crops.keypoints_3d
-        out["joints_3d"] = (k3 - k3[:, list(root_joints)].mean(axis=1, keepdims=True)).astype(np.float32)
-        out["has_3d"] = np.ones(n, bool)
-    else:
-        out["joints_3d"], out["has_3d"] = np.zeros((n, j, 3), np.float32), np.zeros(n, bool)
+    k3 = root_relative_3d(crops, root_joints)
+    out["joints_3d"] = np.zeros((n, j, 3), np.float32) if k3 is None else k3
+    out["has_3d"] = np.full(n, k3 is not None)
     return out
+
+
+def root_relative_3d(crops: FrameCrops, root_joints: tuple[int, ...]) -> np.ndarray | None:
+    """(N, J, 3) float32 joints in metres relative to the mean of ``root_joints``; None without 3D labels."""
+    k3 = crops.keypoints_3d
+    if k3 is None:
+        return None
+    if max(root_joints) >= k3.shape[1]:
+        raise InputError(f"config: model.root_joints {root_joints} out of range for {k3.shape[1]} joints")
+    return (k3 - k3[:, list(root_joints)].mean(axis=1, keepdims=True)).astype(np.float32)
 
 
 class ProbeDataset(_TorchDataset):
@@ -100,8 +105,8 @@ def probe_scores(model, crops: FrameCrops, batch: int = 256) -> dict[str, float]
             p2.append(model.to_crop_pixels(out["keypoints"]).numpy())
             p3.append(out["joints_3d"].numpy())
     pck = image_pixel_pck(np.concatenate(p2), crops.affines, crops.keypoints)["val_pck"]
-    t = crop_targets(crops, model.cfg.root_joints)
-    err = mpjpe(np.concatenate(p3) * 1000.0, t["joints_3d"] * 1000.0) if t["has_3d"].all() else float("nan")
+    gt = root_relative_3d(crops, model.cfg.root_joints)
+    err = float("nan") if gt is None else mpjpe(np.concatenate(p3) * 1000.0, gt * 1000.0)
     return {"pck@0.2": pck, "mpjpe_mm": err}
 
 

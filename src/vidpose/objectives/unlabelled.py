@@ -77,7 +77,8 @@ class FrameCrops:
 
     def select_sources(self, names) -> "FrameCrops":
         """The crops of the tracks whose source is in ``names`` (tracks renumbered)."""
-        keep = [t for t, src in zip(self.tracks, self.track_sources) if src in set(names)]
+        names = set(names)
+        keep = [t for t, src in zip(self.tracks, self.track_sources) if src in names]
         idx = np.concatenate(keep) if keep else np.zeros(0, np.int64)
         tracks, n = [], 0
         for t in keep:
@@ -86,7 +87,7 @@ class FrameCrops:
         pick = (lambda a: None if a is None else a[idx])
         return FrameCrops(self.images[idx], self.affines[idx], pick(self.keypoints), pick(self.keypoints_3d), tracks,
                           self.name, self.mean, self.std,
-                          [src for src in self.track_sources if src in set(names)])
+                          [src for src in self.track_sources if src in names])
 
     def normalised(self, index) -> np.ndarray:
         """Crops ``index`` as (..., 3, H, W) float32, normalised like every vidpose model input."""
