@@ -44,14 +44,12 @@ def _cache_dir(folder: Path, video: Path) -> Path:
     return folder / CACHE / f"{'_'.join(rel.with_suffix('').parts)}-{key}"
 
 
-def _extract(video: Path, out: Path) -> None:
+def _extract(video: Path, out: Path, detector) -> None:
     """Decode ``video`` into ``out`` (JPEG frames + boxes.npy), written to a temporary folder first."""
     import cv2
 
-    from vidpose.backends.blazepose import BlazePoseDetector
     from vidpose.io.video import open_source
 
-    detector = BlazePoseDetector(threads=1, quiet=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -81,11 +79,16 @@ def read_video_folder(folder: str | Path, keypoint_names: tuple[str, ...]) -> Po
     frames: list[FrameAnnotation] = []
     sequences: dict[str, list[int]] = {}
     nj = len(keypoint_names)
+    detector = None  # loaded once, for the first video without a cache
     for video in find_videos(folder):
         cache = _cache_dir(folder, video)
         if not (cache / "boxes.npy").is_file():
+            if detector is None:
+                from vidpose.backends.blazepose import BlazePoseDetector
+
+                detector = BlazePoseDetector(threads=1, quiet=True)
             try:
-                _extract(video, cache)
+                _extract(video, cache, detector)
             except OSError as e:
                 raise InputError(f"{video}: cannot write its frame cache {cache} ({e.strerror or e})") from None
         boxes = {int(b[0]): b[1:5] for b in np.load(cache / "boxes.npy")}
