@@ -125,8 +125,8 @@ def _by_train_flag(ds: PoseDataset, subset: str, name: str) -> PoseDataset:
     new_index = {old: new for new, old in enumerate(keep)}
     ds.frames = [ds.frames[i] for i in keep]
     # the clips of the kept half, renumbered (clip objectives: DKD, Flowing ConvNets)
-    seqs = {name: [new_index[i] for i in idx if i in new_index] for name, idx in ds.sequences.items()}
-    ds.sequences = {name: idx for name, idx in seqs.items() if idx}
+    seqs = {seq: [new_index[i] for i in idx if i in new_index] for seq, idx in ds.sequences.items()}
+    ds.sequences = {seq: idx for seq, idx in seqs.items() if idx}
     return ds
 
 
