@@ -381,6 +381,23 @@ def flow_epe(clips: int = 2, frames: int = 6) -> list[dict]:
     return rows
 
 
+def _flow_run(clip: Path, ann: dict, stage=None, model: str = "full"):
+    """A :class:`~vidpose.pipeline.PoseRun` over a synthetic clip's frames (BlazePose ``model``, no
+    lift) with ``stage`` (a FlowRefineStage) in place of the default ``flow-offline`` stage; None: no
+    refinement."""
+    from vidpose.pipeline import PoseRun, RunConfig, build_stages
+    from vidpose.stages.refine import FlowRefineStage
+
+    cfg = RunConfig(model=model, refine="flow-offline" if stage is not None else "none", lift="none", overlay=False,
+                    csv=False, report=False, quiet=True, fps=float(ann["video"]["fps"]), max_people=4)
+    stages = build_stages(cfg)
+    if stage is not None:
+        k = next(i for i, st in enumerate(stages) if isinstance(st, FlowRefineStage))
+        stage.release_heatmaps = True
+        stages[k] = stage
+    return PoseRun(str(Path(clip) / "frames"), cfg, stages=stages)
+
+
 def pooling_samples(clip_dirs, n: int = 3, half: int = 7, model: str = "full") -> dict:
     """What the flow refinement sees on synthetic clips with ground truth, for learning its pooling
     weights: for each labelled person-frame matched by BlazePose (``model``) and each COCO-17 joint,
@@ -388,18 +405,16 @@ def pooling_samples(clip_dirs, n: int = 3, half: int = 7, model: str = "full") -
     (:meth:`FlowRefineStage.gather`), cut to a (2·half+1)² window around the true joint, with the
     window's ``inside`` masks and the true joint's position in the window (heatmap cells).
 
-    Returns arrays ``maps`` (S, 17, 2n+1, W, W) float16, ``inside`` (S, 2n+1, W, W) float16,
+    Returns arrays ``maps`` and ``inside`` (S, 17, 2n+1, W, W) float16,
     ``target`` (S, 17, 2) and ``valid`` (S, 17); ``joints`` are the BlazePose-33 indices of the
     17 joints."""
     from vidpose.geometry import apply_affine, invert_affine
     from vidpose.io.jsonfile import read_json
-    from vidpose.pipeline import PoseRun, RunConfig, build_stages
     from vidpose.skeletons import COCO17, get_skeleton
     from vidpose.stages.refine import FlowRefineStage
 
     bp = get_skeleton("blazepose33")
     joints = np.array([bp.index(name) for name in COCO17.keypoints])
-    win = 2 * half + 1
     out = {"maps": [], "inside": [], "target": [], "valid": []}
 
     class Collector(FlowRefineStage):
@@ -433,17 +448,10 @@ def pooling_samples(clip_dirs, n: int = 3, half: int = 7, model: str = "full") -
                 out["valid"].append(ok)
 
     for clip in clip_dirs:
-        clip = Path(clip)
-        ann = read_json(clip / "annotations.json")
-        cfg = RunConfig(model=model, refine="flow-offline", lift="none", overlay=False, csv=False, report=False,
-                        quiet=True, fps=float(ann["video"]["fps"]), max_people=4)
-        stages = build_stages(cfg)
-        k = next(i for i, st in enumerate(stages) if isinstance(st, FlowRefineStage))
+        ann = read_json(Path(clip) / "annotations.json")
         col = Collector(n=n, online=False)
-        col.release_heatmaps = True
         col.gt = {fr["index"]: [np.asarray(g["keypoints"], np.float64) for g in fr["persons"]] for fr in ann["frames"]}
-        stages[k] = col
-        for _ in PoseRun(str(clip / "frames"), cfg, stages=stages):
+        for _ in _flow_run(clip, ann, col, model):
             pass
     if not out["maps"]:
         raise RuntimeError("pooling_samples: no labelled person-frame was matched")
@@ -532,7 +540,7 @@ def pooling_ablation(clip_dirs) -> list[dict]:
     ``raw``): the error keys of :func:`score_tracks`, DIS calls per frame and
     the refine stage's ms per frame."""
     from vidpose.io.jsonfile import read_json
-    from vidpose.pipeline import PoseRun, RunConfig, build_stages, frame_dict
+    from vidpose.pipeline import frame_dict
     from vidpose.stages.refine import FlowRefineStage
 
     rows = []
@@ -540,16 +548,8 @@ def pooling_ablation(clip_dirs) -> list[dict]:
         tracks, secs, frames, calls = [], 0.0, 0, 0
         for clip in clip_dirs:
             ann = read_json(Path(clip) / "annotations.json")
-            cfg = RunConfig(refine="flow-offline" if kw is not None else "none", lift="none", overlay=False,
-                            csv=False, report=False, quiet=True, fps=float(ann["video"]["fps"]), max_people=4)
-            stages = build_stages(cfg)
-            stage = None
-            if kw is not None:
-                k = next(i for i, st in enumerate(stages) if isinstance(st, FlowRefineStage))
-                stage = FlowRefineStage(**kw)
-                stage.release_heatmaps = True
-                stages[k] = stage
-            run = PoseRun(str(Path(clip) / "frames"), cfg, stages=stages)
+            stage = FlowRefineStage(**kw) if kw is not None else None
+            run = _flow_run(clip, ann, stage)
             pred = [frame_dict(f) for f in run]
             tracks += _tracks_vs_gt({"frames": pred}, ann)
             secs += run.timings.seconds.get("flow-offline", 0.0)
