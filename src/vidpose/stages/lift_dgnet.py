@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.objectives.sequences import normalize_screen
 from vidpose.skeletons import H36M17, convert_with_scores
 from vidpose.stages.base import Stage
 from vidpose.types import FramePoses
@@ -61,7 +62,7 @@ class DGNetLift(Stage):
         kp = np.asarray(kp, np.float64)
         if frame.skeleton.name != self.input_skeleton.name:
             kp = convert_with_scores(kp, frame.skeleton, self.input_skeleton)
-        xy = kp[:, :2] / w * 2.0 - np.array([1.0, h / w])
+        xy = normalize_screen(kp[:, :2], w, h)
         conf = np.clip(np.nan_to_num(kp[:, 2:3], nan=0.0), 0.0, 1.0)
         x = np.concatenate([xy, conf], 1) if self.model.cfg.in_channels == 3 else xy
         return np.nan_to_num(x).astype(np.float32)
