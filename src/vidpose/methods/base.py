@@ -71,7 +71,6 @@ class BlazePoseTeacher:
         from vidpose.backends.blazepose import BlazePoseCropModel
 
         self.crop_model = BlazePoseCropModel(model)
-        self.calls = 0
 
     def __call__(self, images):
         import numpy as np
@@ -82,7 +81,6 @@ class BlazePoseTeacher:
 
         x = images.detach().float().cpu().numpy().transpose(0, 2, 3, 1)
         rgb = np.clip((x * np.array(IMAGENET_STD) + np.array(IMAGENET_MEAN)) * 255.0, 0, 255).astype(np.uint8)
-        self.calls += len(rgb)
         kp = convert_with_scores(self.crop_model(rgb), "blazepose33", "coco17")
         return torch.from_numpy(kp.astype(np.float32))
 
