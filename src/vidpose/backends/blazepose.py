@@ -516,9 +516,11 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
     confident joints lie on the other's limbs (:func:`on_body`).
     """
     ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
-    size = min(torso_size(ka), torso_size(kb))
+    ta, tb = torso_size(ka), torso_size(kb)  # each pose's scale, computed once for all the tests below
+    size = min(ta, tb)
     radius = cfg.anchor_radius * size
-    both = (ka[:, 2] >= cfg.confident) & (kb[:, 2] >= cfg.confident)
+    ca, cb = ka[:, 2] >= cfg.confident, kb[:, 2] >= cfg.confident
+    both = ca & cb
     d = np.linalg.norm(ka[:, :2] - kb[:, :2], axis=1)
     if both.sum() >= 4:
         from vidpose.metrics.keypoints import oks_matrix, sigmas_for
@@ -538,22 +540,26 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
     # A chimera shares only part of a body (often the legs or the head): some joints on the
     # other's joints while the boxes overlap. Overlap alone (spread limbs, one person partly behind
     # another) or a few coinciding joints alone (hands meeting) keep two people.
-    shared = max(shared_joints(a, b, cfg), shared_joints(b, a, cfg))
+    r = max(cfg.anchor_radius, 0.25) * size
+    shared = max(shared_joints(d, ca, cb, r), shared_joints(d, cb, ca, r))
     if shared >= cfg.chimera_shared and box_containment(a.bbox, b.bbox) >= cfg.chimera_containment:
         return True
     # A spurious pose made of another's limbs (along outstretched arms), or one that spans a
     # person (a background "torso" on their legs): one of the two lies almost wholly on the other.
-    return max(on_body(a, b, cfg), on_body(b, a, cfg)) >= cfg.on_body
+    return max(on_body(ka, ca, kb, cb, cfg.body_radius * tb),
+               on_body(kb, cb, ka, ca, cfg.body_radius * ta)) >= cfg.on_body
 
 
-def on_body(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
-    """The fraction of a's confident joints that lie on b's body: within ``body_radius`` x b's torso
-    size of one of b's limbs (the skeleton's links between b's confident joints). A second person's
-    visible joints are where the other person is not; a spurious pose built from b's limbs (along
-    outstretched arms, or a background "torso" on b's legs) lies on them."""
-    ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
-    ca = ka[:, 2] >= cfg.confident
-    links = np.array([(i, j) for i, j in BLAZEPOSE33.links if kb[i, 2] >= cfg.confident and kb[j, 2] >= cfg.confident])
+_LINKS = np.array(BLAZEPOSE33.links).reshape(-1, 2)
+
+
+def on_body(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray, radius: float) -> float:
+    """The fraction of pose a's confident joints (keypoints ``ka`` (J, 3), confident where ``ca``) that
+    lie on b's body: within ``radius`` (``body_radius`` x b's torso size) of one of b's limbs (the
+    skeleton's links between b's confident joints). A second person's visible joints are where the
+    other person is not; a spurious pose built from b's limbs (along outstretched arms, or a
+    background "torso" on b's legs) lies on them."""
+    links = _LINKS[cb[_LINKS[:, 0]] & cb[_LINKS[:, 1]]]
     if not ca.any() or not len(links):
         return 0.0
     p0, p1 = kb[links[:, 0], :2], kb[links[:, 1], :2]  # (L, 2) segments
@@ -561,21 +567,18 @@ def on_body(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
     seg = p1 - p0
     u = np.clip(((q - p0) * seg).sum(-1) / np.maximum((seg * seg).sum(-1), 1e-9), 0.0, 1.0)
     d = np.linalg.norm(q - (p0 + u[..., None] * seg), axis=-1).min(1)
-    return float((d < cfg.body_radius * torso_size(kb)).mean())
+    return float((d < radius).mean())
 
 
-def shared_joints(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> float:
-    """The fraction of a's confident joints that lie on the same joint of b (confident there too; within
-    ``anchor_radius`` x the smaller torso size, at least 25% of it): how much of a's body is b's.
+def shared_joints(d: np.ndarray, ca: np.ndarray, cb: np.ndarray, r: float) -> float:
+    """The fraction of a's confident joints (``ca``) that lie on the same joint of b (confident there
+    too, ``cb``; their distances ``d`` (J,) within ``r``: ``anchor_radius`` x the smaller torso size,
+    at least 25% of it): how much of a's body is b's.
     Same joints only: a body part shared by a chimera keeps its name (b's knee is the chimera's
     knee), while a bystander's joints may lie near other joints of someone with spread limbs."""
-    ka, kb = np.asarray(a.keypoints, np.float64), np.asarray(b.keypoints, np.float64)
-    ca = ka[:, 2] >= cfg.confident
     if not ca.any():
         return 0.0
-    r = max(cfg.anchor_radius, 0.25) * min(torso_size(ka), torso_size(kb))
-    hit = (np.linalg.norm(ka[:, :2] - kb[:, :2], axis=1) < r) & (kb[:, 2] >= cfg.confident)
-    return float(hit[ca].mean())
+    return float(((d < r) & cb)[ca].mean())
 
 
 def detection_is_person(det: Detection, person: PersonPose, cfg: BlazePoseConfig) -> bool:
