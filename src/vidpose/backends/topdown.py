@@ -133,12 +133,12 @@ class TopDown:
         states = list(states) if states is not None else [None] * len(boxes)
         new_states: list = []
         for lo in range(0, len(x), self.config.batch_size):
+            sl = slice(lo, lo + self.config.batch_size)
             if self.stateful:
-                sl = slice(lo, lo + self.config.batch_size)
                 out, st = self.model.raw_outputs_tracked(x[sl], states[sl], np.stack(to_image[sl]))
                 new_states += st
             else:
-                out = self.model.raw_outputs(x[lo : lo + self.config.batch_size])
+                out = self.model.raw_outputs(x[sl])
             self.stats["model_calls"] += 1
             for k, v in out.items():
                 raw.setdefault(k, []).append(np.asarray(v))
