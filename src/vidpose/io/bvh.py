@@ -306,14 +306,18 @@ def poses_json_to_bvh(poses_json: str | os.PathLike, track_id: int, out: str | o
     d = read_json(poses_json)
     if not isinstance(d, dict):
         raise InputError(f"{poses_json}: not a poses.json file")
-    sk = (d.get("skeleton_3d") or d.get("skeleton") or {}).get("name", "h36m17")
-    frames = [p["keypoints_3d"] for f in d.get("frames", []) for p in f.get("persons", [])
-              if p.get("track_id") == track_id and p.get("keypoints_3d") is not None]
+    try:
+        sk = (d.get("skeleton_3d") or d.get("skeleton") or {}).get("name", "h36m17")
+        frames = [p["keypoints_3d"] for f in d.get("frames", []) for p in f.get("persons", [])
+                  if p.get("track_id") == track_id and p.get("keypoints_3d") is not None]
+        fps = float(d.get("video", {}).get("fps") or d.get("fps") or 30.0)
+        x = np.asarray(frames, np.float64)
+    except (AttributeError, TypeError, ValueError):  # a list where poses.json has an object, ragged keypoints
+        raise InputError(f"{poses_json}: not a poses.json file (malformed skeleton, frames or video)") from None
     if not frames:
         raise InputError(f"{poses_json}: track {track_id} has no 3D keypoints (run with --lift)")
-    fps = float(d.get("video", {}).get("fps") or d.get("fps") or 30.0)
     try:
-        joints = to_h36m(np.asarray(frames, np.float64), sk)
+        joints = to_h36m(x, sk)
     except InputError as e:
         raise InputError(f"{poses_json}: {e}") from None
     return write_bvh(out, joints, fps)
