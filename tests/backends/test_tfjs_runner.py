@@ -110,6 +110,10 @@ def test_bad_files_fail_naming_the_file(tmp_path):
     model_json.write_text("{not json")
     with pytest.raises(ModelStoreError, match=r"m\.json: not a TF\.js graph model"):
         GraphModel(model_json, [weights])
+    model_json, weights = _write_model(tmp_path, {"w2": np.ones(4, np.float32)}, {"w2"}, nodes)
+    weights.write_bytes(weights.read_bytes()[:6])  # truncated float16 (quantised) shard
+    with pytest.raises(ModelStoreError, match=r"m\.bin: the weights file ends inside weight w2"):
+        GraphModel(model_json, [weights])
 
 
 def test_an_op_it_does_not_implement_is_named(tmp_path):

@@ -73,23 +73,22 @@ def read_weights(manifest: list[dict], data: bytes, where: str) -> dict[str, np.
             n = int(np.prod(shape)) if shape else 1
             q = w.get("quantization")
             if q:
-                qdtype = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}.get(q["dtype"])
-                if qdtype is None:
+                dtype = {"float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}.get(q["dtype"])
+                if dtype is None:
                     raise ModelStoreError(f"{where}: weight {w['name']} uses unsupported quantisation {q['dtype']}")
-                raw = np.frombuffer(data, qdtype, n, pos)
-                pos += raw.nbytes
-                arr = raw.astype(np.float32)
-                if q["dtype"] != "float16":
-                    arr = arr * np.float32(q["scale"]) + np.float32(q["min"])
-                arr = arr.astype(_MANIFEST_DTYPES[q.get("original_dtype", "float32")])
             else:
                 dtype = _MANIFEST_DTYPES.get(w["dtype"])
                 if dtype is None:
                     raise ModelStoreError(f"{where}: weight {w['name']} has unsupported dtype {w['dtype']}")
-                if pos + n * np.dtype(dtype).itemsize > len(data):
-                    raise ModelStoreError(f"{where}: the weights file ends inside weight {w['name']} (truncated?)")
-                arr = np.frombuffer(data, dtype, n, pos).copy()
-                pos += arr.nbytes
+            if pos + n * np.dtype(dtype).itemsize > len(data):
+                raise ModelStoreError(f"{where}: the weights file ends inside weight {w['name']} (truncated?)")
+            arr = np.frombuffer(data, dtype, n, pos).copy()
+            pos += arr.nbytes
+            if q:
+                arr = arr.astype(np.float32)
+                if q["dtype"] != "float16":
+                    arr = arr * np.float32(q["scale"]) + np.float32(q["min"])
+                arr = arr.astype(_MANIFEST_DTYPES[q.get("original_dtype", "float32")])
             out[w["name"]] = arr.reshape(shape)
     if pos != len(data):
         raise ModelStoreError(f"{where}: the manifest accounts for {pos} bytes of weights, the file has {len(data)}")
