@@ -96,8 +96,8 @@ class PoseTracker:
         sim = self._similarity_at(frame, persons, [t.predict(frame) for t in self.tracks])
         lost = [i for i, t in enumerate(self.tracks) if frame - t.last_frame > 1]
         if self.config.recover_static and lost:
-            static = self._similarity_at(frame, persons, [(t.keypoints, t.bbox) for t in self.tracks])
-            sim[lost] = np.maximum(sim[lost], static[lost])
+            static = self._similarity_at(frame, persons, [(self.tracks[i].keypoints, self.tracks[i].bbox) for i in lost])
+            sim[lost] = np.maximum(sim[lost], static)
         return sim
 
     def _similarity_at(self, frame: int, persons: list[PersonPose], preds: list) -> np.ndarray:
