@@ -64,18 +64,14 @@ def _estimate(source: str, refine: str, **options) -> tuple[dict, float]:
 
 def merge_clips(gts: list[dict], preds: list[dict]) -> tuple[dict, dict]:
     """Several clips' annotations and predictions as one video: frame indices and track ids offset per clip."""
-    gt = {k: v for k, v in gts[0].items() if k != "frames"}
-    pred = {k: v for k, v in preds[0].items() if k != "frames"}
-    gt["frames"], pred["frames"] = [], []
-    for c, (g, p) in enumerate(zip(gts, preds)):
-        off = 100000 * c
-        for f in g["frames"]:
-            gt["frames"].append({**f, "index": f["index"] + off,
-                                 "persons": [{**q, "track_id": q["track_id"] + off} for q in f["persons"]]})
-        for f in p["frames"]:
-            pred["frames"].append({**f, "index": f["index"] + off,
-                                   "persons": [{**q, "track_id": q["track_id"] + off} for q in f["persons"]]})
-    return gt, pred
+    def merged(docs: list[dict]) -> dict:
+        out = {k: v for k, v in docs[0].items() if k != "frames"}
+        out["frames"] = [{**f, "index": f["index"] + 100000 * c,
+                          "persons": [{**q, "track_id": q["track_id"] + 100000 * c} for q in f["persons"]]}
+                         for c, doc in enumerate(docs) for f in doc["frames"]]
+        return out
+
+    return merged(gts), merged(preds)
 
 
 def occluded_only(gt: dict) -> dict:
