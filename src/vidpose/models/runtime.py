@@ -97,7 +97,9 @@ class TorchRunner:
     """A loaded PyTorch pose model behind the runner interface (eval mode, no gradients).
 
     With ``threads``, PyTorch's intra-op thread count is set to it for each call and
-    restored after (a global setting of the process).
+    restored after (a global setting of the process). A model with its own ``raw_outputs``
+    (DKD) is called through it, and a stateful one's ``raw_outputs_tracked`` too, under the
+    same thread setting.
     """
 
     def __init__(self, model, threads: int | None = None):
@@ -107,31 +109,44 @@ class TorchRunner:
         self.output_keys = tuple(model.output_keys)
         self.method = getattr(model, "method", getattr(model.cfg, "arch", "torch"))
         self.extra = dict(getattr(model, "extra", {}) or {})
+        self.stateful = bool(getattr(model, "stateful", False))
 
-    def raw_outputs(self, images) -> dict[str, np.ndarray]:
+    def _call(self, fn, *args):
         import torch
 
-        x = torch.from_numpy(_check_images(images, None, f"{self.method} model"))
         before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
             with torch.no_grad():
-                out = self.model(x)
+                return fn(*args)
         finally:
             if self.threads:
                 torch.set_num_threads(before)
+
+    def raw_outputs(self, images) -> dict[str, np.ndarray]:
+        import torch
+
+        if hasattr(self.model, "raw_outputs"):
+            return self._call(self.model.raw_outputs, images)
+        x = torch.from_numpy(_check_images(images, None, f"{self.method} model"))
+        out = self._call(self.model, x)
         return {k: out[k].detach().float().numpy() for k in self.output_keys}
 
     __call__ = raw_outputs
+
+    def raw_outputs_tracked(self, images, states: list, affines=None):
+        return self._call(self.model.raw_outputs_tracked, images, states, affines)
 
     def predict(self, images):
         return self.model.predict(images)
 
 
 def as_runner(model, threads: int | None = None):
-    """``model`` itself when it already has ``raw_outputs`` (ONNX), else a :class:`TorchRunner`."""
-    return model if hasattr(model, "raw_outputs") else TorchRunner(model, threads)
+    """``model`` itself when it is a runner already (an ONNX model: ``raw_outputs`` and no PyTorch
+    parameters), else a :class:`TorchRunner` (also for a PyTorch model with its own ``raw_outputs``)."""
+    is_runner = hasattr(model, "raw_outputs") and not hasattr(model, "parameters")
+    return model if is_runner else TorchRunner(model, threads)
 
 
 __all__ = ["OnnxPoseModel", "TorchRunner", "as_runner", "load_onnx"]
