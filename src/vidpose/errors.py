@@ -26,7 +26,10 @@ class OutputError(VidposeError, OSError):
 
 
 def output_error(path, e: OSError) -> OutputError:
-    """An :class:`OutputError` naming ``path`` for an ``OSError`` raised while writing it."""
+    """An :class:`OutputError` naming ``path`` for an ``OSError`` raised while writing it (one that
+    already is an :class:`OutputError`, naming its file, is passed on as it is)."""
+    if isinstance(e, OutputError):
+        return e
     return OutputError(f"{path}: cannot write ({e.strerror or e})")
 
 

@@ -21,18 +21,18 @@ import numpy as np
 
 from vidpose.data.annotations import FrameAnnotation, PersonAnnotation, PoseDataset
 from vidpose.errors import InputError
+from vidpose.io.video import VIDEO_EXTENSIONS
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 CACHE = ".vidpose_frames"  # decoded frames and detector boxes, inside the video folder
 
 
 def find_videos(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(f"{folder}: video folder not found")
-    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
                     and CACHE not in p.relative_to(folder).parts)
     if not videos:
-        raise InputError(f"{folder}: no video file ({', '.join(VIDEO_SUFFIXES)})")
+        raise InputError(f"{folder}: no video file ({', '.join(VIDEO_EXTENSIONS)})")
     return videos
 
 
