@@ -29,6 +29,7 @@ class Skeleton:
     links: tuple[tuple[int, int], ...]
     flip_pairs: tuple[tuple[int, int], ...]
     description: str = ""
+    root: tuple[int, ...] = (0,)  # the root joint (pelvis); several = their mean (the hip midpoint)
     _index: dict = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -37,6 +38,8 @@ class Skeleton:
         for a, b in (*self.links, *self.flip_pairs):
             if not (0 <= a < n and 0 <= b < n):
                 raise ValueError(f"skeleton {self.name}: pair ({a}, {b}) out of range 0..{n - 1}")
+        if not self.root or not all(0 <= r < n for r in self.root):
+            raise ValueError(f"skeleton {self.name}: root {self.root} out of range 0..{n - 1}")
 
     @property
     def num_keypoints(self) -> int:
@@ -54,6 +57,24 @@ class Skeleton:
         for a, b in self.flip_pairs:
             perm[a], perm[b] = b, a
         return perm
+
+    def flip_groups(self) -> dict[str, np.ndarray]:
+        """The left/right pairs grouped by body part, ``{"face": ..., "arms": ..., "legs": ...}``
+        (``(P, 2)`` index arrays; groups without pairs are left out), by keypoint name: legs are
+        hips, knees, ankles, heels, feet and toes; arms are shoulders, elbows, wrists and hands
+        (fingers); every other pair is face. A per-frame estimator often swaps one group only (the
+        legs of a person seen from the side) while the rest is right."""
+        groups: dict[str, list] = {}
+        for a, b in self.flip_pairs:
+            name = self.keypoints[a]
+            part = ("legs" if any(w in name for w in _LEG_WORDS) else
+                    "arms" if any(w in name for w in _ARM_WORDS) else "face")
+            groups.setdefault(part, []).append((a, b))
+        return {g: np.asarray(groups[g], np.int64) for g in ("face", "arms", "legs") if g in groups}
+
+
+_LEG_WORDS = ("hip", "knee", "ankle", "heel", "foot", "toe")
+_ARM_WORDS = ("shoulder", "elbow", "wrist", "pinky", "index", "thumb", "hand")
 
 
 def _pairs_by_side(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
@@ -90,6 +111,7 @@ COCO17 = Skeleton(
     ]),
     _pairs_by_side(_COCO),
     "MS-COCO person keypoints, in COCO order.",
+    (11, 12),
 )
 
 _BP = (
@@ -118,6 +140,7 @@ BLAZEPOSE33 = Skeleton(
     ]),
     _pairs_by_side(_BP),
     "MediaPipe BlazePose 33 landmarks, in model output order.",
+    (23, 24),
 )
 
 _H36M = (
@@ -154,9 +177,48 @@ HIE14 = Skeleton(
     ]),
     _pairs_by_side(_HIE),
     "HIE (Human in Events) 14 keypoints; visibility 0 visible, 1 invisible, -1 unlabelled.",
+    (8, 11),
 )
 
-SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, BLAZEPOSE33, H36M17, HIE14)}
+# 3D datasets' own layouts (the lifters can be built for them: the lifter config's ``skeleton``).
+_HUMANEVA = (
+    "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
+    "right_elbow", "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip",
+    "right_knee", "right_ankle", "head",
+)
+HUMANEVA15 = Skeleton(
+    "humaneva15", _HUMANEVA,
+    _links(_HUMANEVA, [
+        ("pelvis", "thorax"), ("thorax", "left_shoulder"), ("left_shoulder", "left_elbow"),
+        ("left_elbow", "left_wrist"), ("thorax", "right_shoulder"), ("right_shoulder", "right_elbow"),
+        ("right_elbow", "right_wrist"), ("pelvis", "left_hip"), ("left_hip", "left_knee"),
+        ("left_knee", "left_ankle"), ("pelvis", "right_hip"), ("right_hip", "right_knee"),
+        ("right_knee", "right_ankle"), ("thorax", "head"),
+    ]),
+    _pairs_by_side(_HUMANEVA),
+    "HumanEva-I 15 joints in VideoPose3D order (index 0 = pelvis/root).",
+)
+
+_MPI3DHP = (
+    "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+    "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
+    "left_knee", "left_ankle", "pelvis", "spine", "head",
+)
+MPI_INF_3DHP17 = Skeleton(
+    "mpi_inf_3dhp17", _MPI3DHP,
+    _links(_MPI3DHP, [
+        ("head_top", "head"), ("head", "neck"), ("neck", "spine"), ("spine", "pelvis"),
+        ("neck", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+        ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ]),
+    _pairs_by_side(_MPI3DHP),
+    "MPI-INF-3DHP's 17 test joints, in the test set's order (index 14 = pelvis/root).",
+    (14,),
+)
+
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (COCO17, BLAZEPOSE33, H36M17, HIE14, HUMANEVA15, MPI_INF_3DHP17)}
 
 # The 2D skeletons ``vidpose run --skeleton`` writes (the first is the default), with a
 # one-line description for help texts. Every place that lists the choices reads this.

@@ -142,7 +142,7 @@ def test_sequences_to_3d(tmp_path, synth3d_root, monkeypatch):
     metrics, out = _full_and_resumed(tmp_path, cfg)
     assert metrics["select"] == "val_mpjpe" and 0 < metrics["val_mpjpe"] < 5000  # millimetres
     lines = (out / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "epoch,step,loss,lr,val_mpjpe,elapsed_s"
+    assert lines[0] == "epoch,step,loss,lr,val_mpjpe,val_p_mpjpe,val_pck3d,val_auc,elapsed_s"
     assert float(lines[-1].split(",")[2]) < float(lines[1].split(",")[2])  # training loss fell
     model = load(out / "best.safetensors")
     assert isinstance(model, ToyLifter) and model.cfg == LifterConfig(receptive_field=5)

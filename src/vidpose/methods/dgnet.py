@@ -1,7 +1,8 @@
 """DG-Net (Zhang et al., "Dynamical Graph Network for 3D human pose estimation", arXiv 2109.07353)
 and its fixed-graph baseline ``gcn-fixed``: 2D keypoint sequences -> root-relative 3D.
 
-A window of R = 3**n frames of H36M-17 2D joints (normalised screen coordinates,
+A window of R = 3**n frames of 2D joints (H36M-17, or the ``skeleton`` of the config: HumanEva-I's 15,
+MPI-INF-3DHP's 17) (normalised screen coordinates,
 plus a confidence channel with ``in_channels = 3``) is embedded per joint (C
 channels, plus a learned per-joint embedding), then n blocks, block i:
 
@@ -33,9 +34,13 @@ from typing import ClassVar
 from vidpose.methods.base import Method
 from vidpose.models.config import bad
 from vidpose.objectives.sequences import LiftAugment
+from vidpose.skeletons import get_skeleton
 
 
 INPUT_NORMS = ("screen", "person")
+# The joint layouts a lifter can be built for: H36M-17 (the shipped lifters, vidpose run --lift) and
+# the 3D datasets' own (HumanEva-I, MPI-INF-3DHP's test joints), scored in their protocols.
+LIFT_SKELETONS = ("h36m17", "humaneva15", "mpi_inf_3dhp17")
 SHIPPED = "dgnet_mocap"  # the shipped lifter: vidpose/weights/dgnet_mocap.safetensors (configs/dgnet_mocap.toml)
 
 
@@ -85,7 +90,8 @@ class LifterConfig(LiftAugment):
     """The fields every vidpose 2D->3D lifter shares (the ``[model]`` section)."""
 
     receptive_field: int = 27  # frames per window: 3**blocks
-    num_joints: int = 17  # H36M-17
+    skeleton: str = "h36m17"  # the 2D and 3D joint layout: h36m17, humaneva15 or mpi_inf_3dhp17 (LIFT_SKELETONS)
+    num_joints: int = 0  # the skeleton's joint count (0: taken from it)
     in_channels: int = 3  # 2: x, y; 3: x, y, confidence
     channels: int = 64
     dropout: float = 0.1
@@ -97,8 +103,13 @@ class LifterConfig(LiftAugment):
 
     def validate(self) -> None:
         check_receptive_field(self.receptive_field)
-        if self.num_joints != 17:
-            raise bad("num_joints", f"must be 17 (H36M-17, the lifters' skeleton), got {self.num_joints!r}")
+        if self.skeleton not in LIFT_SKELETONS:
+            raise bad("skeleton", f"must be one of {', '.join(LIFT_SKELETONS)}, got {self.skeleton!r}")
+        count = get_skeleton(self.skeleton).num_keypoints
+        if self.num_joints == 0:
+            self.num_joints = count
+        if self.num_joints != count:
+            raise bad("num_joints", f"must be {count} (the joints of skeleton {self.skeleton}), got {self.num_joints!r}")
         if self.in_channels not in (2, 3) or isinstance(self.in_channels, bool):
             raise bad("in_channels", f"must be 2 (x, y) or 3 (x, y, confidence), got {self.in_channels!r}")
         check_int(self.channels, "channels", 4, 4096)
@@ -118,7 +129,7 @@ class Config(LifterConfig):
     method: ClassVar[str] = "dgnet"
     dynamic: ClassVar[bool] = True
     embed: int = 16  # channels of the DSG/DTG affinity embeddings
-    top_k: int = 8  # DSG: neighbours per joint (0 = all 17)
+    top_k: int = 8  # DSG: neighbours per joint (0 = all joints)
     tau_spatial: float = 1.0  # DSG softmax temperature
     tau_temporal: float = 0.2  # DTG softmax temperature (on cosine similarities)
 
@@ -143,14 +154,13 @@ def _net_class():
     from torch import nn
 
     from vidpose.models.graph import SequenceLifter, SpatialGraphConv, TemporalGraphConv, skeleton_adjacency
-    from vidpose.skeletons import H36M17
 
     class GraphLifter(SequenceLifter):
         def __init__(self, cfg: Config) -> None:
             super().__init__()
             self.method, self.cfg = cfg.method, cfg
             c, dyn = cfg.channels, type(cfg).dynamic
-            adj = skeleton_adjacency(H36M17.links, cfg.num_joints)
+            adj = skeleton_adjacency(get_skeleton(cfg.skeleton).links, cfg.num_joints)
             self.embed = nn.Linear(cfg.in_channels, c)
             self.joint_embed = nn.Parameter(0.1 * torch.randn(cfg.num_joints, c))
 

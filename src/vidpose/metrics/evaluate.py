@@ -29,6 +29,7 @@ from vidpose.metrics import pose3d, temporal
 from vidpose.metrics.coco import finite_number
 from vidpose.metrics.keypoints import MAX_ABS, oks_matrix, sigmas_for
 from vidpose.metrics.mot import TrackedFrame, mot_metrics, occlusion_weights, weighted_oks_ap
+from vidpose.skeletons import SKELETONS
 
 METRICS_COCO = ("oks_ap",)
 METRICS_VIDEO = ("pck@0.2", "oks_ap", "w_ap", "jitter", "accel", "mota", "idf1", "idsw",
@@ -122,8 +123,6 @@ class VideoPoses:
 
 
 def _skeleton(d: dict, path: str) -> tuple[str, int]:
-    from vidpose.skeletons import SKELETONS
-
     sk = _get(d, "skeleton", path)
     name = _get(sk, "name", f"{path}: skeleton")
     if not isinstance(name, str) or not name:
@@ -496,20 +495,14 @@ def _npz_array(d: dict, key: str, path: str) -> np.ndarray:
 
 
 # The root (pelvis) of each 3D joint layout, for the default root alignment (MPJPE
-# protocol #1). A tuple of several joints means their mean (skeletons without a
-# pelvis joint: the hip midpoint, as vidpose.skeletons builds H36M's pelvis).
+# protocol #1): vidpose's skeletons' own (``Skeleton.root``; several joints = their mean,
+# the hip midpoint of skeletons without a pelvis joint), plus two layout names of files.
 ROOT_JOINTS: dict[str, tuple[int, ...]] = {
-    "h36m17": (0,),           # pelvis (VideoPose3D order)
-    "h36m": (0,),             # VideoPose3D's own layout name for the same 17 joints
-    "humaneva15": (0,),       # pelvis
-    "mpi_inf_3dhp17": (14,),  # pelvis of the 17 test joints
-    "mpi_inf_3dhp28": (4,),   # pelvis of the 28 joints
-    "coco17": (11, 12),       # left_hip, right_hip
-    "hie14": (8, 11),         # right_hip, left_hip
-    "blazepose33": (23, 24),  # left_hip, right_hip
+    **{name: sk.root for name, sk in SKELETONS.items()},
+    "h36m": (0,),             # VideoPose3D's own layout name for h36m17
+    "mpi_inf_3dhp28": (4,),   # pelvis of MPI-INF-3DHP's 28 joints
 }
-ROOT_JOINT_COUNTS = {"h36m17": 17, "h36m": 17, "humaneva15": 15, "mpi_inf_3dhp17": 17, "mpi_inf_3dhp28": 28,
-                     "coco17": 17, "hie14": 14, "blazepose33": 33}
+ROOT_JOINT_COUNTS = {**{name: sk.num_keypoints for name, sk in SKELETONS.items()}, "h36m": 17, "mpi_inf_3dhp28": 28}
 
 
 def _npz_skeleton(d: dict, path: str) -> str | None:

@@ -67,6 +67,9 @@ def sigmas_for(skeleton_name: str) -> np.ndarray:
     except ValueError as e:
         raise InputError(f"sigmas_for: {e}") from None
     table = {**_COCO_BY_NAME, **_EXTRA_BY_NAME}
+    missing = [n for n in sk.keypoints if n not in table]
+    if missing:
+        raise InputError(f"sigmas_for: skeleton {sk.name} has no OKS sigmas for {', '.join(missing)} (a 3D layout)")
     return np.array([table[n] for n in sk.keypoints], dtype=np.float64)
 
 

@@ -4,8 +4,10 @@ A sample is a window of ``model.cfg.receptive_field`` (odd) frames of one
 sequence's 2D joints around a centre frame (edges repeat the first/last frame),
 normalised to the image (``x / w * 2 - 1``, ``y / w * 2 - h / w``, as
 VideoPose3D), and the centre frame's 3D joints relative to the root joint
-(joint 0, the pelvis of H36M-17), in metres, in the camera frame (x right,
-y down, z forward).
+(the skeleton's root, ``Skeleton.root``: the pelvis, joint 0 of H36M-17 and
+HumanEva-I's 15, joint 14 of MPI-INF-3DHP's 17), in metres, in the camera frame
+(x right, y down, z forward). The model's ``skeleton`` (default h36m17) must be
+the layout of every sequence (``extra["skeleton"]``, h36m17 when absent).
 
 Sequences come in two kinds (:class:`~vidpose.data.annotations.Sequence3D`):
 
@@ -35,8 +37,10 @@ The model takes ``keypoints_2d`` (B, T, J, C) and returns (B, J, 3). A model con
 ``train_chunk = S > 1`` trains on S consecutive centre frames per sample (windows of R + S - 1
 frames, targets (B, S, J, 3), the model returning one prediction per centre frame): the
 frames the windows share are computed once. Loss: MPJPE
-(metres); validation: ``val_mpjpe`` in millimetres (lower is better) over every
-centre frame of the validation sequences.
+(metres); validation (:func:`lift_scores`, millimetres, over every centre frame of the
+validation sequences): ``val_mpjpe`` (protocol #1, picks the best checkpoint), ``val_p_mpjpe``
+(protocol #2, Procrustes-aligned per frame), ``val_pck3d`` (3DPCK at 150 mm) and ``val_auc``
+(MPI-INF-3DHP's conventions, :mod:`vidpose.metrics.pose3d`).
 """
 
 from __future__ import annotations
@@ -182,10 +186,10 @@ def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_per
     return out, conf
 
 
-def _h36m_pairs() -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
-    from vidpose.skeletons import H36M17
-
-    return H36M17.flip_permutation(), tuple(H36M17.flip_pairs)
+def root_of(joints: np.ndarray, root: tuple[int, ...]) -> np.ndarray:
+    """The root of (..., J, 3) joints, (..., 1, 3): the skeleton's root joint (``Skeleton.root``), or
+    the mean of its root joints."""
+    return joints[..., root[0]:root[0] + 1, :] if len(root) == 1 else joints[..., list(root), :].mean(-2, keepdims=True)
 
 
 # --- windows -----------------------------------------------------------------------------------
@@ -200,7 +204,9 @@ class SequenceWindows(_TorchDataset):
 
     def __init__(self, sequences: list, window: int, num_joints: int, source: str, max_samples: int = 0, *,
                  train: bool = False, aug: LiftAugment | None = None, seed: int = 0, in_channels: int = 2,
-                 chunk: int = 1) -> None:
+                 chunk: int = 1, skeleton: str = "h36m17") -> None:
+        from vidpose.skeletons import get_skeleton
+
         if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise InputError(f"model config: receptive_field must be odd and >= 1, got {window}")
         if in_channels not in (2, 3):
@@ -211,14 +217,21 @@ class SequenceWindows(_TorchDataset):
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise InputError(f"model config: train_chunk must be a positive integer, got {chunk!r}")
         self.chunk = int(chunk) if self.train else 1
-        self.flip_perm, self.limb_pairs = _h36m_pairs() if num_joints == 17 else (np.arange(num_joints), ())
-        if self.aug.swap and not self.limb_pairs:
-            raise InputError(f"{source}: left/right swaps need the H36M-17 skeleton, got {num_joints} joints")
+        sk = get_skeleton(skeleton)
+        if num_joints != sk.num_keypoints:
+            raise InputError(f"{source}: the model has {num_joints} joints, its skeleton {sk.name} {sk.num_keypoints}")
+        self.skeleton, self.root = sk.name, tuple(sk.root)
+        self.flip_perm, self.limb_pairs = sk.flip_permutation(), tuple(sk.flip_pairs)
         # Per sequence: "world" (joints_3d world, up axis) or "camera" (inputs, targets ready).
         self.world: list[tuple[np.ndarray, np.ndarray] | None] = []
         self.inputs, self.targets, self.names = [], [], []
         for si, s in enumerate(sequences):
             name = f"{s.subject}/{s.action}"
+            layout = (s.extra or {}).get("skeleton", "h36m17")
+            if layout != sk.name:
+                raise InputError(f"{source}: sequence {name} is in the {layout} layout, the model's skeleton is {sk.name} "
+                                 f"(build the lifter for the data's layout: model.skeleton = \"{layout}\"; a checkpoint "
+                                 f"of another skeleton cannot be trained or evaluated on it)")
             j3 = np.asarray(s.joints_3d, np.float64)
             if j3.ndim != 3 or j3.shape[1:] != (num_joints, 3) or len(j3) < 1:
                 raise InputError(f"{source}: sequence {name}: joints {j3.shape}, expected (T, {num_joints}, 3)")
@@ -233,7 +246,7 @@ class SequenceWindows(_TorchDataset):
                 else:
                     for c in range(EVAL_CAMERAS):
                         rng = np.random.default_rng([EVAL_CAMERA_SEED, zlib.crc32(name.encode()), c])
-                        cam = random_camera(rng, j3[:, 0], len(j3) // 2, up)
+                        cam = random_camera(rng, root_of(j3, self.root)[:, 0], len(j3) // 2, up)
                         xc, px = project(j3, cam)
                         self._add(f"{name}/cam{c}", self._eval_input(px, cam["width"], cam["height"], si * 100 + c),
                                   xc, None)
@@ -263,7 +276,7 @@ class SequenceWindows(_TorchDataset):
     def _add(self, name, inputs, j3, world) -> None:
         self.names.append(name)
         self.inputs.append(inputs)
-        self.targets.append((j3 - j3[:, :1]).astype(np.float32))
+        self.targets.append((j3 - root_of(j3, self.root)).astype(np.float32))
         self.world.append(world)
 
     def _eval_input(self, px: np.ndarray, w: float, h: float, stream: int) -> np.ndarray:
@@ -300,10 +313,10 @@ class SequenceWindows(_TorchDataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if self.world[s] is not None:
             j3, up = self.world[s]
-            cam = random_camera(rng, j3[idx, 0], h + c // 2, up)
+            cam = random_camera(rng, root_of(j3[idx], self.root)[:, 0], h + c // 2, up)
             xc, px = project(j3[idx], cam)
             w, hh = cam["width"], cam["height"]
-            target = (xc[h:h + c] - xc[h:h + c, :1]).astype(np.float32)
+            target = (xc[h:h + c] - root_of(xc[h:h + c], self.root)).astype(np.float32)
         else:
             j2, w, hh = self.inputs[s]
             px, target = j2[idx], self.targets[s][idx[h:h + c]]
@@ -342,10 +355,22 @@ def model_augment(model_cfg) -> LiftAugment:
                        float(getattr(model_cfg, "swap", 0.0)))
 
 
+def lift_scores(preds: list, targets: list) -> dict[str, float]:
+    """``val_mpjpe``, ``val_p_mpjpe`` (per-frame Procrustes), ``val_pck3d`` (150 mm) and ``val_auc``
+    (0..150 mm), millimetres, of root-relative predictions against targets (metres, (T, J, 3) each),
+    pooled over every frame."""
+    from vidpose.metrics import pose3d
+
+    p = 1000.0 * np.concatenate([np.asarray(x, np.float64).reshape(-1, *np.shape(x)[-2:]) for x in preds])
+    g = 1000.0 * np.concatenate([np.asarray(y, np.float64).reshape(-1, *np.shape(y)[-2:]) for y in targets])
+    return {"val_mpjpe": pose3d.mpjpe(p, g), "val_p_mpjpe": pose3d.p_mpjpe(p, g),
+            "val_pck3d": pose3d.pck3d(p, g), "val_auc": pose3d.auc(p, g)}
+
+
 class SequenceObjective(Objective):
     select = "val_mpjpe"
     higher_is_better = False
-    metric_keys = ("val_mpjpe",)
+    metric_keys = ("val_mpjpe", "val_p_mpjpe", "val_pck3d", "val_auc")
 
     def dataset(self, subset: str, train: bool) -> SequenceWindows:
         from vidpose.data.loaders import describe_source, load_sequences
@@ -354,7 +379,8 @@ class SequenceObjective(Objective):
         where = describe_source(d, subset) if d.root or d.ann_file else f"{d.dataset}/{subset}"
         return SequenceWindows(load_sequences(d, subset), m.receptive_field, m.num_joints, where, d.max_samples if train else d.max_val_samples,
                                train=train, aug=model_augment(m) if train else None, seed=self.cfg.run.seed,
-                               in_channels=int(getattr(m, "in_channels", 2)), chunk=int(getattr(m, "train_chunk", 1)))
+                               in_channels=int(getattr(m, "in_channels", 2)), chunk=int(getattr(m, "train_chunk", 1)),
+                               skeleton=str(getattr(m, "skeleton", "h36m17")))
 
     def loss(self, net, batch):
         loss = mpjpe_loss(net(batch["keypoints_2d"]), batch["joints_3d"])
@@ -363,22 +389,17 @@ class SequenceObjective(Objective):
     def validate(self, model, loader) -> dict[str, float]:
         import torch
 
-        err, n = 0.0, 0
         ds = getattr(loader, "dataset", None)
         if hasattr(model, "lift") and isinstance(ds, SequenceWindows) and not ds.train \
                 and len(ds.index) == sum(len(y) for y in ds.targets):
             # Every frame of every sequence: one dense pass per sequence (the same numbers, faster).
-            for x, y in zip(model.lift_many(ds.inputs), ds.targets):
-                e = (x - torch.from_numpy(y)).norm(dim=-1)
-                err += float(e.sum())
-                n += e.numel()
-            return {"val_mpjpe": 1000.0 * err / max(n, 1)}
+            return lift_scores([x.numpy() for x in model.lift_many(ds.inputs)], ds.targets)
+        preds, targets = [], []
         with torch.no_grad():
             for batch in loader:
-                e = (model(batch["keypoints_2d"]) - batch["joints_3d"]).norm(dim=-1)
-                err += float(e.sum())
-                n += e.numel()
-        return {"val_mpjpe": 1000.0 * err / max(n, 1)}
+                preds.append(model(batch["keypoints_2d"]).numpy())
+                targets.append(batch["joints_3d"].numpy())
+        return lift_scores(preds, targets)
 
     def data_identity(self) -> dict[str, Any]:
         return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,

@@ -39,6 +39,7 @@ from vidpose.data.readers._common import (
 )
 from vidpose.data.annotations import Sequence3D
 from vidpose.errors import InputError
+from vidpose.skeletons import MPI_INF_3DHP17
 
 MPI_INF_3DHP28_KEYPOINTS: tuple[str, ...] = (
     "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top",
@@ -49,7 +50,7 @@ MPI_INF_3DHP28_KEYPOINTS: tuple[str, ...] = (
 )
 # The 17 evaluation joints, as 0-based indices into the 28.
 MPI_INF_3DHP_TEST_JOINTS: tuple[int, ...] = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
-MPI_INF_3DHP17_KEYPOINTS: tuple[str, ...] = tuple(MPI_INF_3DHP28_KEYPOINTS[i] for i in MPI_INF_3DHP_TEST_JOINTS)
+MPI_INF_3DHP17_KEYPOINTS: tuple[str, ...] = MPI_INF_3DHP17.keypoints  # the 17 of the 28 (tested)
 
 _SEQ_RE = re.compile(r"^S(\d+)$")
 _SEQ2_RE = re.compile(r"^Seq(\d+)$")

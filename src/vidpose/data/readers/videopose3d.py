@@ -32,7 +32,7 @@ import numpy as np
 from vidpose.data.readers._common import as_array, as_int, fail, require_file
 from vidpose.data.annotations import Sequence3D
 from vidpose.errors import InputError
-from vidpose.skeletons import H36M17
+from vidpose.skeletons import H36M17, HUMANEVA15
 
 H36M_TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
@@ -40,11 +40,7 @@ H36M_KEPT_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18
 H36M_CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
 H36M17_KEYPOINTS: tuple[str, ...] = H36M17.keypoints
 
-HUMANEVA15_KEYPOINTS: tuple[str, ...] = (
-    "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
-    "right_elbow", "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip",
-    "right_knee", "right_ankle", "head",
-)
+HUMANEVA15_KEYPOINTS: tuple[str, ...] = HUMANEVA15.keypoints
 HUMANEVA_TRAIN_SUBJECTS: tuple[str, ...] = ("Train/S1", "Train/S2", "Train/S3")
 HUMANEVA_TEST_SUBJECTS: tuple[str, ...] = ("Validate/S1", "Validate/S2", "Validate/S3")
 HUMANEVA_CAMERA_IDS: tuple[str, ...] = ("C1", "C2", "C3")
