@@ -34,6 +34,7 @@ class DataConfig:
     teacher: str = ""
     clip_length: int = 1  # frames per sample for the clip objectives (odd; the centre frame is scored)
     camera_file: str = ""  # h36m: camera-parameters.json (vidpose.data.readers.h36m_cameras)
+    cameras: tuple[int, ...] = ()  # mpi-inf-3dhp: training cameras (empty: MPI_INF_3DHP_TRAIN_CAMERAS)
 
 
 def _path(cfg: DataConfig, template: str, subset: str, key: str) -> Path:
@@ -200,8 +201,10 @@ def load_dataset(cfg: DataConfig, subset: str) -> PoseDataset:
 
 # --- 3D sequences (2D -> 3D lifting) ---------------------------------------------------------
 
-H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")  # the standard protocol's split
-H36M_TEST_SUBJECTS = ("S9", "S11")
+HUMANEVA_ACTIONS = ("Walk", "Jog", "Box")  # VideoPose3D's HumanEva-I protocol: action names starting so
+MPI_INF_3DHP_TRAIN_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)  # the 8 training cameras of the usual protocol (VNect)
+MPI_INF_3DHP_TRAIN_RESOLUTION = (2048, 2048)  # (width, height) of every training camera
+MPI_INF_3DHP_TEST_RESOLUTION = {"TS5": (1920, 1080), "TS6": (1920, 1080)}  # TS1-TS4: 2048 x 2048 (studio)
 
 
 def _synth_3d(cfg: DataConfig, subset: str):
@@ -234,7 +237,7 @@ def _h36m(cfg: DataConfig, subset: str):
     """Human3.6M in VideoPose3D's npz layout: ann_file = data_3d_h36m.npz, image_root = its 2D
     detections npz (data_2d_h36m_*.npz), camera_file = camera-parameters.json; subsets train
     (S1, S5-S8) and test (S9, S11)."""
-    from vidpose.data.readers import read_h36m_npz
+    from vidpose.data.readers.videopose3d import H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, read_h36m_npz
 
     if subset not in ("train", "test"):
         raise InputError(f"config: data subset {subset!r} for h36m must be train or test (S1,S5-S8 / S9,S11)")
@@ -247,6 +250,76 @@ def _h36m(cfg: DataConfig, subset: str):
 
         path = _path(cfg, cfg.camera_file, subset, "camera_file")
         seqs = with_h36m_cameras(seqs, read_h36m_cameras(path), path)
+    return seqs
+
+
+def _humaneva(cfg: DataConfig, subset: str):
+    """HumanEva-I in VideoPose3D's npz layout and protocol: ann_file = data_3d_humaneva15.npz,
+    image_root = a 2D npz of the same layout (data_2d_humaneva15_gt.npz or a detector's); subsets
+    train (Train/S1-S3) and test (Validate/S1-S3), actions Walk, Jog and Box (``HUMANEVA_ACTIONS``),
+    15 joints (skeleton humaneva15). The files have no cameras: each sequence's camera is fitted to its
+    2D and 3D (:func:`~vidpose.data.readers.videopose3d.with_fitted_cameras`), giving camera-frame 3D."""
+    from vidpose.data.readers.videopose3d import (HUMANEVA_TEST_SUBJECTS, HUMANEVA_TRAIN_SUBJECTS, read_humaneva_npz,
+                                                  with_fitted_cameras)
+
+    if subset not in ("train", "test"):
+        raise InputError(f"config: data subset {subset!r} for humaneva must be train or test "
+                         "(Train/S1-S3 / Validate/S1-S3)")
+    if not cfg.image_root:
+        raise InputError("config: data.image_root must name HumanEva-I's 2D npz (e.g. data_2d_humaneva15_gt.npz) "
+                         "for dataset 'humaneva': the cameras are fitted to it")
+    want = HUMANEVA_TRAIN_SUBJECTS if subset == "train" else HUMANEVA_TEST_SUBJECTS
+    p2 = _path(cfg, cfg.image_root, subset, "image_root")
+    seqs = read_humaneva_npz(_path(cfg, cfg.ann_file, subset, "ann_file"), p2)
+    seqs = [s for s in seqs if s.subject in want and s.action.startswith(HUMANEVA_ACTIONS)]
+    if not seqs:
+        raise InputError(f"{p2}: no {subset} sequences (subjects {', '.join(want)}, actions "
+                         f"{', '.join(HUMANEVA_ACTIONS)}) with 2D")
+    out = with_fitted_cameras(seqs, p2)
+    for s in out:
+        s.extra["skeleton"] = "humaneva15"
+    return out
+
+
+def _valid_runs(s, valid) -> list:
+    """The runs of consecutive valid frames of a test sequence, each its own sequence (``action`` =
+    ``frames<first>-<last>``, 0-based; ``extra["first_frame"]``)."""
+    import numpy as np
+
+    from vidpose.data.annotations import Sequence3D
+
+    edges = np.flatnonzero(np.diff(np.r_[0, valid.astype(np.int8), 0]))
+    out = []
+    for a, b in zip(edges[::2], edges[1::2]):
+        out.append(Sequence3D(subject=s.subject, action=f"frames{a}-{b - 1}", camera=s.camera,
+                              joints_3d=s.joints_3d[a:b], joints_2d=s.joints_2d[a:b], fps=s.fps,
+                              camera_params=s.camera_params, extra={**s.extra, "first_frame": int(a)}))
+    return out
+
+
+def _mpi_inf_3dhp(cfg: DataConfig, subset: str):
+    """MPI-INF-3DHP (root = the folder with S1..S8 and mpi_inf_3dhp_test_set) in its usual protocol:
+    train = S1-S8 (every Seq) through the cameras ``data.cameras`` (default
+    ``MPI_INF_3DHP_TRAIN_CAMERAS``), ``annot3``; test = TS1-TS6, valid frames only (each run of
+    consecutive valid frames a sequence), ``univ_annot3`` as the official evaluation scores. The 17
+    test joints (skeleton mpi_inf_3dhp17, root = pelvis, joint 14); millimetres -> metres."""
+    from vidpose.data.readers.mpi_inf_3dhp import read_mpi_inf_3dhp, read_mpi_inf_3dhp_test
+
+    if subset == "train":
+        seqs = read_mpi_inf_3dhp(_root(cfg), cameras=cfg.cameras or MPI_INF_3DHP_TRAIN_CAMERAS, joints_17=True)
+        for s in seqs:
+            s.camera_params = dict(zip(("width", "height"), map(float, MPI_INF_3DHP_TRAIN_RESOLUTION)))
+    elif subset == "test":
+        seqs = []
+        for s in read_mpi_inf_3dhp_test(_root(cfg), universal=True):
+            w, h = MPI_INF_3DHP_TEST_RESOLUTION.get(s.subject, MPI_INF_3DHP_TRAIN_RESOLUTION)
+            s.camera_params = {"width": float(w), "height": float(h)}
+            seqs += _valid_runs(s, s.extra["valid"])
+    else:
+        raise InputError(f"config: data subset {subset!r} for mpi-inf-3dhp must be train or test (S1-S8 / TS1-TS6)")
+    for s in seqs:
+        s.joints_3d = s.joints_3d / 1000.0
+        s.extra["skeleton"] = "mpi_inf_3dhp17"
     return seqs
 
 
@@ -300,6 +373,8 @@ def _mocap(cfg: DataConfig, subset: str):
 SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
     "synth-3d": _synth_3d,
     "h36m": _h36m,
+    "humaneva": _humaneva,
+    "mpi-inf-3dhp": _mpi_inf_3dhp,
     "mocap": _mocap,
     "mocap+synth-3d": _mocap_synth_3d,
 }

@@ -184,3 +184,80 @@ def read_humaneva_npz(data_3d_path: str | Path, data_2d_path: str | Path | None 
         data_3d_path, data_2d_path, joints_full=None, kept=None, num_joints=15,
         layout="humaneva15", fps=60.0, camera_ids=HUMANEVA_CAMERA_IDS,
     )
+
+
+# --- HumanEva-I cameras ---------------------------------------------------------------------
+
+HUMANEVA_RESOLUTION = (640, 480)  # (width, height) of HumanEva-I's colour cameras C1..C3
+CAMERA_FIT_MAX_PX = 0.05  # largest accepted median reprojection error of a fitted camera, x image width
+
+
+def fit_camera(world: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray | float]:
+    """The pinhole camera that projects ``world`` (N, 3) onto ``pixels`` (N, 2): the direct linear
+    transform (normalised points, SVD), split into intrinsics and rotation (RQ). Returns
+    ``intrinsics`` (3, 3), ``R`` (3, 3), ``t`` (3,) (``camera = R world + t``, the world's unit) and
+    ``error_px``, the median reprojection error. Lens distortion is not modelled."""
+    X = np.asarray(world, np.float64).reshape(-1, 3)
+    u = np.asarray(pixels, np.float64).reshape(-1, 2)
+    if len(X) < 6:
+        raise ValueError(f"a camera needs at least 6 points, got {len(X)}")
+
+    def normaliser(p: np.ndarray) -> np.ndarray:  # Hartley: centred, mean distance sqrt(dim)
+        c = p.mean(0)
+        s = np.sqrt(p.shape[1]) / max(float(np.linalg.norm(p - c, axis=1).mean()), 1e-12)
+        T = np.eye(p.shape[1] + 1)
+        T[:-1, :-1] *= s
+        T[:-1, -1] = -s * c
+        return T
+
+    T3, T2 = normaliser(X), normaliser(u)
+    Xn = (np.c_[X, np.ones(len(X))] @ T3.T)
+    un = (np.c_[u, np.ones(len(u))] @ T2.T)[:, :2]
+    z = np.zeros_like(Xn)
+    A = np.concatenate([np.c_[Xn, z, -un[:, :1] * Xn], np.c_[z, Xn, -un[:, 1:] * Xn]])
+    P = np.linalg.inv(T2) @ np.linalg.svd(A, full_matrices=False)[2][-1].reshape(3, 4) @ T3
+    M = P[:, :3]
+    if abs(np.linalg.det(M)) < 1e-12 * max(np.abs(M).max(), 1e-300) ** 3:
+        raise ValueError("degenerate point configuration (the 3D points do not span a volume)")
+    P = P * np.sign(np.linalg.det(M))  # points in front of the camera have positive depth
+    # RQ of M (K upper triangular, R orthonormal) through the QR of its row- and column-reversed transpose.
+    flip = np.eye(3)[::-1]
+    q, r = np.linalg.qr((flip @ P[:, :3]).T)
+    K, R = flip @ r.T @ flip, flip @ q.T
+    d = np.diag(np.sign(np.diag(K)))
+    K, R = K @ d, d @ R
+    t = np.linalg.solve(K, P[:, 3])
+    cam = X @ R.T + t
+    proj = (np.c_[cam[:, :2] / cam[:, 2:], np.ones(len(cam))] @ (K / K[2, 2]).T)[:, :2]
+    return {"intrinsics": K / K[2, 2], "R": R, "t": t, "error_px": float(np.median(np.linalg.norm(proj - u, axis=1)))}
+
+
+def with_fitted_cameras(sequences: list[Sequence3D], source: str | Path,
+                        resolution: tuple[int, int] = HUMANEVA_RESOLUTION) -> list[Sequence3D]:
+    """Camera-frame sequences from world 3D and one camera's 2D each (VideoPose3D's HumanEva-I files
+    carry no cameras): every (subject, action, camera) gets the camera :func:`fit_camera` finds from
+    its own frames, its 3D in that camera's frame and ``camera_params`` (``intrinsics``, ``R``, ``t``,
+    ``width``, ``height``; ``extra["camera_fit_px"]`` the median reprojection error). Sequences
+    without 2D are left out; a fit worse than ``CAMERA_FIT_MAX_PX`` of the image width is an error
+    naming ``source`` and the sequence (2D and 3D that no single camera relates)."""
+    w, h = resolution
+    out = []
+    for s in sequences:
+        if s.joints_2d is None:
+            continue
+        where = f"positions_2d[{s.subject!r}][{s.action!r}][{s.camera}]"
+        try:
+            cam = fit_camera(s.joints_3d, s.joints_2d)
+        except (ValueError, np.linalg.LinAlgError) as e:
+            raise fail(source, where, f"no camera fits its 2D to the 3D ({e})") from None
+        if not cam["error_px"] <= CAMERA_FIT_MAX_PX * w:
+            raise fail(source, where, f"no camera fits its 2D to the 3D: median reprojection error "
+                                      f"{cam['error_px']:.1f} px (more than {CAMERA_FIT_MAX_PX:.0%} of the "
+                                      f"{w} px image; 2D of another sequence or layout?)")
+        j3 = np.asarray(s.joints_3d, np.float64) @ cam["R"].T + cam["t"]
+        extra = {**s.extra, "camera_fit_px": cam["error_px"]}
+        out.append(Sequence3D(subject=s.subject, action=s.action, camera=s.camera, joints_3d=j3,
+                              joints_2d=s.joints_2d, fps=s.fps, extra=extra,
+                              camera_params={"intrinsics": cam["intrinsics"], "R": cam["R"], "t": cam["t"],
+                                             "width": float(w), "height": float(h)}))
+    return out
