@@ -268,6 +268,36 @@ def test_a_lifter_trains_on_mpi_inf_3dhp_and_scores_3dpck(tmp_path):
     assert all(np.abs(y[:, 14]).max() == 0 and np.abs(y[:, 0]).max() > 0.1 for y in w.targets)
 
 
+def test_a_checkpoint_is_evaluated_with_vidpose_eval(tmp_path):
+    """predict (the run's config, a checkpoint) -> .npz -> vidpose eval's scoring: the same numbers."""
+    from vidpose.bench.dgnet import predict
+    from vidpose.metrics.evaluate import evaluate
+
+    _write_3dhp(tmp_path)
+    cfg = load_config(_train_toml(tmp_path, "tcn", f'dataset = "mpi-inf-3dhp"\nroot = "{tmp_path}"', "mpi_inf_3dhp17"))
+    train(cfg, quiet=True)
+    run = tmp_path / "run"
+    scores = predict(run / "best.safetensors", run / "config.toml", "test", tmp_path / "pred.npz")
+    with np.load(tmp_path / "pred.npz") as z:
+        assert z["pred"].shape == z["gt"].shape == (54, 17, 3) and str(z["skeleton"]) == "mpi_inf_3dhp17"
+        assert z["sequence"][0] == "TS1/frames1-11" and z["frame"][:3].tolist() == [1, 2, 3]
+        assert z["frame"][11] == 14  # the second run of valid frames starts after the invalid 12, 13
+    raw = evaluate(tmp_path / "pred.npz", None, ["mpjpe", "p_mpjpe", "pck3d", "auc"], root_joint="none")
+    assert raw == pytest.approx({k[4:]: v for k, v in scores.items()}, rel=1e-5)
+    notes: list[str] = []
+    aligned = evaluate(tmp_path / "pred.npz", None, ["mpjpe", "pck3d"], notes=notes)  # the default: root-aligned
+    assert "joint 14 (pelvis) of mpi_inf_3dhp17" in notes[0] and 0 < aligned["mpjpe"] < 2000
+    # a checkpoint of another skeleton is refused by name
+    _write_humaneva(tmp_path)
+    (tmp_path / "he").mkdir()
+    he = _train_toml(tmp_path / "he", "tcn", (f'dataset = "humaneva"\nroot = "{tmp_path}"\nann_file = '
+                                               '"data_3d_humaneva15.npz"\nimage_root = "data_2d_humaneva15_gt.npz"'),
+                     "humaneva15")
+    with pytest.raises(InputError, match="humaneva15 layout, the model's skeleton is mpi_inf_3dhp17"):
+        predict(run / "best.safetensors", he, "test", tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_perfect_predictions_score_zero_and_full_3dpck(tmp_path):
     _write_3dhp(tmp_path)
     w = SequenceWindows(load_sequences(DataConfig(dataset="mpi-inf-3dhp", root=str(tmp_path)), "test"), 3, 17,
@@ -302,3 +332,12 @@ def test_lifter_config_skeletons():
         build("tcn", skeleton="coco17")
     with pytest.raises(InputError, match="model.num_joints must be 15 .the joints of skeleton humaneva15., got 17"):
         build("dgnet", skeleton="humaneva15", num_joints=17)
+
+
+def test_the_skeleton_and_cameras_enter_the_config_hash_only_when_set():
+    """Keys added after the shipped lifters were trained leave their recorded config hashes as they were
+    at the old meaning (h36m17, no camera choice), and change the hash when set."""
+    base = load_config("configs/dgnet_mocap.toml")
+    assert load_config("configs/dgnet_mocap.toml", ["model.skeleton=h36m17", "data.cameras=[]"]).sha256() == base.sha256()
+    assert load_config("configs/dgnet_mocap.toml", ["model.skeleton=humaneva15"]).sha256() != base.sha256()
+    assert load_config("configs/dgnet_mocap.toml", ["data.cameras=0,1"]).sha256() != base.sha256()

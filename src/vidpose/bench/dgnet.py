@@ -32,6 +32,8 @@ docs/lifting.md). A row whose weights are missing is listed in ``missing_weights
 ``python -m vidpose.bench.dgnet ship RUN_DIR DEST 'COMMAND'`` turns a training run into a
 shipped float16 weight file with its provenance; ``per-clip WEIGHTS`` and ``video-gt2d WEIGHTS``
 are the diagnoses of docs/lifting.md (error per mocap clip; part (b) from ground-truth 2D).
+``predict WEIGHTS CONFIG SUBSET OUT.npz`` (:func:`predict`) lifts a dataset's subset (Human3.6M,
+HumanEva-I, MPI-INF-3DHP in their protocols) into an .npz that ``vidpose eval`` scores.
 """
 
 from __future__ import annotations
@@ -116,6 +118,7 @@ def _throughput(model, inputs: list, runs: int) -> float:
 
 VIDEO_QUICK_CLIPS = 2
 VIDEO_FULL_CLIPS = 6  # of the 24 synth-single test clips: BlazePose on all of them takes too long for a CPU bench
+VIDEO_RENDERER = 2  # the video rows' recorded numbers (docs/lifting.md) are on renderer-2 clips
 BLAZEPOSE_MODEL = "full"
 
 
@@ -155,7 +158,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     from vidpose.objectives.sequences import normalize_screen
 
     n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
-    root = ensure_test_clips(n)
+    root = ensure_test_clips(n, VIDEO_RENDERER)
     anns = sorted((root / SUBSET).glob(f"{SUBSET}_*/annotations.json"))
     anns = anns[:n] if n else anns
     bp_runs, dg_runs, gt_runs, frames = [], [], [], 0
@@ -312,7 +315,7 @@ def video_ground_truth_2d(weights: str | Path, quick: bool = False) -> dict:
     torch.set_num_threads(THREADS)
     model = load(weights)
     n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
-    anns = sorted((ensure_test_clips(n) / SUBSET).glob(f"{SUBSET}_*/annotations.json"))[:n]
+    anns = sorted((ensure_test_clips(n, VIDEO_RENDERER) / SUBSET).glob(f"{SUBSET}_*/annotations.json"))[:n]
     preds, gts, out = [], [], {}
     for a in anns:
         ann = read_json(a)
@@ -328,6 +331,42 @@ def video_ground_truth_2d(weights: str | Path, quick: bool = False) -> dict:
             _video_scores(preds[-1:], gts[-1:])["p_mpjpe_mm"], 1)
     out["all"] = {k: round(v, 3) for k, v in _video_scores(preds, gts).items()}
     return out
+
+
+def predict(weights: str | Path, config: str | Path, subset: str, out: str | Path) -> dict[str, float]:
+    """Lift every frame of ``subset`` of the dataset a training config names (its ``[data]`` section,
+    e.g. the run's ``config.toml``; Human3.6M, HumanEva-I and MPI-INF-3DHP in their protocols: see
+    ``vidpose.data.loaders``) with the lifter ``weights``, and write ``out`` (.npz) for ``vidpose
+    eval --gt OUT --metric mpjpe,p_mpjpe,pck3d,auc``: ``pred`` and ``gt`` (N, J, 3) millimetres relative
+    to the root (the model's output as it is, the ground truth's root at 0), ``skeleton`` (the
+    lifter's; InputError when the data's layout is another), ``sequence`` and ``frame`` (N,) naming
+    each row. Returns :func:`~vidpose.objectives.sequences.lift_scores` of the same frames."""
+    import torch
+
+    from vidpose.data.loaders import load_sequences
+    from vidpose.io.atomic import atomic_path
+    from vidpose.methods.dgnet import load_lifter
+    from vidpose.objectives.sequences import SequenceWindows, lift_scores
+    from vidpose.training.config import load_config
+
+    torch.set_num_threads(THREADS)
+    data = load_config(config).data
+    model = load_lifter(str(weights))
+    m = model.cfg
+    seqs = load_sequences(data, subset)
+    ds = SequenceWindows(seqs, m.receptive_field, m.num_joints, f"{data.dataset}/{subset}",
+                         in_channels=m.in_channels, skeleton=m.skeleton)
+    preds = [y.numpy() for y in model.lift_many(ds.inputs)]
+    first = [int(seqs[i].extra.get("first_frame", 0)) for i in ds.sequence_index]
+    arrays = {"pred": 1000.0 * np.concatenate(preds), "gt": 1000.0 * np.concatenate(ds.targets).astype(np.float64),
+              "skeleton": np.array(m.skeleton),
+              "sequence": np.array([n for n, y in zip(ds.names, ds.targets) for _ in range(len(y))]),
+              "frame": np.concatenate([f + np.arange(len(y)) for f, y in zip(first, ds.targets)])}
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return lift_scores(preds, ds.targets)
 
 
 def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
@@ -354,7 +393,10 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
             print(subset, per_clip(sys.argv[2], subset))
     elif len(sys.argv) >= 3 and sys.argv[1] == "video-gt2d":
         print(video_ground_truth_2d(sys.argv[2]))
+    elif len(sys.argv) == 6 and sys.argv[1] == "predict":
+        print(predict(*sys.argv[2:6]))
     else:
         sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'\n"
                  "       python -m vidpose.bench.dgnet per-clip WEIGHTS      (MPJPE per mocap clip)\n"
-                 "       python -m vidpose.bench.dgnet video-gt2d WEIGHTS    (part (b) from ground-truth 2D)")
+                 "       python -m vidpose.bench.dgnet video-gt2d WEIGHTS    (part (b) from ground-truth 2D)\n"
+                 "       python -m vidpose.bench.dgnet predict WEIGHTS CONFIG SUBSET OUT.npz   (for vidpose eval)")

@@ -225,6 +225,7 @@ class SequenceWindows(_TorchDataset):
         # Per sequence: "world" (joints_3d world, up axis) or "camera" (inputs, targets ready).
         self.world: list[tuple[np.ndarray, np.ndarray] | None] = []
         self.inputs, self.targets, self.names = [], [], []
+        self.sequence_index: list[int] = []  # per entry: its sequence in ``sequences``
         for si, s in enumerate(sequences):
             name = f"{s.subject}/{s.action}"
             layout = (s.extra or {}).get("skeleton", "h36m17")
@@ -242,13 +243,13 @@ class SequenceWindows(_TorchDataset):
                 if up.shape != (3,) or not np.isclose(np.linalg.norm(up), 1.0):
                     raise InputError(f"{source}: sequence {name}: extra['up'] must be a unit 3-vector, got {up}")
                 if self.train:
-                    self._add(name, None, j3, (j3, up))
+                    self._add(si, name, None, j3, (j3, up))
                 else:
                     for c in range(EVAL_CAMERAS):
                         rng = np.random.default_rng([EVAL_CAMERA_SEED, zlib.crc32(name.encode()), c])
                         cam = random_camera(rng, root_of(j3, self.root)[:, 0], len(j3) // 2, up)
                         xc, px = project(j3, cam)
-                        self._add(f"{name}/cam{c}", self._eval_input(px, cam["width"], cam["height"], si * 100 + c),
+                        self._add(si, f"{name}/cam{c}", self._eval_input(px, cam["width"], cam["height"], si * 100 + c),
                                   xc, None)
                 continue
             j2 = s.joints_2d
@@ -262,9 +263,9 @@ class SequenceWindows(_TorchDataset):
             if "width" not in cp or "height" not in cp:
                 raise InputError(f"{source}: sequence {name} has no image size (camera_params)")
             if self.train:
-                self._add(name, (j2, float(cp["width"]), float(cp["height"])), j3, None)
+                self._add(si, name, (j2, float(cp["width"]), float(cp["height"])), j3, None)
             else:
-                self._add(name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100), j3, None)
+                self._add(si, name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100), j3, None)
         # A sample: `chunk` consecutive centre frames (the window grows by chunk - 1 frames).
         self.index = [(i, t) for i, y in enumerate(self.targets) for t in range(0, len(y), self.chunk)]
         if max_samples and len(self.index) > max_samples:  # evenly spread over every sequence
@@ -273,7 +274,8 @@ class SequenceWindows(_TorchDataset):
         if not self.index:
             raise InputError(f"{source}: no frames to train on")
 
-    def _add(self, name, inputs, j3, world) -> None:
+    def _add(self, si, name, inputs, j3, world) -> None:
+        self.sequence_index.append(si)
         self.names.append(name)
         self.inputs.append(inputs)
         self.targets.append((j3 - root_of(j3, self.root)).astype(np.float32))
