@@ -16,6 +16,7 @@ from vidpose.errors import InputError
 from vidpose.methods import build, load
 from vidpose.objectives.sequences import SequenceWindows, lift_scores
 from vidpose.skeletons import HUMANEVA15, MPI_INF_3DHP17
+from vidpose.stages.lift_dgnet import DGNetLift
 from vidpose.training.config import load_config
 from vidpose.training.trainer import train
 
@@ -149,6 +150,8 @@ def test_lifters_train_and_evaluate_on_humaneva(tmp_path, method):
     assert 0 < metrics["val_p_mpjpe"] <= metrics["val_mpjpe"] < 2000 and 0 <= metrics["val_pck3d"] <= 1
     model = load(tmp_path / "run" / "best.safetensors")
     assert model.cfg.skeleton == "humaneva15" and model.cfg.num_joints == 15
+    with pytest.raises(InputError, match="--lift dgnet: lifter .* is built for the humaneva15 joints .15., this needs a h36m17"):
+        DGNetLift(str(tmp_path / "run" / "best.safetensors"))  # vidpose run lifts H36M-17 2D
     assert model.lift(torch.zeros(5, 15, 3)).shape == (5, 15, 3)
     # held out: no Validate subject is in the training data the checkpoint was made from
     windows = SequenceWindows(load_sequences(cfg.data, "train"), 3, 15, "he/train", skeleton="humaneva15", train=True)
@@ -277,7 +280,9 @@ def test_a_checkpoint_is_evaluated_with_vidpose_eval(tmp_path):
     cfg = load_config(_train_toml(tmp_path, "tcn", f'dataset = "mpi-inf-3dhp"\nroot = "{tmp_path}"', "mpi_inf_3dhp17"))
     train(cfg, quiet=True)
     run = tmp_path / "run"
-    scores = predict(run / "best.safetensors", run / "config.toml", "test", tmp_path / "pred.npz")
+    scores = predict(run / "last.safetensors", run / "config.toml", "test", tmp_path / "pred.npz")
+    last = dict(zip(*[r.split(",") for r in (run / "metrics.csv").read_text().splitlines()[::2]]))
+    assert all(float(last[k]) == pytest.approx(v, rel=1e-6) for k, v in scores.items())  # the training log's
     with np.load(tmp_path / "pred.npz") as z:
         assert z["pred"].shape == z["gt"].shape == (54, 17, 3) and str(z["skeleton"]) == "mpi_inf_3dhp17"
         assert z["sequence"][0] == "TS1/frames1-11" and z["frame"][:3].tolist() == [1, 2, 3]

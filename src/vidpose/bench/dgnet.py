@@ -351,7 +351,7 @@ def predict(weights: str | Path, config: str | Path, subset: str, out: str | Pat
 
     torch.set_num_threads(THREADS)
     data = load_config(config).data
-    model = load_lifter(str(weights))
+    model = load_lifter(str(weights), skeleton=None)
     m = model.cfg
     seqs = load_sequences(data, subset)
     ds = SequenceWindows(seqs, m.receptive_field, m.num_joints, f"{data.dataset}/{subset}",

@@ -51,15 +51,20 @@ def shipped_path():
     return weights_dir() / f"{SHIPPED}.safetensors"
 
 
-def load_lifter(spec: str = "dgnet"):
+def load_lifter(spec: str = "dgnet", skeleton: str | None = "h36m17"):
     """A 2D->3D lifter in eval mode: ``"dgnet"`` (the shipped one) or a checkpoint path; InputError
-    naming ``spec`` when it is not a lifter."""
+    naming ``spec`` when it is not a lifter, or (``skeleton`` not None) not one for the caller's joint
+    layout (``vidpose run --lift`` feeds H36M-17; None: any, e.g. a dataset's own)."""
     from vidpose.errors import InputError
     from vidpose.methods import load
 
     model = load(shipped_path() if spec == "dgnet" else spec)
     if not hasattr(model, "forward_valid"):
         raise InputError(f"lifter {spec!r} is a {getattr(model, 'method', '?')} model, not a 2D->3D lifter")
+    built = getattr(model.cfg, "skeleton", "h36m17")
+    if skeleton is not None and built != skeleton:
+        raise InputError(f"lifter {spec!r} is built for the {built} joints ({model.cfg.num_joints}), "
+                         f"this needs a {skeleton} lifter")
     return model
 
 
