@@ -118,6 +118,40 @@ def test_an_injected_left_right_swap_is_undone():
     assert stage.swaps == 3
 
 
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
+def test_a_legs_only_swap_is_undone_and_the_rest_left_alone(online):
+    """The full model often swaps the legs alone (a person seen from the side): a run of frames with
+    the legs (and only the legs) swapped is swapped back, per body part; arms and face stay."""
+    frames, truth = _frames(20, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
+    legs = BLAZEPOSE33.flip_groups()["legs"]
+    perm = np.arange(33)
+    perm[legs.reshape(-1)] = legs[:, ::-1].reshape(-1)
+    for i in range(6, 11):
+        frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+    stage = FlowRefineStage(n=2, online=online, propagate=False)
+    out = _run(stage, frames)
+    for f, t in zip(out, truth):
+        assert np.linalg.norm(f.persons[0].keypoints[:, :2] - t, axis=1).max() < 3.0, f.index
+    assert stage.part_swaps == {"legs": 5} and stage.swaps == 5
+
+
+def test_left_right_uses_the_raw_joints_so_a_wrong_swap_does_not_spread():
+    """Left/right states come from the estimator's raw joints (dynamic programming over the track), not
+    from the previous decision: a track with no swap at all is never changed, and the offline stage
+    waits ``side_lag`` frames before deciding (its output delay)."""
+    frames, _ = _frames(30, shift=(2.0, 1.0), noise=1.0, skeleton=BLAZEPOSE33)
+    stage = FlowRefineStage(n=2, online=False, propagate=False, side_lag=6)
+    assert stage.future == 6
+    out = []
+    for f in frames:
+        got = stage.process(f)
+        assert [g.index for g in got] == ([f.index - 6] if f.index >= 6 else [])
+        out += got
+    out += stage.finish()
+    assert stage.swaps == 0 and [f.index for f in out] == list(range(30))
+    assert BLAZEPOSE33.flip_groups().keys() == {"face", "arms", "legs"}
+
+
 def test_pooling_moves_a_joint_to_the_evidence_of_its_neighbours():
     """Heatmaps whose peak is at the truth in the neighbours but displaced in the centre frame:
     the pooled map pulls the centre frame's joint towards the truth."""

@@ -315,9 +315,66 @@ class _Seen:
     """What the flow stage keeps of one person in one frame (frames passed on are changed by later
     stages, so the stage keeps its own copies)."""
 
-    keypoints: np.ndarray  # (K, 3) native skeleton, image pixels (after left/right, before pooling)
-    probs: np.ndarray | None  # (h, w, K) heatmap probabilities
+    keypoints: np.ndarray  # (K, 3) native skeleton, image pixels (left/right as decided, before pooling)
+    probs: np.ndarray | None  # (h, w, K) heatmap probabilities, left/right as decided
     to_img: np.ndarray | None  # (2, 3) heatmap grid -> image
+    raw: np.ndarray | None = None  # (K, 3) the estimator's keypoints (before any left/right swap)
+    raw_probs: np.ndarray | None = None
+    perm: np.ndarray | None = None  # the left/right permutation applied to raw (None: identity)
+
+    def __post_init__(self) -> None:
+        self.raw, self.raw_probs = self.keypoints, self.probs
+
+    def set_perm(self, perm: np.ndarray) -> None:
+        """Apply the left/right permutation ``perm`` (K,) to the raw keypoints and heatmaps."""
+        if (perm == np.arange(len(perm))).all():
+            perm = None
+        if perm is None and self.perm is None or perm is not None and self.perm is not None and (perm == self.perm).all():
+            return
+        self.perm = perm
+        self.keypoints = self.raw if perm is None else self.raw[perm]
+        if self.raw_probs is not None:
+            self.probs = self.raw_probs if perm is None else self.raw_probs[..., perm]
+
+
+class _SideChain:
+    """Left/right states of one body part of one track, chosen by dynamic programming (Viterbi):
+    state 1 = the estimator's left and right swapped. A swapped frame costs ``swap_cost``; going from
+    frame t-1 to t costs the mean distance (in person sizes) between frame t's joints carried back
+    along the flow and frame t-1's joints, compared as the two states say (same sides when both
+    states agree, swapped sides otherwise). Costs use the estimator's raw joints only, so a wrong
+    decision never feeds later ones; a swap held against the evidence of the raw joints gets dearer
+    with every frame (no self-confirming chains)."""
+
+    def __init__(self, first: int, swap_cost: float) -> None:
+        self.swap_cost = swap_cost
+        self.last = first
+        self.cost = np.array([0.0, swap_cost])
+        self.back: dict[int, np.ndarray] = {}  # frame -> best previous state for each state
+
+    def step(self, t: int, same: float, swapped: float) -> None:
+        """Frame t (= last + 1) with the transition distances ``same`` and ``swapped`` (0 and 0 when
+        there is no evidence)."""
+        stay = self.cost + np.array([same, same])  # previous state == state
+        cross = self.cost[::-1] + np.array([swapped, swapped])  # previous state != state
+        best = np.where(stay <= cross, np.array([0, 1]), np.array([1, 0]))
+        self.cost = np.minimum(stay, cross) + np.array([0.0, self.swap_cost])
+        self.cost -= self.cost.min()
+        self.back[t] = best
+        self.last = t
+        for old in [f for f in self.back if f < t - 64]:
+            del self.back[old]
+
+    def states(self, since: int) -> dict[int, int]:
+        """The best path's states of frames max(since, chain start)..last."""
+        s = int(np.argmin(self.cost))
+        out = {self.last: s}
+        f = self.last
+        while f > since and f in self.back:
+            s = int(self.back[f][s])
+            f -= 1
+            out[f] = s
+        return out
 
 
 class FlowRefineStage(WindowStage):
@@ -336,21 +393,24 @@ class FlowRefineStage(WindowStage):
     joint moves to the pooled map's confidence-weighted peak near its current estimate. ``online`` uses past frames only (no delay); offline uses a centred window
     (output delayed by n frames).
 
-    Left/right consistency: before pooling, a frame whose left/right joints match the previous
-    frame (followed along the flow) better when swapped is swapped back, keypoints and heatmaps.
+    Left/right consistency: before pooling, each body part (face, arms, legs) of a frame whose
+    left/right joints match the previous frame (followed along the flow) better when swapped is
+    swapped back, keypoints and heatmaps (a per-frame model often swaps the legs alone).
     """
 
     def __init__(self, n: int = 3, online: bool = False, pool_weights: np.ndarray | None = None,
                  flow=None, left_right: bool = True, search: int = 4, min_confidence: float = 0.2,
                  propagate: bool = True, pooling: str = "learned", backward_flow: str = "invert",
-                 flow_regions: bool = True, lattice: int = 5) -> None:
+                 flow_regions: bool = True, lattice: int = 5, swap_cost: float = 0.03, side_lag: int = 8) -> None:
         from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
 
         super().__init__()
         self.n, self.online = int(n), bool(online)
         self.name = "flow-online" if online else "flow-offline"
-        self.past, self.future = 0, (0 if online else self.n)
-        self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)), size=2 * self.n + 2,
+        # offline, a frame is refined once the frames up to n (pooling) and side_lag (left/right) after it are seen
+        self.past, self.future = 0, (0 if online else max(self.n, int(side_lag)))
+        self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)),
+                               size=self.future + self.n + 2,
                                backward=backward_flow)
         if pooling not in ("learned", "gaussian"):
             raise InputError(f"flow refinement: pooling must be 'learned' or 'gaussian', got {pooling!r}")
@@ -361,15 +421,16 @@ class FlowRefineStage(WindowStage):
         self.flow_regions = bool(flow_regions)  # flow only around the people of each frame pair
         self.lattice = int(lattice)  # points per side of each window traced along the flow (0: all)
         self.seen: dict[int, dict] = {}  # frame index -> {track id: _Seen}
+        self.swap_cost = float(swap_cost)  # per swapped frame and body part, in person sizes per joint
+        self.chains: dict[tuple, _SideChain] = {}  # (track id, body part) -> its left/right states
         self.swaps = 0  # frames whose left/right assignment was undone (run statistics, tests)
+        self.part_swaps: dict[str, int] = {}  # the same per body part (face, arms, legs)
 
     def refine(self, frame: FramePoses) -> list[FramePoses]:
         if frame.image is None:
             raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
         self.cache.add(frame.index, frame.image,
                        regions=[p.bbox for p in frame.persons] if self.flow_regions else None)
-        if self.left_right:
-            self._left_right(frame)
         logits = frame.skeleton.name == "blazepose33"
         k = frame.skeleton.num_keypoints
         self.seen[frame.index] = {
@@ -378,41 +439,80 @@ class FlowRefineStage(WindowStage):
                               heatmap_to_image(p) if p.heatmaps is not None and "crop_affine" in p.extra else None)
             for p in frame.persons if p.track_id is not None
         }
-        for old in [i for i in self.seen if i < frame.index - 2 * self.n - 1]:
+        if self.left_right:
+            self._left_right(frame)
+        for old in [i for i in self.seen if i < frame.index - self.future - self.n - 1]:
             del self.seen[old]
         return super().refine(frame)
 
     # -- left/right --
 
     def _left_right(self, frame: FramePoses) -> None:
-        prev = self.seen.get(frame.index - 1)
-        if not prev:
-            return
-        perm = frame.skeleton.flip_permutation()
-        sided = np.flatnonzero(perm != np.arange(len(perm)))
-        if not len(sided):
+        """Left/right states per track and body part (face, arms, legs: :meth:`Skeleton.flip_groups`)
+        by :class:`_SideChain`, from the estimator's raw joints of frame t carried back to frame t-1
+        along the flow. Offline, the states of frames t-n..t come from the best path up to frame t
+        (frame t-n is the one refined next; its neighbours get the same path's states); online,
+        frame t's state is the best path's last."""
+        groups = frame.skeleton.flip_groups()
+        if not groups:
             return
         from vidpose.flow import warp_points
 
+        t, k = frame.index, frame.skeleton.num_keypoints
+        prev = self.seen.get(t - 1, {})
+        back = None
+        for tid, me in self.seen[t].items():
+            q = prev.get(tid)
+            if q is not None and back is None:
+                back = self.cache.get_scaled(t, t - 1)  # frame t -> t-1
+            here = warp_points(me.raw[:, :2], back) if q is not None else None
+            size = max(float(np.ptp(q.raw[:, 0])), float(np.ptp(q.raw[:, 1])), 1.0) if q is not None else 1.0
+            for part, pairs in groups.items():
+                chain = self.chains.get((tid, part))
+                if q is None or chain is None or chain.last != t - 1:
+                    self.chains[(tid, part)] = _SideChain(t, self.swap_cost)  # a new chain: no evidence yet
+                    continue
+                sided = pairs.reshape(-1)  # a0, b0, a1, b1, ...
+                other = pairs[:, ::-1].reshape(-1)  # b0, a0, b1, a1, ...
+                ok = (me.raw[sided, 2] > 0.3) & (q.raw[sided, 2] > 0.3)
+                if ok.sum() < 4:
+                    chain.step(t, 0.0, 0.0)
+                    continue
+                same = np.linalg.norm(here[sided] - q.raw[sided, :2], axis=1)[ok].mean() / size
+                swapped = np.linalg.norm(here[other] - q.raw[sided, :2], axis=1)[ok].mean() / size
+                chain.step(t, float(same), float(swapped))
+        for old in [key for key, c in self.chains.items() if c.last < t - 2 * self.n - 2]:
+            del self.chains[old]
+        # the states of frames t - future .. t, as the best paths say now
+        since = t - self.future
+        paths = {key: c.states(since) for key, c in self.chains.items() if c.last == t}
+        for f in range(since, t + 1):
+            for tid, me in self.seen.get(f, {}).items():
+                perm = np.arange(k)
+                for part, pairs in groups.items():
+                    if paths.get((tid, part), {}).get(f, 0):
+                        perm[pairs.reshape(-1)] = pairs[:, ::-1].reshape(-1)
+                me.set_perm(perm)
+
+    def _apply_left_right(self, frame: FramePoses) -> None:
+        """Give the frame about to be refined its decided left/right states (keypoints, heatmaps)."""
+        seen = self.seen.get(frame.index, {})
+        groups = frame.skeleton.flip_groups()
         for p in frame.persons:
-            q = prev.get(p.track_id)
-            if q is None:
+            me = seen.get(p.track_id)
+            if me is None or me.perm is None:
                 continue
-            back = self.cache.get_scaled(frame.index, frame.index - 1)  # frame t -> t-1
-            here = warp_points(p.keypoints[:, :2], back)  # where each joint was in frame t-1
-            ok = (p.keypoints[sided, 2] > 0.3) & (q.keypoints[sided, 2] > 0.3)
-            if ok.sum() < 4:
-                continue
-            same = np.linalg.norm(here[sided] - q.keypoints[sided, :2], axis=1)[ok].sum()
-            swap = np.linalg.norm(here[perm[sided]] - q.keypoints[sided, :2], axis=1)[ok].sum()
-            size = max(float(np.ptp(q.keypoints[:, 0])), float(np.ptp(q.keypoints[:, 1])), 1.0)
-            if swap < 0.5 * same and (same - swap) / ok.sum() > 0.05 * size:
-                p.keypoints = p.keypoints[perm].copy()
-                if p.heatmaps is not None:
-                    hm = p.heatmaps.copy()
-                    hm[..., :len(perm)] = p.heatmaps[..., perm]
-                    p.heatmaps = hm
-                self.swaps += 1
+            perm = me.perm
+            k = len(perm)
+            p.keypoints = p.keypoints[perm].copy()
+            if p.heatmaps is not None:
+                hm = p.heatmaps.copy()
+                hm[..., :k] = p.heatmaps[..., perm]
+                p.heatmaps = hm
+            self.swaps += 1
+            for part, pairs in groups.items():
+                if (perm[pairs[:, 0]] == pairs[:, 1]).any():
+                    self.part_swaps[part] = self.part_swaps.get(part, 0) + 1
 
     # -- pooling --
 
@@ -498,6 +598,8 @@ class FlowRefineStage(WindowStage):
 
     def refine_frame(self, window: list[FramePoses], i: int) -> None:
         frame = window[i]
+        if self.left_right:
+            self._apply_left_right(frame)
         w_all = self._weights(frame.skeleton)
         wt = w_all.T.astype(np.float32)[:, :, None, None]  # (2n+1, K, 1, 1)
         for p in frame.persons:
