@@ -23,7 +23,6 @@ from collections import deque
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.objectives.sequences import normalize_screen
 from vidpose.skeletons import H36M17, convert_with_scores
 from vidpose.stages.base import Stage
 from vidpose.types import FramePoses
@@ -53,6 +52,8 @@ class DGNetLift(Stage):
         self.size: tuple[float, float] | None = None
 
     def _input(self, frame: FramePoses, kp: np.ndarray) -> np.ndarray:
+        from vidpose.objectives.sequences import normalize_screen  # imports torch: only when this stage runs
+
         if frame.image is not None:
             h, w = frame.image.shape[:2]
             self.size = (float(w), float(h))
