@@ -666,7 +666,7 @@ REFINERS.update({
                                "consistency (online, no delay)", lambda: FlowRefineStage(online=True),
                                frozenset({"blazepose_heatmaps"})),
     "flow-offline": StageChoice("flow-offline", "flow-warped heatmap pooling over ±3 frames + left/right "
-                                "consistency (offline, 3-frame delay)", lambda: FlowRefineStage(online=False),
+                                "consistency (offline, 8-frame delay)", lambda: FlowRefineStage(online=False),
                                 frozenset({"blazepose_heatmaps"})),
 })
 
