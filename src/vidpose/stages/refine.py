@@ -217,21 +217,24 @@ def _probabilities(maps: np.ndarray, logits: bool) -> np.ndarray:
 _CENTROID = 3  # the decoding refines a peak by the mean over ±this many heatmap cells
 
 
-def _bilinear(maps: np.ndarray, points: np.ndarray, channels: np.ndarray) -> np.ndarray:
-    """maps (h, w, K) sampled bilinearly at points (P, 2) x, y, each in its own channel (P,) -> (P,);
-    points off the map read its nearest border (callers mask them)."""
+def _stack(maps: np.ndarray) -> np.ndarray:
+    """(h, w, K) maps as one (K·h, w) float32 image, channel c in rows c·h..c·h+h-1 (for :func:`_bilinear`)."""
     h, w, k = maps.shape
-    flat = np.ascontiguousarray(maps, np.float32).reshape(-1)
-    x = np.clip(points[:, 0], 0, w - 1)
-    y = np.clip(points[:, 1], 0, h - 1)
-    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))  # x >= 0, so truncation is the floor
-    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
-    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
-    i00 = (y0 * w + x0) * k + channels
-    dx, dy = (k if w > 1 else 0), (w * k if h > 1 else 0)
-    top = flat[i00] * (1 - fx) + flat[i00 + dx] * fx
-    bottom = flat[i00 + dy] * (1 - fx) + flat[i00 + dy + dx] * fx
-    return top * (1 - fy) + bottom * fy
+    return np.ascontiguousarray(np.asarray(maps, np.float32).transpose(2, 0, 1)).reshape(k * h, w)
+
+
+def _bilinear(stack: np.ndarray, h: int, points: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """Maps stacked by :func:`_stack` (K·h rows) sampled bilinearly at points (P, 2) x, y, each in its
+    own channel (P,) -> (P,), in one ``cv2.remap`` (interpolation weights in 1/32 of a cell); points
+    off the map read its nearest border (callers mask them)."""
+    import cv2
+
+    w = stack.shape[1]
+    pts = np.asarray(points, np.float32)
+    x = np.clip(pts[:, 0], 0, w - 1)
+    y = np.clip(pts[:, 1], 0, h - 1) + (np.asarray(channels) * h).astype(np.float32)
+    return cv2.remap(stack, x.reshape(-1, 1), y.reshape(-1, 1), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).reshape(-1)
 
 
 @functools.lru_cache(maxsize=8)
@@ -321,9 +324,19 @@ class _Seen:
     raw: np.ndarray | None = None  # (K, 3) the estimator's keypoints (before any left/right swap)
     raw_probs: np.ndarray | None = None
     perm: np.ndarray | None = None  # the left/right permutation applied to raw (None: identity)
+    from_img: np.ndarray | None = None  # (2, 3) image -> heatmap grid (the inverse of to_img)
+    _stacked: np.ndarray | None = None  # probs as one (K·h, w) image, made on first use
+
+    def stacked(self) -> np.ndarray:
+        if self._stacked is None:
+            self._stacked = _stack(self.probs)
+        return self._stacked
 
     def __post_init__(self) -> None:
+        from vidpose.geometry import invert_affine
+
         self.raw, self.raw_probs = self.keypoints, self.probs
+        self.from_img = invert_affine(self.to_img) if self.to_img is not None else None
 
     def set_perm(self, perm: np.ndarray) -> None:
         """Apply the left/right permutation ``perm`` (K,) to the raw keypoints and heatmaps."""
@@ -331,7 +344,7 @@ class _Seen:
             perm = None
         if perm is None and self.perm is None or perm is not None and self.perm is not None and (perm == self.perm).all():
             return
-        self.perm = perm
+        self.perm, self._stacked = perm, None
         self.keypoints = self.raw if perm is None else self.raw[perm]
         if self.raw_probs is not None:
             self.probs = self.raw_probs if perm is None else self.raw_probs[..., perm]
@@ -549,7 +562,7 @@ class FlowRefineStage(WindowStage):
         heatmaps for the track. The pooling and the learning of its weights read this; only the
         windows are traced along the flow, never the whole grid."""
         from vidpose.flow import warp_points
-        from vidpose.geometry import apply_affine, invert_affine
+        from vidpose.geometry import apply_affine
 
         me = self.seen.get(t, {}).get(track_id)
         if me is None or me.probs is None:
@@ -557,7 +570,7 @@ class FlowRefineStage(WindowStage):
         h, w, k = me.probs.shape
         half = self.search + _CENTROID if half is None else int(half)
         if centres is None:
-            centres = apply_affine(invert_affine(me.to_img), me.keypoints[:, :2])
+            centres = apply_affine(me.from_img, me.keypoints[:, :2])
         centres = np.rint(np.asarray(centres, np.float64)).astype(np.int64)
         off = np.arange(-half, half + 1)
         cells = np.stack(np.broadcast_arrays(centres[:, None, None, 0] + off[None, None, :],
@@ -568,7 +581,8 @@ class FlowRefineStage(WindowStage):
         d = 2 * self.n + 1
         maps = np.zeros((d, len(pts)), np.float32)
         inside = np.zeros((d, len(pts)), np.float32)
-        maps[self.n] = _bilinear(me.probs, pts, chan) * on_grid
+        cx, cy = np.clip(cells[..., 0], 0, w - 1).reshape(-1), np.clip(cells[..., 1], 0, h - 1).reshape(-1)
+        maps[self.n] = me.probs[cy, cx, chan] * on_grid  # integer cells: read as they are
         inside[self.n] = on_grid
         # Only a lattice of each window is traced along the flow (``lattice`` x ``lattice`` points;
         # 0: every cell); the cells in between follow by bilinear interpolation of the lattice.
@@ -587,11 +601,11 @@ class FlowRefineStage(WindowStage):
                 q = self.seen[t + m * step].get(track_id)
                 if q is None or q.probs is None:
                     continue
-                u_lat = apply_affine(invert_affine(q.to_img), y).reshape(k, nl, nl, 2)
+                u_lat = apply_affine(q.from_img, y).reshape(k, nl, nl, 2)
                 u = interp @ u_lat.reshape(k, nl, nl * 2)  # along y: (K, W, L·2)
                 u = (u.reshape(k, len(off), nl, 2).transpose(0, 1, 3, 2) @ interp.T).transpose(0, 1, 3, 2).reshape(-1, 2)
                 ins = on_grid & (u[:, 0] >= 0) & (u[:, 0] <= w - 1) & (u[:, 1] >= 0) & (u[:, 1] <= h - 1)
-                maps[self.n + m * step] = _bilinear(q.probs, u, chan) * ins
+                maps[self.n + m * step] = _bilinear(q.stacked(), q.probs.shape[0], u, chan) * ins
                 inside[self.n + m * step] = ins
         shape = (d, k, len(off), len(off))
         return maps.reshape(shape), inside.reshape(shape), centres, me.to_img
