@@ -254,7 +254,7 @@ class PoseRun:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                fp = FramePoses(item.index, item.time, item.image, skeleton)
+                fp = FramePoses(item.index, item.time, item.image, skeleton, gray=item.gray)
                 yield from self._through(0, [fp])
             yield from self._flush()
         finally:
@@ -434,7 +434,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
             pr.timings.add("write", time.perf_counter() - t0)
             if overlay is not None:
                 overlay.put(fp.image, fd["persons"], fp.time)
-            fp.image = None
+            fp.image = fp.gray = None
             track_ids.update(p["track_id"] for p in fd["persons"])
             frames_with_person += bool(fd["persons"])
             progress.update()

@@ -54,3 +54,4 @@ class FramePoses:
     image: np.ndarray | None  # (H, W, 3) uint8 RGB; dropped once no stage needs it
     skeleton: Skeleton
     persons: list[PersonPose] = field(default_factory=list)
+    gray: np.ndarray | None = None  # (H, W) uint8 luma from the decoder, when it has one (the flow uses it)

@@ -70,11 +70,14 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    """One decoded frame: ``image`` is (H, W, 3) uint8 RGB, ``time`` in seconds."""
+    """One decoded frame: ``image`` is (H, W, 3) uint8 RGB, ``time`` in seconds; ``gray`` (H, W) uint8
+    is the decoder's own luma plane (Y of an 8-bit YUV video, upright like ``image``) when there is
+    one, which grey-image consumers (the optical flow) use instead of converting ``image``."""
 
     index: int
     time: float
     image: np.ndarray
+    gray: np.ndarray | None = None
 
 
 class FrameSource:
@@ -109,6 +112,17 @@ class FrameSource:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+_LUMA_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"})
+
+
+def _luma(frame) -> np.ndarray | None:
+    """A view of an 8-bit YUV frame's Y plane (H, W), or None for other pixel formats."""
+    if frame.format.name not in _LUMA_FORMATS:
+        return None
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:frame.height, :frame.width]
 
 
 def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -273,7 +287,10 @@ class _VideoFileSource(FrameSource):
                 # numpy owns: OpenCV needs contiguity, and a kept image must not
                 # pin the decoder's frame pool.
                 image = rotate_upright(image, info.rotation) if info.rotation else np.array(image, order="C")
-                yield Frame(index=n, time=t, image=image)
+                gray = _luma(frame)
+                if gray is not None:
+                    gray = rotate_upright(gray, info.rotation) if info.rotation else np.array(gray, order="C")
+                yield Frame(index=n, time=t, image=image, gray=gray)
                 n += 1
                 frame = next(gen, None)
             self._check_complete(container, stream, state["error"], n, t)

@@ -91,7 +91,7 @@ class PropagateStage(WindowStage):
         if frame.image is None:
             raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
         # The flow is needed around the people only (the union of both frames' boxes, see FlowCache).
-        self.cache.add(frame.index, frame.image, [p.bbox for p in frame.persons])
+        self.cache.add(frame.index, frame.gray if frame.gray is not None else frame.image, [p.bbox for p in frame.persons])
         self.seen[frame.index] = {p.track_id: (p.keypoints.astype(np.float64).copy(), float(p.score),
                                                p.extra.get("world_landmarks"))
                                   for p in frame.persons if p.track_id is not None}

@@ -442,7 +442,7 @@ class FlowRefineStage(WindowStage):
     def refine(self, frame: FramePoses) -> list[FramePoses]:
         if frame.image is None:
             raise RuntimeError(f"{self.name}: frame {frame.index} has no image (the flow needs it)")
-        self.cache.add(frame.index, frame.image,
+        self.cache.add(frame.index, frame.gray if frame.gray is not None else frame.image,  # the decoder's luma: no conversion
                        regions=[p.bbox for p in frame.persons] if self.flow_regions else None)
         logits = frame.skeleton.name == "blazepose33"
         k = frame.skeleton.num_keypoints
