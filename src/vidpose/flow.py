@@ -28,6 +28,8 @@ pair once and shares it between every person and stage.
 
 from __future__ import annotations
 
+import functools
+
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -252,13 +254,21 @@ class FlowCache:
         return chain([self.get(k, k + step) for k in range(i, j, step)])
 
 
+@functools.lru_cache(maxsize=4)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(xs, ys) float32 pixel coordinates of an (h, w) grid, read-only (shared between calls)."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
+
+
 def invert_flow(flow: np.ndarray, iterations: int = 3) -> np.ndarray:
     """The backward flow b of a forward flow f (H, W, 2), by fixed-point iteration of
     b(x) = -f(x + b(x)) from b = -f: exact where the motion is smooth; where f folds (occlusion)
     it is as ambiguous as a second estimate would be."""
     f = np.asarray(flow, np.float32)
     h, w = f.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs, ys = _pixel_grid(h, w)
     b = -f
     for _ in range(iterations):
         b = -cv2.remap(f, xs + b[..., 0], ys + b[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -211,7 +211,13 @@ def track_run(window: list[FramePoses], i: int, track_id) -> list[PersonPose]:
 
 def _probabilities(maps: np.ndarray, logits: bool) -> np.ndarray:
     m = np.asarray(maps, np.float32)
-    return 1.0 / (1.0 + np.exp(-np.clip(m, -30, 30))) if logits else np.clip(m, 0.0, 1.0)
+    if not logits:
+        return np.clip(m, 0.0, 1.0)
+    out = np.clip(m, -30, 30)  # the sigmoid, in place on one new array
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 _CENTROID = 3  # the decoding refines a peak by the mean over ±this many heatmap cells
