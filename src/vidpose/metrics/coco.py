@@ -10,15 +10,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.io.jsonfile import read_json
-from vidpose.metrics.keypoints import MAX_ABS
+from vidpose.io.jsonfile import finite_number, read_json
+from vidpose.io.jsonfile import short_repr as _short
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 REPORTED = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -30,32 +29,11 @@ def _load_json(x, what: str):
     return copy.deepcopy(x), what
 
 
-def finite_number(x, where: str, *, lo: float | None = None) -> float:
-    """A JSON number (not a boolean or string), finite and of sane magnitude."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise InputError(f"{where}: expected a number, got {_short(x)}")
-    try:
-        v = float(x)
-    except OverflowError:
-        v = math.inf
-    if not math.isfinite(v) or abs(v) > MAX_ABS:
-        raise InputError(f"{where}: expected a finite number (not NaN or inf) of magnitude at most {MAX_ABS:g}, "
-                         f"got {_short(x)}")
-    if lo is not None and v < lo:
-        raise InputError(f"{where}: must be at least {lo:g}, got {v:g}")
-    return v
-
-
 def _id(x, where: str):
     """An image / annotation / category id: an integer or a string (hashable, as pycocotools needs)."""
     if isinstance(x, bool) or not isinstance(x, (int, str)):
         raise InputError(f"{where}: expected an integer or string id, got {_short(x)}")
     return x
-
-
-def _short(x) -> str:
-    r = repr(x)
-    return r if len(r) <= 40 else r[:37] + "..."
 
 
 def _num_keypoints_list(kp, where: str, num_joints: int | None, gt: bool = False) -> int:

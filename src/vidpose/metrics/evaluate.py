@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.io.jsonfile import read_json
+from vidpose.io.hie import hie_frames
+from vidpose.io.jsonfile import MAX_ABS, finite_number, read_json
 from vidpose.metrics import pose3d, temporal
-from vidpose.metrics.coco import finite_number
-from vidpose.metrics.keypoints import MAX_ABS, oks_matrix, sigmas_for
+from vidpose.metrics.keypoints import oks_matrix, sigmas_for
 from vidpose.metrics.mot import TrackedFrame, mot_metrics, occlusion_weights, weighted_oks_ap
-from vidpose.skeletons import SKELETONS
+from vidpose.skeletons import HIE14, SKELETONS
 
 METRICS_COCO = ("oks_ap",)
 METRICS_VIDEO = ("pck@0.2", "oks_ap", "w_ap", "jitter", "accel", "mota", "idf1", "idsw",
@@ -209,73 +209,34 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
     return out
 
 
-def _hie_value(x, where: str):
-    """HIE wraps scalars in one-element lists."""
-    if isinstance(x, list):
-        if len(x) != 1:
-            raise InputError(f"{where}: expected a one-element list, got {len(x)} elements")
-        x = x[0]
-    return x
-
-
 def parse_hie(d: dict, path: str) -> VideoPoses:
-    """One HIE video's annotations (``annolist``; layout in ``vidpose.data.readers.hie``) as ground truth
-    in the ``hie14`` skeleton. Frame index = position in ``annolist``. Visibility: ``is_visible`` 0 -> 2,
-    1 (labelled, occluded) -> 1, -1 or absent -> 0. Area (OKS): the box's, else the labelled joints'
-    extent's. Occlusion (the w_AP weight's): the fraction of a person's labelled joints marked occluded."""
-    from vidpose.skeletons import HIE14
-
+    """One HIE video's annotations (layout and checks: ``vidpose.io.hie``) as ground truth in the
+    ``hie14`` skeleton. Frame index = position in ``annolist``. Visibility: ``is_visible`` 0 -> 2,
+    1 (labelled, occluded) -> 1, -1 or absent -> 0. Box: the file's, else the labelled joints'
+    extent (zeros with none). Area (OKS): the box's. Occlusion (the w_AP weight's): the fraction
+    of a person's labelled joints marked occluded."""
     j = HIE14.num_keypoints
     out = VideoPoses(path=path, skeleton=HIE14.name, num_joints=j)
-    annolist = d["annolist"]
-    if not isinstance(annolist, list):
-        raise InputError(f"{path}: annolist must be a list")
-    for fi, entry in enumerate(annolist):
-        where = f"{path}: annolist[{fi}]"
-        rects = (entry.get("annorect") or []) if isinstance(entry, dict) else None
-        if not isinstance(rects, list):
-            raise InputError(f"{where}.annorect: must be a list")
-        ids, boxes, kps, areas, occ = [], [], [], [], []
-        for ri, r in enumerate(rects):
-            rw = f"{where}.annorect[{ri}]"
-            tid = _hie_value(_get(r, "track_id", rw), f"{rw}.track_id")
-            if isinstance(tid, bool) or not isinstance(tid, int):
-                raise InputError(f"{rw}.track_id: expected an integer, got {tid!r:.40}")
-            kp = np.zeros((j, 3))
-            groups = r.get("annopoints") or []
-            for gi, g in enumerate(groups if isinstance(groups, list) else [groups]):
-                points = _get(g, "point", f"{rw}.annopoints[{gi}]")
-                for pi, pt in enumerate(points if isinstance(points, list) else []):
-                    pw = f"{rw}.annopoints[{gi}].point[{pi}]"
-                    k = _hie_value(_get(pt, "id", pw), f"{pw}.id")
-                    v = _hie_value(_get(pt, "is_visible", pw), f"{pw}.is_visible")
-                    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < j:
-                        raise InputError(f"{pw}.id: expected a joint id 0..{j - 1}, got {k!r:.40}")
-                    if v not in (0, 1, -1):
-                        raise InputError(f"{pw}.is_visible: expected 0, 1 or -1, got {v!r:.40}")
-                    xy = [finite_number(_hie_value(_get(pt, c, pw), f"{pw}.{c}"), f"{pw}.{c}") for c in ("x", "y")]
-                    if v != -1:
-                        kp[k] = (*xy, 2 if v == 0 else 1)
+    for fi, frame in enumerate(hie_frames(d, path)):
+        boxes, occ = [], []
+        for person in frame.persons:
+            kp = person.keypoints
             lab = kp[:, 2] > 0
-            if all(c in r for c in ("x1", "y1", "x2", "y2")):
-                box = np.array([finite_number(_hie_value(r[c], f"{rw}.{c}"), f"{rw}.{c}") for c in ("x1", "y1", "x2", "y2")])
+            if person.bbox is not None:
+                box = person.bbox
             elif lab.any():
                 box = np.r_[kp[lab, :2].min(0), kp[lab, :2].max(0)]
             else:
                 box = np.zeros(4)
-            if box[2] < box[0] or box[3] < box[1]:
-                raise InputError(f"{rw}: x2 < x1 or y2 < y1")
-            ids.append(tid)
             boxes.append(box)
-            kps.append(kp)
-            areas.append(float((box[2] - box[0]) * (box[3] - box[1])))
             occ.append(float((kp[lab, 2] == 1).mean()) if lab.any() else 0.0)
-        if len(set(ids)) != len(ids):
-            raise InputError(f"{where}: duplicate track_id in one frame")
-        k = len(ids)
-        out.frames[fi] = TrackedFrame(track_ids=np.asarray(ids, np.int64), boxes=np.asarray(boxes).reshape(k, 4),
-                                      keypoints=np.asarray(kps).reshape(k, j, 3), areas=np.asarray(areas))
-        out.occlusion[fi] = np.asarray(occ)
+        k = len(frame.persons)
+        bx = np.asarray(boxes, np.float64).reshape(k, 4)
+        out.frames[fi] = TrackedFrame(
+            track_ids=np.asarray([p.track_id for p in frame.persons], np.int64), boxes=bx,
+            keypoints=np.asarray([p.keypoints for p in frame.persons], np.float64).reshape(k, j, 3),
+            areas=(bx[:, 2] - bx[:, 0]) * (bx[:, 3] - bx[:, 1]))
+        out.occlusion[fi] = np.asarray(occ, np.float64)
     return out
 
 

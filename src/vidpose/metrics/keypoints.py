@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.io.jsonfile import MAX_ABS  # noqa: F401 - its home is io.jsonfile; still importable from here
 
 # COCO keypoint sigmas in COCO-17 order (Ruggero Ronchi & Perona, as used by
 # pycocotools): nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles.
@@ -80,12 +81,6 @@ def _finite(a: np.ndarray, name: str) -> np.ndarray:
         bad = np.argwhere(~np.isfinite(a))[0].tolist()
         raise InputError(f"{name}: contains NaN or inf (first at index {bad})")
     return a
-
-
-# The largest magnitude accepted for a coordinate, area or score read from a file.
-# Beyond it squared distances and areas (OKS, PCK normalisers, MPJPE) overflow or lose
-# all precision; no image or skeleton is that large, so such a value is a corrupt file.
-MAX_ABS = 1e12
 
 
 def _array(x, name: str, ndim: int, last: tuple[int, ...] | None = None) -> np.ndarray:

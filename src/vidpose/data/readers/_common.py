@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.metrics.keypoints import MAX_ABS
-from vidpose.io.jsonfile import read_json
+from vidpose.io.jsonfile import MAX_ABS, read_json
 
 
 def fail(path: str | Path, what: str, fault: str) -> InputError:
