@@ -61,10 +61,12 @@ def frame_factory():
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
-    """A real (rendered) synth-single split: 2 train clips and 1 val clip of 8 JPEG frames."""
+    """A real (rendered) synth-single split: 2 train clips and 1 val clip of 8 JPEG frames.
+
+    Renderer 2 (capsule bodies): quick, and needs neither anny nor EGL; renderer 3 has its own tests."""
     from vidpose.data.synth.generate import generate_split
 
     out = tmp_path_factory.mktemp("synth")
-    generate_split("synth-single", out, "train", clips=2, frames=8, seed=0)
-    generate_split("synth-single", out, "val", clips=1, frames=8, seed=0)
+    generate_split("synth-single", out, "train", clips=2, frames=8, seed=0, renderer=2)
+    generate_split("synth-single", out, "val", clips=1, frames=8, seed=0, renderer=2)
     return out / "synth-single"

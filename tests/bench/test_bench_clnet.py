@@ -1,7 +1,8 @@
 """`vidpose bench clnet`: the quick suite and the shipped synth-single weights.
 
 The quick suite evaluates every shipped checkpoint on the first 2 synth-single
-test clips (generated on first use under vidpose.store.home()/synth, about 3 s).
+test clips of renderer 3, the shipped models' data (generated on first use under
+vidpose.store.home()/synth/renderer3, a few seconds).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from vidpose.bench import clnet  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = [name for name, _ in clnet.ROWS]
-# Lowest pck@0.2 on the quick set (2 test clips), `vidpose bench clnet --quick` on 2026-11-30:
-# 0.804 (simplebaseline-s16); the others 0.808-0.839. The evaluation is deterministic (fixed
-# weights, fixed data); the margin covers other CPUs' float rounding and torch builds only.
-MIN_PCK = 0.78
+# Lowest pck@0.2 on the quick set (the first 2 renderer-3 test clips: getting up from lying on the
+# floor, and a jog), `vidpose bench clnet --quick` on 2026-12-01: 0.452 (simplebaseline-s16); the
+# others 0.527-0.637. These two clips are harder than the average test clip (full set: 0.739-0.780).
+# The evaluation is deterministic (fixed weights, fixed data); the margin covers other CPUs' float
+# rounding and torch builds only.
+MIN_PCK = 0.42
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,7 @@ def test_quick_suite_rows(quick):
     assert [r["name"] for r in quick["rows"]] == NAMES
     assert quick["quick"] is True and quick["test_clips"] == clnet.QUICK_CLIPS
     assert quick["threads"] == clnet.THREADS
+    assert quick["renderer"] == clnet.RENDERER == 3
     for r in quick["rows"]:
         for k in ("pck@0.2", "pck@0.2_visible", "pck@0.1", "oks_ap", "oks_ap50", "mean_px_error", "gflops", "params_m", "cpu_ms"):
             assert isinstance(r[k], float) and math.isfinite(r[k]), (r["name"], k, r[k])
@@ -53,7 +57,7 @@ def test_quick_suite_rows(quick):
 
 
 def test_shipped_weights_accuracy(quick):
-    """A sanity bound: every shipped model localises most joints of the quick test clips."""
+    """A sanity bound: every shipped model localises a good part of the joints of the quick test clips."""
     for r in quick["rows"]:
         assert r["pck@0.2"] > MIN_PCK, r
 
@@ -77,6 +81,7 @@ def test_shipped_checkpoint_matches_config(name, stem):
     extra = ck.extra
     assert f"vidpose train configs/{stem}.toml" in extra["command"]
     assert extra["epochs"] == cfg.optim.epochs
+    assert extra["data"]["generator"]["renderer"] == clnet.RENDERER  # trained on the data the bench tests on
     assert 0.0 < extra["val_pck"] <= 1.0
 
 
@@ -117,7 +122,8 @@ def test_recorded_command_reproduces_the_config_hash(name, stem):
 @pytest.mark.slow
 def test_recorded_data_is_reproduced(tmp_path):
     """Regenerating the data that `trained_on` names gives the recorded data identity: generator
-    (format, renderer, split), number of crops and the sha256 of every label (about 2 minutes)."""
+    (format, renderer, split), number of crops and the sha256 of every label (renderer 3, the
+    split's default: about 2-3 minutes)."""
     from vidpose.data.synth.generate import generate_split
     from vidpose.models.checkpoint import read_checkpoint
 
@@ -127,5 +133,6 @@ def test_recorded_data_is_reproduced(tmp_path):
     got = clnet.provenance(extra["command"], tmp_path / "synth-single", CONFIGS.parent)
     assert got["data"] == extra["data"]
     assert got["data"]["generator"]["split"] == "synth-single" and got["data"]["frames"] == 7680
+    assert got["data"]["generator"]["renderer"] == 3
     for _, stem in clnet.ROWS[1:]:  # every shipped model was trained on the same data
         assert read_checkpoint(clnet.weight_path(stem), weights=False).extra["data"] == extra["data"]

@@ -65,3 +65,20 @@ def test_agreement_of_two_run_folders(tmp_path):
     assert same["persons"] == 3 and same["pck@0.2"] == 1.0 and same["mean_px_error"] == 0.0
     off = dkd.agreement(tmp_path / "ref", tmp_path / "off")
     assert off["mean_px_error"] == pytest.approx(30.0) and off["estimate_s"] == 2.0 and off["reference_estimate_s"] == 4.0
+
+
+def test_shipped_dkd_models_keep_their_renderer2_initializer():
+    """The dkd-* models were trained on renderer-2 clips with the renderer-2 simplebaseline; that
+    initializer is shipped as simplebaseline-r2 (simplebaseline itself moved to renderer 3)."""
+    from pathlib import Path
+
+    from vidpose.methods import pretrained_path
+    from vidpose.models.checkpoint import read_checkpoint
+    from vidpose.training.config import load_config
+
+    r2 = read_checkpoint(pretrained_path("simplebaseline-r2"), weights=False)
+    assert r2.method == "simplebaseline" and r2.extra["data"]["generator"]["renderer"] == 2
+    for name in ("dkd", "dkd-no-adversarial", "dkd-small"):
+        assert read_checkpoint(pretrained_path(name), weights=False).config["initializer"] == "simplebaseline-r2"
+    config = Path(__file__).resolve().parents[2] / "configs" / "dkd_synth_single.toml"
+    assert load_config(config).model.initializer == "simplebaseline-r2"

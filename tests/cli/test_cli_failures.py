@@ -61,7 +61,7 @@ def test_synth_output_under_a_regular_file(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     r = vidpose("synth", "--split", "synth-single", "--subset", "train", "--clips", "1", "--frames", "2",
-                "--out", blocker / "out")
+                "--renderer", "2", "--out", blocker / "out")
     assert r.returncode == 1
     line = one_error_line(r.stderr)
     assert str(blocker / "out") in line and "Not a directory" in line
@@ -70,7 +70,7 @@ def test_synth_output_under_a_regular_file(tmp_path):
 def test_synth_disk_full(tmp_path):
     out = tmp_path / "out"
     r = vidpose("synth", "--split", "synth-single", "--subset", "train", "--clips", "2", "--frames", "3",
-                "--out", out, file_size_limit=8 * 1024)
+                "--renderer", "2", "--out", out, file_size_limit=8 * 1024)
     assert r.returncode == 1, r.stderr
     line = one_error_line(r.stderr)
     assert "File too large" in line and str(out) in line

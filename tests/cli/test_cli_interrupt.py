@@ -48,7 +48,7 @@ def test_run_interrupted_leaves_no_outputs(tmp_path, sig, code):
 def test_synth_interrupted_leaves_no_partial_clip(tmp_path, sig, code):
     out = tmp_path / "out"
     p = start("synth", "--split", "synth-single", "--subset", "train", "--clips", "20", "--frames", "40",
-              "--out", out)
+              "--renderer", "2", "--out", out)
     subset = out / "synth-single" / "train"
     # Let one clip finish, then stop the command in the middle of the next one.
     wait_for(lambda: list(subset.glob(".train_00001.*.tmp/frames/*.jpg")), p, what="the second clip's frames")

@@ -40,7 +40,7 @@ def test_dis_against_synthetic_ground_truth(tmp_path):
 
     from vidpose.data.synth.generate import generate_split
 
-    generate_split("synth-single", tmp_path, "test", clips=1, frames=4, seed=0, flow=True)
+    generate_split("synth-single", tmp_path, "test", clips=1, frames=4, seed=0, flow=True, renderer=2)
     clip = next((tmp_path / "synth-single" / "test").iterdir())
     imgs = [cv2.cvtColor(cv2.imread(str(clip / "frames" / f"{i:06d}.jpg")), cv2.COLOR_BGR2RGB) for i in range(3)]
     est = FlowEstimator(FlowConfig(preset="medium", scale=1.0))

@@ -15,7 +15,7 @@ from vidpose.objectives.unlabelled import FrameClipDataset, frame_crops
 def test_video_folder_gives_person_crop_clips(tmp_path):
     from vidpose.data.synth.generate import generate_split
 
-    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=12, seed=0, video=True)
+    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=12, seed=0, video=True, renderer=2)
     videos = tmp_path / "my_videos"
     (videos / "train").mkdir(parents=True)
     (clip,) = (tmp_path / "render" / "synth-single" / "train").iterdir()

@@ -132,8 +132,8 @@ def test_teacher_objective_trains_on_unlabelled_videos_without_labels(tmp_path):
     from vidpose.training.config import config_from_dict
     from vidpose.training.trainer import train
 
-    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=4, seed=3, video=True)
-    generate_split("synth-single", tmp_path / "render", "val", clips=1, frames=4, seed=4, video=True)
+    generate_split("synth-single", tmp_path / "render", "train", clips=1, frames=4, seed=3, video=True, renderer=2)
+    generate_split("synth-single", tmp_path / "render", "val", clips=1, frames=4, seed=4, video=True, renderer=2)
     videos = tmp_path / "videos"
     for sub in ("train", "val"):
         (videos / sub).mkdir(parents=True)

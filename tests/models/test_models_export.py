@@ -32,7 +32,7 @@ def crops():
     from vidpose.data.topdown import TopDownDataset
 
     with tempfile.TemporaryDirectory() as d:
-        generate_split("synth-single", d, "test", clips=1, frames=3, seed=0)
+        generate_split("synth-single", d, "test", clips=1, frames=3, seed=0, renderer=2)
         ds = TopDownDataset(read_synth(f"{d}/synth-single", "test"), (128, 96))
         return torch.stack([ds[i]["image"] for i in range(3)])
 

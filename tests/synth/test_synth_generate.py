@@ -21,7 +21,7 @@ from vidpose.skeletons import COCO17
 @pytest.fixture(scope="module")
 def crowd(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("crowd")
-    assert cli(["synth", "--split", "synth-crowd", "--clips", "1", "--seed", "7", "--out", str(out)]) == 0
+    assert cli(["synth", "--split", "synth-crowd", "--clips", "1", "--seed", "7", "--renderer", "2", "--out", str(out)]) == 0
     return out
 
 
@@ -30,14 +30,15 @@ def _ann(root: Path, sub: str = "train") -> dict:
 
 
 def test_crowd_is_byte_identical_run_to_run(crowd, tmp_path):
-    assert cli(["synth", "--split", "synth-crowd", "--clips", "1", "--seed", "7", "--out", str(tmp_path)]) == 0
+    assert cli(["synth", "--split", "synth-crowd", "--clips", "1", "--seed", "7", "--renderer", "2",
+                "--out", str(tmp_path)]) == 0
     for sub in ("train", "val", "test"):
         a = crowd / "synth-crowd" / sub / f"{sub}_00000" / "annotations.json"
         b = tmp_path / "synth-crowd" / sub / f"{sub}_00000" / "annotations.json"
         assert a.read_bytes() == b.read_bytes()
     # a different seed gives a different clip
     assert cli(["synth", "--split", "synth-crowd", "--subset", "train", "--clips", "1", "--frames", "4",
-                "--seed", "8", "--out", str(tmp_path / "s8")]) == 0
+                "--seed", "8", "--renderer", "2", "--out", str(tmp_path / "s8")]) == 0
     other = json.loads((tmp_path / "s8/synth-crowd/train/train_00000/annotations.json").read_text())
     assert other["seed"] != _ann(crowd)["seed"]
 
@@ -171,7 +172,7 @@ def test_visibility_is_computed_from_the_id_buffer():
 
 
 def test_flow_matches_keypoint_motion(tmp_path):
-    generate_split("synth-single", tmp_path, subset="val", clips=1, frames=12, seed=3, flow=True)
+    generate_split("synth-single", tmp_path, subset="val", clips=1, frames=12, seed=3, flow=True, renderer=2)
     clip = tmp_path / "synth-single/val/val_00000"
     a = json.loads((clip / "annotations.json").read_text())
     assert a["video"]["flow"] == "flow/{:06d}.npy"
@@ -194,7 +195,7 @@ def test_flow_matches_keypoint_motion(tmp_path):
 def test_video_output_and_reader(tmp_path):
     import av
 
-    generate_split("synth-single", tmp_path, subset="test", clips=1, frames=10, seed=2, video=True)
+    generate_split("synth-single", tmp_path, subset="test", clips=1, frames=10, seed=2, video=True, renderer=2)
     clip = tmp_path / "synth-single/test/test_00000"
     assert not (clip / "frames").exists()
     with av.open(str(clip / "video.mp4")) as c:

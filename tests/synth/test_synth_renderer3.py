@@ -327,3 +327,44 @@ def test_bad_renderer_and_contact_sheet_are_reported(tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # refused before any clip was written
     with pytest.raises(InputError, match="no clips"):
         contact_sheet([], tmp_path / "s.png")
+
+
+@need_anny
+@need_gl
+def test_split_defaults_pick_renderer3_for_images_and_2_for_synth3d(bank, tmp_path):
+    """No --renderer: synth-single and synth-crowd render with renderer 3, synth-3d (annotations
+    only) with renderer 2; --renderer 2 still selects the capsule bodies."""
+    from vidpose.data.synth import SPLITS, generate_split
+
+    assert {n: c.renderer for n, c in SPLITS.items()} == {"synth-single": 3, "synth-crowd": 3, "synth-3d": 2}
+    assert cli(["synth", "--split", "synth-single", "--subset", "test", "--clips", "1", "--frames", "2",
+                "--out", str(tmp_path)]) == 0
+    generate_split("synth-3d", tmp_path, subset="test", clips=1, frames=2)
+    assert cli(["synth", "--split", "synth-crowd", "--subset", "test", "--clips", "1", "--frames", "1",
+                "--renderer", "2", "--out", str(tmp_path)]) == 0
+    got = {s: json.loads((tmp_path / s / "test/test_00000/annotations.json").read_text())
+           for s in ("synth-single", "synth-3d", "synth-crowd")}
+    assert {s: a["renderer"] for s, a in got.items()} == {"synth-single": 3, "synth-3d": 2, "synth-crowd": 2}
+    assert got["synth-single"]["video"]["masks"] == "masks/{:06d}.png"
+    assert (tmp_path / "synth-single/test/test_00000/masks/000001.png").is_file()
+
+
+def test_missing_renderer3_dependency_is_named_never_a_fallback(tmp_path):
+    """Without moderngl (its import fails, as when it is not installed), the default renderer of
+    synth-single is refused with what is missing, how to install it and the --renderer 2 way out;
+    nothing is written."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['moderngl'] = None\n"
+            "from vidpose.cli import main\n"
+            f"sys.exit(main(['synth', '--split', 'synth-single', '--subset', 'test', '--clips', '1', "
+            f"'--frames', '2', '--out', {str(tmp_path / 'out')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    err = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
+    for words in ("renderer 3 (the default for synth-single)", "moderngl is not installed",
+                  "pip install 'vidpose[synth]'", "--renderer 2"):
+        assert words in err[0], (words, err[0])
+    assert not (tmp_path / "out").exists()

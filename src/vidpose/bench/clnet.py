@@ -25,8 +25,10 @@ with ground-truth boxes:
   them alike and the ratios stay meaningful.
 
 The test subset is generated on first use under
-``vidpose.store.home()/synth/synth-single/test`` with the synth generator
-(seed 0, byte-identical to ``vidpose synth --split synth-single --seed 0``).
+``vidpose.store.home()/synth/renderer3/synth-single/test`` with the synth generator
+(renderer 3, seed 0, byte-identical to ``vidpose synth --split synth-single --seed 0``).
+Other benches read the same cache through :func:`ensure_clips` / :func:`load_test`,
+each naming its renderer (renderer 2's clips are kept in ``.../synth/synth-single``).
 ``quick`` uses the first 2 test clips (128 frames) and fewer timing runs.
 
 ``python -m vidpose.bench.clnet ship RUN_DIR DEST COMMAND`` turns a training
@@ -65,6 +67,7 @@ CLAIM_GFLOPS_RATIO = 0.6
 PCK_ALPHA = 0.2
 THREADS = 1  # torch threads for the latency measurement (and the whole suite)
 SPLIT, SUBSET, SEED = "synth-single", "test", 0
+RENDERER = 3  # the shipped weights were trained on renderer-3 synth-single (docs/models.md)
 QUICK_CLIPS = 2
 BATCH = 64
 
@@ -75,53 +78,65 @@ def weight_path(stem: str) -> Path:
     return weights_dir() / f"{stem}.safetensors"
 
 
-def data_root() -> Path:
-    """``<home>/synth/synth-single``: where the test subset is generated and read."""
+def data_root(renderer: int | None = None) -> Path:
+    """Where the synth-single clips of ``renderer`` (None: the split's default) are generated and read:
+    ``<home>/synth/synth-single`` for renderer 2, ``<home>/synth/renderer<N>/synth-single`` otherwise."""
     from vidpose.store import home
 
-    return home() / "synth" / SPLIT
+    r = _renderer(renderer)
+    return home() / "synth" / SPLIT if r == 2 else home() / "synth" / f"renderer{r}" / SPLIT
 
 
-def _renderer_version(ann: Path) -> int:
+def _renderer(renderer: int | None) -> int:
+    from vidpose.data.synth.generate import get_split
+
+    return get_split(SPLIT).renderer if renderer is None else int(renderer)
+
+
+def _recorded_renderer(ann: Path) -> int:
     """The renderer version recorded in a clip's annotations (1 when absent: the first renderer)."""
     from vidpose.io.jsonfile import read_json
 
     return int(read_json(ann).get("renderer", 1))
 
 
-def ensure_test_clips(n: int | None = None) -> Path:
+def ensure_test_clips(n: int | None = None, renderer: int | None = None) -> Path:
     """Generate the missing clips among the first ``n`` (default: all) test clips; return the root."""
-    return ensure_clips(SUBSET, n)
+    return ensure_clips(SUBSET, n, renderer)
 
 
-def ensure_clips(subset: str, n: int | None = None) -> Path:
-    """Generate the missing clips among the first ``n`` (default: all) clips of ``subset``; return the root.
+def ensure_clips(subset: str, n: int | None = None, renderer: int | None = None) -> Path:
+    """Generate the missing clips among the first ``n`` (default: all) clips of ``subset`` with
+    ``renderer`` (None: the split's default); return the root (:func:`data_root`).
 
     Each clip is written atomically by the generator, so a clip folder with an
-    ``annotations.json`` is complete; clip ``k`` depends only on (seed, split, subset, k).
+    ``annotations.json`` is complete; clip ``k`` depends only on (seed, split, subset, k, renderer).
+    A clip whose recorded renderer version differs (an older renderer) is made again.
     """
-    from vidpose.data.synth.generate import generate_clip, get_split
-    from vidpose.data.synth.render import RENDERER_VERSION
+    from vidpose.data.synth.generate import generate_clip, get_split, renderer_version
 
     cfg = get_split(SPLIT)
+    renderer = _renderer(renderer)
+    version = renderer_version(renderer)
     total = cfg.clips[subset]
     n = total if n is None else min(int(n), total)
-    out_dir = data_root() / subset
+    out_dir = data_root(renderer) / subset
     for k in range(n):
         ann = out_dir / f"{subset}_{k:05d}" / "annotations.json"
-        if not ann.is_file() or _renderer_version(ann) != RENDERER_VERSION:
+        if not ann.is_file() or _recorded_renderer(ann) != version:
             if ann.is_file():  # made by an older renderer: same labels, other pixels
                 shutil.rmtree(ann.parent)
-            generate_clip(cfg, subset, k, SEED, out_dir)
-    return data_root()
+            generate_clip(cfg, subset, k, SEED, out_dir, renderer=renderer)
+    return data_root(renderer)
 
 
-def load_test(n_clips: int | None = None):
-    """The synth-single test subset (its first ``n_clips`` clips) as a PoseDataset."""
+def load_test(n_clips: int | None = None, renderer: int | None = None):
+    """The synth-single test subset (its first ``n_clips`` clips) of ``renderer`` (None: the split's
+    default) as a PoseDataset."""
     from vidpose.data.synth import read_synth
     from vidpose.data.annotations import PoseDataset
 
-    root = ensure_test_clips(n_clips)
+    root = ensure_test_clips(n_clips, renderer)
     ds = read_synth(root, SUBSET)
     if n_clips is None:
         return ds
@@ -234,7 +249,7 @@ def run(quick: bool = False) -> dict:
     torch.set_num_threads(THREADS)
     try:
         n_clips = QUICK_CLIPS if quick else None
-        pose = load_test(n_clips)
+        pose = load_test(n_clips, RENDERER)
         models, missing = {}, []
         for name, stem in ROWS:
             p = weight_path(stem)
@@ -276,7 +291,7 @@ def run(quick: bool = False) -> dict:
                 result[key] = d
         n_persons = len(next(iter(crops.values())).gt) if crops else 0
         result.update({
-            "data": f"{SPLIT}/{SUBSET}", "test_clips": len(pose.sequences), "test_frames": len(pose.frames),
+            "data": f"{SPLIT}/{SUBSET}", "renderer": RENDERER, "test_clips": len(pose.sequences), "test_frames": len(pose.frames),
             "test_persons": n_persons, "threads": THREADS, "quick": bool(quick),
             "missing_weights": missing, "torch": torch.__version__,
             "seconds": time.perf_counter() - t_start,
@@ -294,7 +309,7 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
     return ship_run(run_dir, dest, command, SYNTH_TRAINED_ON, half, ship_command)
 
 
-SYNTH_TRAINED_ON = "synth-single train (vidpose synth --split synth-single --subset all --seed 0)"
+SYNTH_TRAINED_ON = "synth-single train, renderer 3 (vidpose synth --split synth-single --subset all --seed 0)"
 
 
 def recorded_config(command: str, base: str | Path = "."):

@@ -53,7 +53,8 @@ PROBE_CONFIG = "configs/css_probe_synth_single.toml"
 QUICK_TRAIN_CLIPS, QUICK_TEST_CLIPS = 24, 2
 QUICK_PROBE = ("optim.epochs=2", "model.epoch_samples=2048")
 ROOT_JOINTS = (11, 12)  # css-probe's default model.root_joints (the probe config keeps it): COCO-17 hips
-TRAINED_ON = "synth-single train clips, no labels (vidpose synth --split synth-single --subset all --seed 0)"
+TRAINED_ON = "synth-single train clips, no labels (vidpose synth --split synth-single --subset all --seed 0 --renderer 2)"
+RENDERER = 2  # the shipped css_* encoders were pretrained on renderer-2 clips: probe and test data stay on it
 
 
 def weight_stem(row: str) -> str:
@@ -113,10 +114,10 @@ def _bench_root(quick: bool, tmp: Path) -> Path:
     from vidpose.bench.clnet import ensure_clips
 
     if not quick:
-        ensure_clips("train")
-        return ensure_clips("test")
-    root = ensure_clips("train", QUICK_TRAIN_CLIPS)
-    ensure_clips("test", QUICK_TEST_CLIPS)
+        ensure_clips("train", renderer=RENDERER)
+        return ensure_clips("test", renderer=RENDERER)
+    root = ensure_clips("train", QUICK_TRAIN_CLIPS, RENDERER)
+    ensure_clips("test", QUICK_TEST_CLIPS, RENDERER)
     for subset, n in (("train", QUICK_TRAIN_CLIPS), ("test", QUICK_TEST_CLIPS)):
         (tmp / subset).mkdir(parents=True)
         for k in range(n):
@@ -247,8 +248,8 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         from vidpose.data.loaders import DataConfig
         from vidpose.objectives.unlabelled import frame_crops
 
-        ensure_clips("train")
-        root = ensure_clips("test")
+        ensure_clips("train", renderer=RENDERER)
+        root = ensure_clips("test", renderer=RENDERER)
         train, test = (frame_crops(DataConfig(root=str(root)), s, (64, 64)) for s in ("train", "test"))
         print({"mean_train_pose_mpjpe_mm": mean_pose_mpjpe(train, test),
                "mean_train_pose_mpjpe_mm_seen_motions":

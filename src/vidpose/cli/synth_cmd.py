@@ -14,9 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed; each clip derives its own (default 0)")
     p.add_argument("--flow", action="store_true", help="also write ground-truth optical flow flow/NNNNNN.npy")
     p.add_argument("--video", action="store_true", help="write video.mp4 (H.264) instead of JPEG frames")
-    p.add_argument("--renderer", type=int, default=2, choices=[2, 3],
-                   help="2: capsule bodies drawn with OpenCV (default); 3: skinned Anny bodies rasterised "
-                        "with OpenGL (needs the synth extra and EGL; writes person masks)")
+    p.add_argument("--renderer", type=int, default=None, choices=[2, 3],
+                   help="3: skinned Anny bodies rasterised with OpenGL (needs the synth extra and EGL; writes "
+                        "person masks); 2: capsule bodies drawn with OpenCV. Default: the split's (3 for "
+                        "synth-single and synth-crowd, 2 for synth-3d)")
     p.add_argument("--contact-sheet", metavar="IMAGE", default=None,
                    help="also write a grid of one frame per written clip to IMAGE (.png or .jpg)")
     p.add_argument("--out", required=True, help="output folder; clips go to OUT/SPLIT/SUBSET/CLIP/")

@@ -35,9 +35,12 @@ METHODS: dict[str, str | Method] = {
     "dkd": "vidpose.methods.dkd:METHOD",
 }
 
-# Shipped name -> file stem in vidpose/weights (the stem is also the training config's stem).
+# Shipped name -> file stem in vidpose/weights (the stem is also the training config's stem; simplebaseline-r2
+# was trained with configs/simplebaseline_synth_single.toml).
 PRETRAINED: dict[str, str] = {
     "simplebaseline": "simplebaseline_synth_single",
+    # the renderer-2 simplebaseline (weights of 2026-11-30), kept as the dkd-* models' initializer
+    "simplebaseline-r2": "simplebaseline_r2_synth_single",
     "clnet": "clnet_synth_single",
     "hourglass": "hourglass_synth_single",
     "clnet-hourglass": "clnet_hourglass_synth_single",

@@ -1,8 +1,10 @@
 """Scenes, splits and clip writing for ``vidpose synth``.
 
-Renderer 2 (default) draws capsule bodies with OpenCV (:mod:`.render`); renderer 3
-draws skinned Anny meshes with OpenGL (:mod:`.render3`). Both share the motions,
-cameras, backgrounds and the annotation format.
+Renderer 3 draws skinned Anny meshes with OpenGL (:mod:`.render3`; the default of
+synth-single and synth-crowd), renderer 2 capsule bodies with OpenCV (:mod:`.render`;
+the default of synth-3d, which writes annotations only). Both share the motions,
+cameras, backgrounds and the annotation format; ``SplitConfig.renderer`` is a
+split's default.
 
 Every clip is generated from its own ``numpy.random.Generator`` seeded by
 ``(seed, split, subset, clip index)``, so a clip does not depend on how many
@@ -57,15 +59,16 @@ class SplitConfig:
     people: tuple[int, int]  # min, max persons per clip (inclusive)
     images: bool  # False: annotations only (synth-3d)
     description: str
+    renderer: int  # the default renderer (``renderer=None``, no ``--renderer``)
 
 
 SPLITS: dict[str, SplitConfig] = {s.name: s for s in (
     SplitConfig("synth-single", 256, 256, 30.0, 64, {"train": 120, "val": 12, "test": 24}, (1, 1), True,
-                "one person, tracked by the camera, 256x256"),
+                "one person, tracked by the camera, 256x256", 3),
     SplitConfig("synth-crowd", 640, 360, 30.0, 48, {"train": 48, "val": 6, "test": 12}, (3, 8), True,
-                "3-8 people with heavy mutual occlusion, 640x360"),
+                "3-8 people with heavy mutual occlusion, 640x360", 3),
     SplitConfig("synth-3d", 512, 512, 50.0, 243, {"train": 400, "val": 40, "test": 80}, (1, 1), False,
-                "2D->3D lifting sequences, annotations only (no images), 512x512 virtual camera"),
+                "2D->3D lifting sequences, annotations only (no images), 512x512 virtual camera", 2),
 )}
 
 
@@ -242,12 +245,47 @@ class ClipStats:
 
 
 RENDERERS = (2, 3)
+_RENDERER3_READY = False
+
+
+def renderer_version(renderer: int) -> int:
+    """What the annotations' ``"renderer"`` records for clips of ``renderer`` (it changes when the pixels
+    change for the same annotations, so caches of generated clips can tell old clips apart)."""
+    return RENDERER_VERSION if renderer == 2 else renderer
+
+
+def resolve_renderer(cfg: SplitConfig, renderer: int | None) -> int:
+    """``renderer``, or the split's default when None; checked, and for renderer 3 its dependencies
+    (an EGL context, the body bank) are checked too, before any clip is started."""
+    global _RENDERER3_READY
+    if renderer is None:
+        renderer = cfg.renderer
+    elif renderer not in RENDERERS:
+        raise InputError(f"--renderer: must be one of {', '.join(map(str, RENDERERS))}, got {renderer!r}")
+    if renderer == 3 and not _RENDERER3_READY:
+        from vidpose.data.synth import gl, mesh
+        from vidpose.errors import ModelStoreError, VidposeError
+
+        what = "renderer 3" + (f" (the default for {cfg.name})" if cfg.renderer == 3 else "")
+        other = "; or pass --renderer 2 (Python: renderer=2) for renderer 2's capsule bodies"
+        ok, why = gl.available()
+        if not ok:
+            raise VidposeError(f"{what} needs OpenGL through EGL: {why}{other}")
+        try:
+            mesh.load_bank()  # built from anny on first use
+        except ModelStoreError as e:
+            raise ModelStoreError(f"{what}: {e}{other}") from None
+        _RENDERER3_READY = True
+    return renderer
 
 
 def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir: Path,
                   frames: int | None = None, flow: bool = False, video: bool = False,
-                  renderer: int = 2) -> ClipStats:
-    """Generate one clip into ``out_dir/<clip name>`` (written in a temp folder, then renamed)."""
+                  renderer: int | None = None) -> ClipStats:
+    """Generate one clip into ``out_dir/<clip name>`` (written in a temp folder, then renamed).
+
+    ``renderer``: 2 or 3; None takes the split's default (``cfg.renderer``)."""
+    renderer = resolve_renderer(cfg, renderer)
     t_start = time.perf_counter()
     T = int(frames or cfg.frames)
     images = cfg.images
@@ -362,7 +400,7 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
         if renderer == 3 and images:
             video_info["masks"] = "masks/{:06d}.png"
         ann = {
-            "format": FORMAT, "renderer": RENDERER_VERSION if renderer == 2 else 3, "split": cfg.name, "subset": subset, "clip": name,
+            "format": FORMAT, "renderer": renderer_version(renderer), "split": cfg.name, "subset": subset, "clip": name,
             "seed": cseed,
             "video": video_info,
             "skeleton": {"name": "coco17", "keypoints": list(COCO17.keypoints), "links": [list(l) for l in COCO17.links]},
@@ -407,25 +445,15 @@ class SplitStats:
 
 def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clips: int | None = None,
                    frames: int | None = None, seed: int = 0, flow: bool = False, video: bool = False,
-                   progress=None, renderer: int = 2) -> list[SplitStats]:
+                   progress=None, renderer: int | None = None) -> list[SplitStats]:
     """Write clips of ``split`` under ``out/<split>/<subset>/``; return per-subset statistics.
 
-    ``renderer``: 2 (capsule bodies, OpenCV; the default) or 3 (skinned Anny
-    bodies, OpenGL; needs the ``synth`` extra and EGL).
+    ``renderer``: 3 (skinned Anny bodies, OpenGL; needs the ``synth`` extra and
+    EGL), 2 (capsule bodies, OpenCV) or None: the split's default
+    (``SPLITS[split].renderer``: 3 for synth-single and synth-crowd, 2 for synth-3d).
+    A missing dependency of renderer 3 is an error naming it, never a silent fallback.
     """
     cfg = get_split(split)
-    if renderer not in RENDERERS:
-        raise InputError(f"--renderer: must be one of {', '.join(map(str, RENDERERS))}, got {renderer!r}")
-    if renderer == 3:
-        # Fail before any clip is started: OpenGL through EGL, then the body bank
-        # (built from anny on first use).
-        from vidpose.data.synth import gl, mesh
-        from vidpose.errors import VidposeError
-
-        ok, why = gl.available()
-        if not ok:
-            raise VidposeError(f"--renderer 3 needs OpenGL through EGL: {why}")
-        mesh.load_bank()
     if subset not in (*SUBSETS, "all"):
         raise InputError(f"--subset: must be train, val, test or all, got {subset!r}")
     if clips is not None and clips < 1:
@@ -434,6 +462,7 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
         raise InputError(f"--frames: must be at least 1, got {frames}")
     if video and not cfg.images:
         raise InputError(f"--video: split {split} writes annotations only (no images)")
+    renderer = resolve_renderer(cfg, renderer)
     subsets = SUBSETS if subset == "all" else (subset,)
     out_root = Path(out) / cfg.name
     stats = []
