@@ -126,8 +126,11 @@ def test_sigint_leaves_a_resumable_run(tmp_path, write_config):
     cfg_path = write_config(epochs=40)
     out = tmp_path / "sig"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # a test runner started in the background ignores SIGINT and its children inherit that: give the
+    # child the default, as a terminal would
     proc = subprocess.Popen([sys.executable, "-m", "vidpose.cli", "train", str(cfg_path), "--out", str(out), "--quiet",
-                             "--set", "optim.epochs=40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             "--set", "optim.epochs=40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out / "train_state.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
