@@ -118,7 +118,7 @@ def _throughput(model, inputs: list, runs: int) -> float:
 
 VIDEO_QUICK_CLIPS = 2
 VIDEO_FULL_CLIPS = 6  # of the 24 synth-single test clips: BlazePose on all of them takes too long for a CPU bench
-VIDEO_RENDERER = 2  # the video rows' recorded numbers (docs/lifting.md) are on renderer-2 clips
+VIDEO_RENDERER = 3  # skinned bodies, the synth default (docs/lifting.md keeps the renderer-2 figures apart)
 BLAZEPOSE_MODEL = "full"
 
 
