@@ -1,6 +1,6 @@
 """Benchmark suite ``crowd``: finding, refining and tracking people in crowds (docs/crowd.md).
 
-Accuracy rows, on ``synth-crowd`` test clips (3-7 people each, 34% of joints occluded), with the
+Accuracy rows, on renderer-3 ``synth-crowd`` test clips (3-8 people each, heavy mutual occlusion), with the
 default estimator (BlazePose full, ``vidpose run`` defaults, ``--max-people 8 --lift none``):
 ``per-frame`` (``--refine none``), ``propagate-online``, ``propagate-offline``, and the same three
 with ``+bodydet`` (``--detector bodydet``: the face-free body detector; an ``error`` note instead of
