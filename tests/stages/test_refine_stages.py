@@ -135,6 +135,24 @@ def test_a_legs_only_swap_is_undone_and_the_rest_left_alone(online):
     assert stage.part_swaps == {"legs": 5} and stage.swaps == 5
 
 
+def test_a_swap_just_before_a_track_ends_is_still_undone():
+    """Offline, a track that ends (the person leaves) keeps the left/right states its best path gave
+    to the frames still waiting to be refined."""
+    frames, truth = _frames(20, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
+    legs = BLAZEPOSE33.flip_groups()["legs"]
+    perm = np.arange(33)
+    perm[legs.reshape(-1)] = legs[:, ::-1].reshape(-1)
+    for i in range(9, 12):
+        frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+    for f in frames[15:]:
+        f.persons = []  # gone from frame 15 on, while frames 7-14 still wait (8-frame delay)
+    stage = FlowRefineStage(n=2, online=False, propagate=False)
+    out = _run(stage, frames)
+    for f, t in zip(out[:15], truth[:15]):
+        assert np.linalg.norm(f.persons[0].keypoints[:, :2] - t, axis=1).max() < 3.0, f.index
+    assert stage.part_swaps == {"legs": 3}
+
+
 def test_left_right_uses_the_raw_joints_so_a_wrong_swap_does_not_spread():
     """Left/right states come from the estimator's raw joints (dynamic programming over the track), not
     from the previous decision: a track with no swap at all is never changed, and the offline stage

@@ -504,7 +504,7 @@ class FlowRefineStage(WindowStage):
             del self.chains[old]
         # the states of frames t - future .. t, as the best paths say now
         since = t - self.future
-        paths = {key: c.states(since) for key, c in self.chains.items() if c.last == t}
+        paths = {key: c.states(since) for key, c in self.chains.items() if c.last >= since}  # ended tracks too
         for f in range(since, t + 1):
             for tid, me in self.seen.get(f, {}).items():
                 perm = np.arange(k)
