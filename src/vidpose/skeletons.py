@@ -17,6 +17,7 @@ Documented choices (see docs/skeletons.md):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,14 +64,23 @@ class Skeleton:
         (``(P, 2)`` index arrays; groups without pairs are left out), by keypoint name: legs are
         hips, knees, ankles, heels, feet and toes; arms are shoulders, elbows, wrists and hands
         (fingers); every other pair is face. A per-frame estimator often swaps one group only (the
-        legs of a person seen from the side) while the rest is right."""
-        groups: dict[str, list] = {}
-        for a, b in self.flip_pairs:
-            name = self.keypoints[a]
-            part = ("legs" if any(w in name for w in _LEG_WORDS) else
-                    "arms" if any(w in name for w in _ARM_WORDS) else "face")
-            groups.setdefault(part, []).append((a, b))
-        return {g: np.asarray(groups[g], np.int64) for g in ("face", "arms", "legs") if g in groups}
+        legs of a person seen from the side) while the rest is right. Computed once per skeleton
+        (the flow refinement asks every frame); the arrays are read-only."""
+        return dict(_flip_groups(self))
+
+
+@functools.lru_cache(maxsize=None)
+def _flip_groups(skeleton: Skeleton) -> dict[str, np.ndarray]:
+    groups: dict[str, list] = {}
+    for a, b in skeleton.flip_pairs:
+        name = skeleton.keypoints[a]
+        part = ("legs" if any(w in name for w in _LEG_WORDS) else
+                "arms" if any(w in name for w in _ARM_WORDS) else "face")
+        groups.setdefault(part, []).append((a, b))
+    out = {g: np.asarray(groups[g], np.int64) for g in ("face", "arms", "legs") if g in groups}
+    for v in out.values():
+        v.flags.writeable = False
+    return out
 
 
 _LEG_WORDS = ("hip", "knee", "ankle", "heel", "foot", "toe")
