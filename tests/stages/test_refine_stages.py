@@ -99,6 +99,22 @@ def test_flow_stage_carries_neighbours_along_the_flow():
     assert stage.cache.computed <= 2 * 30  # each frame pair once per direction, shared by everyone
 
 
+
+def test_keypoint_fusion_window_is_its_own_setting():
+    """The keypoint fusion reads ±fuse_n frames (default ±5 offline, the past n online), independent of
+    the heatmap pooling's n: a wider window averages more neighbours, so the noise falls further,
+    and the offline delay stays the left/right delay (8 frames)."""
+    assert FlowRefineStage(n=3).fuse_n == FlowRefineStage.OFFLINE_FUSE_N == 5
+    assert FlowRefineStage(n=3, online=True).fuse_n == 3
+    assert FlowRefineStage(n=3).future == 8 and FlowRefineStage(n=3, fuse_n=10, side_lag=8).future == 10
+    errs = {}
+    for k in (1, 5):
+        frames, truth = _frames(40, shift=(2.0, 1.0), noise=2.0, seed=3)
+        out = _run(FlowRefineStage(n=1, online=False, left_right=False, fuse_n=k, fuse_sigma=k / 2), frames)
+        got = np.stack([f.persons[0].keypoints[:, :2] for f in out])
+        errs[k] = float(np.linalg.norm(got - truth, axis=-1)[6:-6].mean())
+    assert errs[5] < 0.8 * errs[1], errs
+
 def test_online_stage_has_no_delay():
     frames, _ = _frames(10, noise=1.0)
     stage = FlowRefineStage(n=3, online=True)

@@ -409,27 +409,38 @@ class FlowRefineStage(WindowStage):
     same track's heatmaps are sampled (each neighbour in its own ROI); the 2n+1 maps are pooled per
     joint with weights (K, 2n+1): ``pool_weights`` if given, else the learned ones shipped for the
     skeleton (``pooling="learned"``, see :data:`POOLING_FILES`), else a Gaussian in |Δt|; each
-    joint moves to the pooled map's confidence-weighted peak near its current estimate. ``online`` uses past frames only (no delay); offline uses a centred window
-    (output delayed by n frames).
+    joint moves to the pooled map's confidence-weighted peak near its current estimate; then each joint
+    is fused with the same track's joints of frames t±1..t±``fuse_n`` carried to frame t along the
+    flow (``propagate``). ``online`` uses past frames only (no delay); offline uses a centred window
+    (output delayed by max(n, fuse_n, side_lag) frames: 8 by default).
 
     Left/right consistency: before pooling, each body part (face, arms, legs) of a frame whose
     left/right joints match the previous frame (followed along the flow) better when swapped is
     swapped back, keypoints and heatmaps (a per-frame model often swaps the legs alone).
     """
 
+    # Offline keypoint fusion over ±5 frames (σ 2.5): chosen on the synth-single and synth-crowd *val*
+    # clips (docs/flowing.md: ±3 / ±5 / ±6 / ±8 compared); it lowers jitter by a fifth for ~2 % more error.
+    OFFLINE_FUSE_N = 5
+
     def __init__(self, n: int = 3, online: bool = False, pool_weights: np.ndarray | None = None,
                  flow=None, left_right: bool = True, search: int = 4, min_confidence: float = 0.2,
                  propagate: bool = True, pooling: str = "learned", backward_flow: str = "invert",
-                 flow_regions: bool = True, lattice: int = 5, swap_cost: float = 0.03, side_lag: int = 8) -> None:
+                 flow_regions: bool = True, lattice: int = 5, swap_cost: float = 0.03, side_lag: int = 8,
+                 fuse_n: int | None = None, fuse_sigma: float | None = None) -> None:
         from vidpose.flow import FlowCache, FlowConfig, FlowEstimator
 
         super().__init__()
         self.n, self.online = int(n), bool(online)
         self.name = "flow-online" if online else "flow-offline"
         # offline, a frame is refined once the frames up to n (pooling) and side_lag (left/right) after it are seen
-        self.past, self.future = 0, (0 if online else max(self.n, int(side_lag)))
+        # the keypoint fusion's half-window and its Gaussian's σ in frames (default: OFFLINE_FUSE_N
+        # offline, within the left/right delay; n online, where every frame more is a frame of lag; σ half of it)
+        self.fuse_n = (self.n if self.online else self.OFFLINE_FUSE_N) if fuse_n is None else int(fuse_n)
+        self.fuse_sigma = max(self.fuse_n / 2.0, 0.5) if fuse_sigma is None else float(fuse_sigma)
+        self.past, self.future = 0, (0 if online else max(self.n, self.fuse_n, int(side_lag)))
         self.cache = FlowCache(FlowEstimator(flow or FlowConfig(preset="fast", scale=1.0, max_side=480)),
-                               size=self.future + self.n + 2,
+                               size=self.future + max(self.n, self.fuse_n) + 2,
                                backward=backward_flow)
         if pooling not in ("learned", "gaussian"):
             raise InputError(f"flow refinement: pooling must be 'learned' or 'gaussian', got {pooling!r}")
@@ -460,7 +471,7 @@ class FlowRefineStage(WindowStage):
         }
         if self.left_right:
             self._left_right(frame)
-        for old in [i for i in self.seen if i < frame.index - self.future - self.n - 1]:
+        for old in [i for i in self.seen if i < frame.index - self.future - max(self.n, self.fuse_n) - 1]:
             del self.seen[old]
         return super().refine(frame)
 
@@ -553,8 +564,8 @@ class FlowRefineStage(WindowStage):
         return self._gaussian(k)
 
     def _gaussian(self, k: int) -> np.ndarray:
-        """(K, 2n+1) Gaussian weights in |Δt| (σ = n/2 frames): the pooling's default, and always the
-        weights of the keypoint fusion."""
+        """(K, 2n+1) Gaussian weights in |Δt| (σ = n/2 frames): the pooling's default when no learned
+        weights are shipped."""
         dt = np.arange(-self.n, self.n + 1)
         return np.repeat(np.exp(-(dt ** 2) / (2.0 * max(self.n / 2.0, 0.5) ** 2))[None], k, axis=0)
 
@@ -630,22 +641,24 @@ class FlowRefineStage(WindowStage):
             pooled = (wt * maps).sum(0) / np.maximum((wt * inside).sum(0), 1e-6)
             p.keypoints = self._decode(p.keypoints, pooled, centres, to_img)
         if self.propagate:  # the learned weights are fit for the heatmap pooling only
-            self._propagate(frame, self._gaussian(frame.skeleton.num_keypoints))
+            self._propagate(frame)
 
-    def _propagate(self, frame: FramePoses, w_all: np.ndarray) -> None:
-        """Fuse each joint with the same track's neighbours' joints carried to frame t along the
-        flow, weighted by their scores and the pooling weights of their distance in time."""
+    def _propagate(self, frame: FramePoses) -> None:
+        """Fuse each joint with the same track's neighbours' joints of frames t±1..t±``fuse_n``
+        carried to frame t along the flow, weighted by their scores and a Gaussian
+        (σ = ``fuse_sigma`` frames) of their distance in time."""
         t = frame.index
+        w_dt = lambda dt: float(np.exp(-(dt ** 2) / (2.0 * self.fuse_sigma ** 2)))  # noqa: E731
         for p in frame.persons:
-            points, weights = [p.keypoints[:, :2]], [w_all[:, self.n] * p.keypoints[:, 2]]
-            for dt in range(-self.n, self.n + 1):
+            points, weights = [p.keypoints[:, :2]], [p.keypoints[:, 2].copy()]
+            for dt in range(-self.fuse_n, self.fuse_n + 1):
                 if dt == 0 or (self.online and dt > 0):
                     continue
                 q = self.seen.get(t + dt, {}).get(p.track_id)
                 if q is None:
                     continue
                 points.append(self.cache.trace(q.keypoints[:, :2], t + dt, t)[-1])  # carried t + dt -> t
-                weights.append(w_all[:, self.n + dt] * q.keypoints[:, 2])
+                weights.append(w_dt(dt) * q.keypoints[:, 2])
             xy, ok = fuse_points(points, weights, 1e-6)
             kp = p.keypoints.copy()
             kp[ok, :2] = xy[ok]
