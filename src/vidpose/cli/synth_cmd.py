@@ -18,6 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="3: skinned Anny bodies rasterised with OpenGL (needs the synth extra and EGL; writes "
                         "person masks); 2: capsule bodies drawn with OpenCV. Default: the split's (3 for "
                         "synth-single and synth-crowd, 2 for synth-3d)")
+    p.add_argument("--backgrounds", default=None, choices=["procedural", "photo", "mixed"],
+                   help="ground and wall textures: procedural (default; noise, tiles, stripes), photo (real "
+                        "photographs that ship in scikit-image, in the synth extra), or mixed (each clip draws "
+                        "one of the two); annotations.json records a non-default choice under 'background'")
     p.add_argument("--contact-sheet", metavar="IMAGE", default=None,
                    help="also write a grid of one frame per written clip to IMAGE (.png or .jpg)")
     p.add_argument("--out", required=True, help="output folder; clips go to OUT/SPLIT/SUBSET/CLIP/")
@@ -43,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
     stats = generate_split(args.split, args.out, subset=args.subset, clips=args.clips, frames=args.frames,
                            seed=args.seed, flow=args.flow, video=args.video, progress=progress,
-                           renderer=args.renderer)
+                           renderer=args.renderer, backgrounds=args.backgrounds)
     for s in stats:
         print(f"{s.split}/{s.subset}: {s.clips} clips, {s.frames} frames, {s.fps:.1f} frames/s, "
               f"occluded joints {100 * s.occluded_fraction:.1f}%")

