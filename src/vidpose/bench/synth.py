@@ -26,6 +26,10 @@ rendering, JPEG encoding, annotation writing) and reports:
   the same recall over the ``large_people`` ground-truth people whose box is at
   least :data:`LARGE` px tall (pooled over the clips), since BlazePose rarely
   finds people much smaller than that.
+
+``run(backgrounds="photo")`` (or ``"mixed"``) makes the same rows on clips with photograph
+backgrounds (``vidpose synth --backgrounds``; each row then records ``backgrounds``); the
+suite itself (``vidpose bench synth``) keeps the default procedural backgrounds.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def _score(clip: Path, threads: int) -> dict:
     return out
 
 
-def run(quick: bool = False, renderers: tuple[int, ...] = (2, 3), score: bool = True) -> dict:
+def run(quick: bool = False, renderers: tuple[int, ...] = (2, 3), score: bool = True,
+        backgrounds: str = "procedural") -> dict:
     os.environ.setdefault("LP_NUM_THREADS", str(GL_THREADS))  # read by Mesa when the GL context is made
     import cv2
 
@@ -99,12 +104,15 @@ def run(quick: bool = False, renderers: tuple[int, ...] = (2, 3), score: bool = 
         cfg = SPLITS[split]
         with tempfile.TemporaryDirectory(prefix="vidpose-bench-synth-") as td:
             w0, c0 = time.perf_counter(), time.process_time()
-            stats = generate_split(split, td, subset="test", clips=clips, frames=frames, seed=1234, renderer=renderer)
+            stats = generate_split(split, td, subset="test", clips=clips, frames=frames, seed=1234, renderer=renderer,
+                                   backgrounds=backgrounds)
             wall, cpu = time.perf_counter() - w0, time.process_time() - c0
             n = sum(s.frames for s in stats)
             row = {"name": name, "renderer": renderer, "split": split, "frames_per_s": n / wall,
                    "cpu_frames_per_s": n / max(cpu, 1e-9), "width": cfg.width, "height": cfg.height,
                    "clips": clips, "frames": n, "occluded": stats[0].occluded_fraction, "threads": threads}
+            if backgrounds != "procedural":
+                row["backgrounds"] = backgrounds
             people = [len(json.loads((Path(td) / split / "test" / f"test_{k:05d}" / "annotations.json").read_text())["motions"])
                       for k in range(clips)]
             row["people"] = sum(people) / len(people)
