@@ -89,3 +89,46 @@ def test_a_pose_lying_along_someones_outstretched_arms_is_part_of_them():
     ghost = PersonPose(keypoints=np.c_[xy, np.full(33, 0.9)], bbox=np.r_[xy.min(0), xy.max(0)], score=0.9)
     assert same_person(ghost, a, CFG)
     assert dedupe([a, ghost], CFG) == [0]
+
+
+def test_the_apart_skip_never_changes_a_verdict(monkeypatch):
+    """same_person skips pairs whose confident joints lie too far apart for any of its tests
+    (crowds: most pairs); on pairs swept from overlapping to just past that reach, at several scales,
+    with random visibilities and duplicate thresholds, the verdict with the skip equals the verdict
+    of every test run in full — and the skip does fire on most far pairs."""
+    import dataclasses
+
+    import vidpose.backends.blazepose as bp
+
+    rng = np.random.default_rng(0)
+    cases, skipped = [], 0
+    for _ in range(600):
+        cfg = dataclasses.replace(CFG, duplicate_oks=float(rng.choice([0.5, 0.2, 0.05])),
+                                  body_radius=float(rng.uniform(0.1, 0.4)))
+        sa, sb = rng.choice([_STAND, _SPREAD], 2)
+        a = pose(sa, 300, 300, scale=float(rng.uniform(0.3, 1.5)), vis=rng.uniform(0.2, 1.0, 33))
+        b = pose(sb, 300 + float(rng.uniform(-400, 400)), 300 + float(rng.uniform(-250, 250)),
+                 scale=float(rng.uniform(0.3, 1.5)), vis=rng.uniform(0.2, 1.0, 33))
+        b.keypoints[:, :2] += rng.normal(0, 4, (33, 2))
+        cases.append((a, b, cfg, same_person(a, b, cfg)))
+        ka, kb = a.keypoints, b.keypoints
+        skipped += bp._apart(ka, ka[:, 2] >= cfg.confident, kb, kb[:, 2] >= cfg.confident,
+                             bp.torso_size(ka), bp.torso_size(kb), cfg)
+    monkeypatch.setattr(bp, "_apart", lambda *args: False)
+    assert [same_person(a, b, cfg) for a, b, cfg, _ in cases] == [v for *_, v in cases]
+    assert sum(v for *_, v in cases) > 20 and skipped > 250  # both verdicts and the skip are exercised
+
+
+def test_the_apart_skip_keeps_a_pose_lying_just_beyond_anothers_hand():
+    """The skip's reach at its tightest: a small pose (all its joints within a few pixels) just outside
+    the box of someone with outstretched arms, near the hand, is on that person's body while it lies
+    within body_radius x their torso of the arm, and the skip must not hide it."""
+    a = pose(_SPREAD, 300, 300)
+    hand = a.keypoints[19, :2]  # the right-most joint (left index finger)
+    reach = CFG.body_radius * 100.0  # this torso is 100 px
+    rng = np.random.default_rng(1)
+    for frac in (0.3, 0.6, 0.9, 1.2, 1.5):
+        blob = np.c_[hand + [frac * reach, 0.0] + rng.normal(0, 0.5, (33, 2)), np.full(33, 0.95)]
+        b = PersonPose(keypoints=blob, bbox=np.r_[blob[:, :2].min(0), blob[:, :2].max(0)], score=0.9)
+        assert b.bbox[0] > a.bbox[2]  # outside a's box: only the reach decides
+        assert same_person(b, a, CFG) == (frac < 0.95), frac

@@ -520,6 +520,8 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
     size = min(ta, tb)
     radius = cfg.anchor_radius * size
     ca, cb = ka[:, 2] >= cfg.confident, kb[:, 2] >= cfg.confident
+    if _apart(ka, ca, kb, cb, ta, tb, cfg):
+        return False  # no test below can fire (people apart in a crowd: most pairs; tested equal)
     both = ca & cb
     d = np.linalg.norm(ka[:, :2] - kb[:, :2], axis=1)
     if both.sum() >= 4:
@@ -550,6 +552,35 @@ def same_person(a: PersonPose, b: PersonPose, cfg: BlazePoseConfig) -> bool:
                on_body(kb, cb, ka, ca, cfg.body_radius * ta)) >= cfg.on_body
 
 
+def _apart(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray, ta: float, tb: float,
+           cfg: BlazePoseConfig) -> bool:
+    """Whether the boxes of two poses' confident joints lie so far apart that no test of
+    :func:`same_person` can fire: every test compares confident joints of one (or points between
+    them: face anchors, limbs) with confident joints of the other, within a reach of at most the
+    largest of the anchor/chimera radii, ``body_radius`` x the larger torso, and the distance at
+    which one joint's OKS term still reaches ``duplicate_oks`` (exp(-d²/(8σ²·6·size²)), the largest
+    σ). A cheap exact skip of the O(people²) comparisons in crowds."""
+    if not ca.any() or not cb.any() or cfg.duplicate_oks <= 0.0:
+        return False
+    a0, a1 = ka[ca, :2].min(0), ka[ca, :2].max(0)
+    b0, b1 = kb[cb, :2].min(0), kb[cb, :2].max(0)
+    gap = float(np.hypot(*np.maximum(np.maximum(b0 - a1, a0 - b1), 0.0)))
+    size = min(ta, tb)
+    oks_reach = math.sqrt(48.0 * max(-math.log(min(cfg.duplicate_oks, 1.0)), 0.0)) * _max_sigma() * size
+    reach = max(oks_reach, max(cfg.anchor_radius, 0.25) * size, cfg.body_radius * max(ta, tb))
+    return gap > reach
+
+
+def _max_sigma() -> float:
+    global _MAX_SIGMA
+    if _MAX_SIGMA is None:
+        from vidpose.metrics.keypoints import sigmas_for
+
+        _MAX_SIGMA = float(sigmas_for("blazepose33").max())
+    return _MAX_SIGMA
+
+
+_MAX_SIGMA: float | None = None
 _LINKS = np.array(BLAZEPOSE33.links).reshape(-1, 2)
 
 
