@@ -125,12 +125,17 @@ def test_online_stage_has_no_delay():
 def test_an_injected_left_right_swap_is_undone():
     frames, truth = _frames(12, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
     perm = BLAZEPOSE33.flip_permutation()
-    for i in (5, 6, 7):  # a run of swapped frames, as the full model produces
+    world = np.random.default_rng(2).normal(0, 0.3, (33, 3))  # the estimator's 3D, kept for the lift stage
+    for f in frames:
+        f.persons[0].extra["world_landmarks"] = world.copy()
+    for i in (5, 6, 7):  # a run of swapped frames, as the full model produces (its 3D swapped alike)
         frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+        frames[i].persons[0].extra["world_landmarks"] = world[perm]
     stage = FlowRefineStage(n=2, online=True, propagate=False)
     out = _run(stage, frames)
     for f, t in zip(out, truth):
         assert np.linalg.norm(f.persons[0].keypoints[:, :2] - t, axis=1).max() < 3.0, f.index
+        assert np.array_equal(f.persons[0].extra["world_landmarks"], world), f.index  # 3D sides follow 2D
     assert stage.swaps == 3
 
 

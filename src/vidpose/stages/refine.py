@@ -535,6 +535,9 @@ class FlowRefineStage(WindowStage):
             perm = me.perm
             k = len(perm)
             p.keypoints = p.keypoints[perm].copy()
+            world = p.extra.get("world_landmarks")
+            if world is not None:  # the 3D keeps the 2D's sides (the lift stage reads it)
+                p.extra["world_landmarks"] = np.asarray(world)[perm].copy()
             if p.heatmaps is not None:
                 hm = p.heatmaps.copy()
                 hm[..., :k] = p.heatmaps[..., perm]
