@@ -253,6 +253,10 @@ class BlazePoseConfig:
     subpixel: bool = True  # in-model sub-pixel refinement of each keypoint from its heatmap (as MediaPipe)
     keep_heatmaps: bool = False  # attach the 64x64x39 heatmaps to each person for later stages
     threads: int = 2
+    # Tracked people's landmark calls side by side in this many threads, each with its own
+    # one-thread interpreter (same outputs, bit for bit); None: ``threads``; 1: one after another
+    # on the ``threads``-thread interpreter (as for a single person always).
+    people_workers: int | None = None
     # Person detector that seeds the landmark ROIs: blazepose (MediaPipe's, anchored on the face) or
     # bodydet (MoveNet MultiPose, whole bodies; backends/bodydet.py). detection_threshold None: its default.
     detector: str = "blazepose"
@@ -267,6 +271,36 @@ class BlazePoseConfig:
             raise InputError(f"max_people must be >= 1, got {self.max_people}")
         if self.detect_every < 1:
             raise InputError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.people_workers is not None and self.people_workers < 1:
+            raise InputError(f"people_workers must be >= 1, got {self.people_workers}")
+
+
+class _Landmarker:
+    """One landmark-model interpreter with its own crop buffer (one per thread that runs it). The
+    model's input is written in place (one warp into the preallocated crop, one conversion into the
+    interpreter's own input buffer): no per-crop arrays."""
+
+    def __init__(self, path, threads: int) -> None:
+        self.it = _interpreter(path, threads)
+        self._in = self.it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self.it.get_output_details()}
+        self._out = (outs["Identity"], outs["Identity_1"], outs["Identity_3"], outs["Identity_4"])
+        self.crop = np.empty((LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
+        self.last_seconds = 0.0  # the last invoke's time
+
+    def run(self, image: np.ndarray, m: np.ndarray):
+        """The model on the crop of ``image`` through the ROI affine ``m`` (crop -> image) ->
+        (raw (39, 5), pose flag, heatmaps (64, 64, 39) logits, world (39, 3)); arrays the next call overwrites."""
+        crop = warp_crop(image, invert_affine(m), (LANDMARK_SIZE, LANDMARK_SIZE), out=self.crop)
+        buf = self.it.tensor(self._in)()  # a view of the interpreter's input; released before invoke
+        np.divide(crop, np.float32(255.0), out=buf[0], casting="unsafe")  # == crop.astype(f32) / 255
+        del buf
+        t0 = time.perf_counter()
+        self.it.invoke()
+        self.last_seconds = time.perf_counter() - t0
+        lm, flag, hm, world = self._out
+        return (self.it.get_tensor(lm)[0].reshape(NUM_LANDMARKS, 5), float(self.it.get_tensor(flag).reshape(-1)[0]),
+                self.it.get_tensor(hm)[0], self.it.get_tensor(world)[0].reshape(NUM_LANDMARKS, 3))
 
 
 def _interpreter(path, threads: int):
@@ -369,23 +403,18 @@ class BlazePose:
         self.detector = person_detector(cfg.detector, cfg.detection_threshold, cfg.detector_size, cfg.threads,
                                         cfg.nms_iou, quiet=quiet)
         self.landmark_path = store.path(LANDMARK_MODELS[cfg.model], quiet=quiet)
-        self._it = _interpreter(self.landmark_path, cfg.threads)
-        self._in = self._it.get_input_details()[0]["index"]
-        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
-        self._lm, self._flag, self._hm, self._world = (
-            outs["Identity"], outs["Identity_1"], outs["Identity_3"], outs["Identity_4"],
-        )
+        self._main = _Landmarker(self.landmark_path, cfg.threads)
+        self._workers: list[_Landmarker] = []  # one-thread interpreters for people side by side (made on first use)
+        self._pool = None
         self.model_files = {
             "detector": self.detector.model_path,
             "landmark": self.landmark_path,
         }
         self._tracks: list[_Track] = []
         self._frame = 0
-        # Calls and seconds inside the models' invoke (what the models themselves cost).
+        # Calls and seconds inside the models' invoke (what the models themselves cost; landmark
+        # calls made side by side add up their own seconds).
         self.stats = {"detector_calls": 0, "landmark_calls": 0, "detector_seconds": 0.0, "landmark_seconds": 0.0}
-        # The landmark model's input is written in place (one warp into a preallocated
-        # crop, one conversion into the interpreter's own input buffer): no per-crop arrays.
-        self._crop = np.empty((LANDMARK_SIZE, LANDMARK_SIZE, 3), np.uint8)
 
     def reset(self) -> None:
         self._tracks, self._frame = [], 0
@@ -395,21 +424,14 @@ class BlazePose:
         (e.g. people located by another detector)."""
         self._tracks = [_Track(r, True) for r in rois]
 
-    def estimate_roi(self, image: np.ndarray, roi: ROI) -> tuple[PersonPose, float, ROI]:
-        """Run the landmark model on one ROI -> (person, pose flag, next frame's ROI)."""
+    def estimate_roi(self, image: np.ndarray, roi: ROI, lm: "_Landmarker | None" = None) -> tuple[PersonPose, float, ROI]:
+        """Run the landmark model on one ROI -> (person, pose flag, next frame's ROI); ``lm``: the
+        interpreter to use (a worker's; default the main one, whose time goes into ``stats``)."""
         m = roi_affine(roi)
-        crop = warp_crop(image, invert_affine(m), (LANDMARK_SIZE, LANDMARK_SIZE), out=self._crop)
-        buf = self._it.tensor(self._in)()  # a view of the interpreter's input; released before invoke
-        np.divide(crop, np.float32(255.0), out=buf[0], casting="unsafe")  # == crop.astype(f32) / 255
-        del buf
-        t0 = time.perf_counter()
-        self._it.invoke()
-        self.stats["landmark_seconds"] += time.perf_counter() - t0
-        self.stats["landmark_calls"] += 1
-        raw = self._it.get_tensor(self._lm)[0].reshape(NUM_LANDMARKS, 5)
-        flag = float(self._it.get_tensor(self._flag).reshape(-1)[0])
-        heatmaps = self._it.get_tensor(self._hm)[0]
-        world = self._it.get_tensor(self._world)[0].reshape(NUM_LANDMARKS, 3)
+        raw, flag, heatmaps, world = (lm or self._main).run(image, m)
+        if lm is None:
+            self.stats["landmark_seconds"] += self._main.last_seconds
+            self.stats["landmark_calls"] += 1
         xy = raw[:, :2].astype(np.float64)
         if self.config.subpixel:
             xy[:33] = refine_from_heatmaps(xy[:33], heatmaps)
@@ -430,6 +452,31 @@ class BlazePose:
         next_roi = roi_from_points(img_xy[33], img_xy[34])
         return person, flag, next_roi
 
+    def _estimate_tracked(self, image: np.ndarray, rois: list[ROI]) -> list[tuple[PersonPose, float, ROI]]:
+        """The landmark model on every tracked ROI: one after another, or with two or more people
+        and ``people_workers`` > 1, side by side on one-thread interpreters (LiteRT releases the
+        GIL while it runs; the outputs are the same bit for bit)."""
+        w = self.config.people_workers or self.config.threads
+        if len(rois) < 2 or w < 2:
+            return [self.estimate_roi(image, r) for r in rois]
+        from concurrent.futures import ThreadPoolExecutor
+
+        w = min(w, len(rois))
+        while len(self._workers) < w:
+            self._workers.append(_Landmarker(self.landmark_path, 1))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(self._workers), thread_name_prefix="vidpose-landmark")
+        chunks = [(self._workers[k], rois[k::w]) for k in range(w)]
+        done = list(self._pool.map(lambda c: [(self.estimate_roi(image, r, c[0]), c[0].last_seconds) for r in c[1]],
+                                   chunks))
+        out: list = [None] * len(rois)
+        for k, results in enumerate(done):
+            for i, (res, secs) in zip(range(k, len(rois), w), results):
+                out[i] = res
+                self.stats["landmark_seconds"] += secs
+                self.stats["landmark_calls"] += 1
+        return out
+
     def __call__(self, image: np.ndarray) -> list[PersonPose]:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"BlazePose expects an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
@@ -437,8 +484,7 @@ class BlazePose:
         lost = False
         people: list[PersonPose] = []
         next_tracks: list[_Track] = []
-        for tr in self._tracks:
-            person, flag, nroi = self.estimate_roi(image, tr.roi)
+        for tr, (person, flag, nroi) in zip(self._tracks, self._estimate_tracked(image, [t.roi for t in self._tracks])):
             if flag < cfg.presence_threshold or nroi.size < 4:
                 lost = True
                 continue
