@@ -92,3 +92,6 @@ def test_shipped_model_rows_record_what_made_them(row):
     sets, start = flowing.MODEL_ROWS[row]
     assert all(f"--set {s}" in extra["command"] for s in sets)
     assert ("run.init_from=" in extra["command"]) == bool(start)
+    # trained on the renderer whose test clips the bench's model rows read
+    assert extra["data"]["generator"]["renderer"] == flowing.MODEL_RENDERER
+    assert f"renderer {flowing.MODEL_RENDERER}" in extra["trained_on"]

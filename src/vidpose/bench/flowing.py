@@ -24,10 +24,11 @@ Refinement rows (part b) on BlazePose full's output (``vidpose run --refine NAME
   whose sided joints sit closer to the previous frame's when swapped, i.e. flips of the left/right
   assignment (one isolated swapped frame counts twice: into it and out of it), ``fps``.
 
-Renderers: the model rows use renderer-2 test clips (:data:`MODEL_RENDERER`: the shipped flowing-*
-checkpoints were trained on renderer-2 synth-single); the refinement rows use renderer-3 clips
-(:data:`REFINE_RENDERER`: skinned bodies, the synth default, on which BlazePose — trained on real
-people — works as on real footage, and on which the shipped pooling weights were learned).
+Renderers: both parts use renderer-3 clips (skinned bodies, the synth default). The model rows'
+test clips (:data:`MODEL_RENDERER`) are those of the data the shipped flowing-* checkpoints were
+trained on (renderer-3 synth-single train, recorded in each file's ``data.generator``); the
+refinement rows' (:data:`REFINE_RENDERER`) are those on which BlazePose — trained on real people —
+works as on real footage, and on which the shipped pooling weights were learned.
 
 Predictions are matched to ground-truth people per frame by the smallest mean distance over the
 visible joints (one-to-one). ``--quick`` uses 2 single and 1 crowd test clip of 48 frames and the
@@ -44,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 REFINE_ROWS = ("raw", "one-euro", "butterworth", "flow-online", "flow-offline")
-MODEL_RENDERER = 2  # the data the shipped flowing-* checkpoints were trained on
+MODEL_RENDERER = 3  # the data the shipped flowing-* checkpoints were trained on
 REFINE_RENDERER = 3  # the data the refinement rows (and the shipped pooling weights) use
 BASE_CONFIG = "configs/flowing_fusion_synth_single.toml"
 # row -> (--set overrides of BASE_CONFIG, the row whose last checkpoint it starts from (stage 2) or "")
