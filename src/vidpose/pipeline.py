@@ -63,6 +63,7 @@ class RunConfig:
     detection_threshold: float | None = None  # None: the detector's own default (blazepose 0.5, bodydet 0.25)
     detector: str = "blazepose"  # person detector: blazepose (face-anchored) | bodydet (MoveNet MultiPose, whole body)
     detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (a multiple of 32)
+    detector_tiles: bool = True  # blazepose: also detect on square tiles of a wide or tall frame
     track_max_age: int = 30  # frames a lost track is remembered
     refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
     lift: str = "auto"  # 3D: auto (blazepose for BlazePose models, else none) | none | a key of LIFTERS

@@ -119,3 +119,19 @@ def test_refine_from_heatmaps_moves_to_the_peak_centroid():
     # a point whose cell is off the heatmap is never moved
     hm[:, :3, 2] = 10.0
     assert np.allclose(refine_from_heatmaps(np.array([[-6.0, 50.0]] * 3), hm)[2], [-6.0, 50.0])
+
+
+def test_detector_tiles_cover_a_wide_or_tall_frame_with_overlap():
+    from vidpose.backends.blazepose import detector_tiles
+
+    assert detector_tiles(640, 640) == [] and detector_tiles(700, 600) == []  # near square: the frame is enough
+    for w, h in ((1768, 994), (1920, 1080), (640, 360), (2000, 1000), (1080, 1920), (3000, 500)):
+        tiles = detector_tiles(w, h)
+        short, long_ = min(w, h), max(w, h)
+        assert len(tiles) >= 2
+        starts = [t[0] if w >= h else t[1] for t in tiles]
+        for x0, y0, x1, y1 in tiles:  # squares of the shorter side, inside the frame
+            assert x1 - x0 == y1 - y0 == short and 0 <= x0 and x1 <= w and 0 <= y0 and y1 <= h
+        assert starts[0] == 0 and starts[-1] == long_ - short  # both ends covered
+        assert min(b - a for a, b in zip(starts, starts[1:])) <= 0.8 * short + 1  # overlap >= 20 % of a tile
+    assert len(detector_tiles(1920, 1080)) == 2 and len(detector_tiles(2000, 1000)) == 3

@@ -38,17 +38,19 @@ def test_people_found_and_tracked(demo):
     with_person = sum(bool(f["persons"]) for f in frames)
     both = sum(len(f["persons"]) >= 2 for f in frames)
     ids = {p["track_id"] for f in frames for p in f["persons"]}
-    # Measured with a fresh `vidpose demo --out demo_out --trc` (2026-11-30, commit after 0cff10f):
-    # 225 of 230 frames with a person, 96 with both people, track ids {0, 1}. The bounds allow
-    # 5 frames (with a person) and 10 frames (both) either way for kernels that round differently
-    # on another CPU; the exact output is pinned by tests/pipeline/test_run_stages.py.
+    # Measured with a fresh `vidpose demo --out demo_out --trc` (2026-12-01, with the detector's tiles,
+    # --detector-tiles, the default): 228 of 230 frames with a person, 146 with both people (96 before
+    # the tiles), track ids 0 (214 frames), 1 (160) and 2 (2 frames, 190-191: a spurious pose spanning
+    # the man as he lands from his backflip). The bounds allow 5 frames (with a person) and 10 frames
+    # (both) either way for kernels that round differently on another CPU; the exact output of the
+    # whole-frame detector is pinned by tests/pipeline/test_run_stages.py.
     assert 220 <= with_person <= 230
-    assert 86 <= both <= 106  # the woman walks through from about frame 75 to 200 while the man is in view
+    assert 136 <= both <= 156  # the woman is in view from frame 35 to 200 while the man is in view
     # Two people; the man's backflip loses him for ~20 frames; re-identification gives him his id back.
-    assert len(ids) == 2
-    # the two longest tracks cover most detections
     counts = sorted((sum(p["track_id"] == i for f in frames for p in f["persons"]) for i in ids), reverse=True)
-    assert sum(counts[:2]) >= 0.95 * sum(counts)
+    assert len(ids) >= 2 and all(c <= 3 for c in counts[2:])  # any other track: a few frames at most
+    # the two longest tracks cover most detections
+    assert sum(counts[:2]) >= 0.98 * sum(counts)
     # 3D keypoints are metres, hip-centred: a body fits in a 3 m box
     for f in frames[::20]:
         for p in f["persons"]:

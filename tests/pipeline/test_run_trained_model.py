@@ -65,13 +65,17 @@ def test_keypoints_are_the_shipped_clnets(clip, clnet_out):
     h, w = model.cfg.input_size
     with open_source(clip) as src:
         image = next(iter(src)).image
-    det = BlazePoseDetector(quiet=True)(image)[0]
-    center, size = box_to_center_size(detection_box(det, w / h), w / h, 1.25)
-    m = crop_affine(center, size, 0.0, (h, w))
-    crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    kp = model.predict(torch.from_numpy(normalize_rgb(crop[None]))).numpy().astype(np.float64)
-    xy = crop_points_to_image(kp[:, :, :2], m[None])[0]
     got = np.asarray(load_poses(clnet_out / "poses.json")["frames"][0]["persons"][0]["keypoints"])
+    best = None  # the detection (of the run's detector: the whole frame and its tiles) that gave this person
+    for det in BlazePoseDetector(quiet=True, tiles=True)(image):
+        center, size = box_to_center_size(detection_box(det, w / h), w / h, 1.25)
+        m = crop_affine(center, size, 0.0, (h, w))
+        crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        kp = model.predict(torch.from_numpy(normalize_rgb(crop[None]))).numpy().astype(np.float64)
+        xy = crop_points_to_image(kp[:, :, :2], m[None])[0]
+        if best is None or np.abs(got[:, :2] - xy).max() < np.abs(got[:, :2] - best[0]).max():
+            best = (xy, kp)
+    xy, kp = best
     assert np.abs(got[:, :2] - xy).max() <= 0.005 + 1e-6  # poses.json keeps 2 decimals
     assert np.abs(got[:, 2] - kp[0, :, 2]).max() <= 0.00005 + 1e-6  # ... and 4 for scores
 

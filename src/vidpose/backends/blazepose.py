@@ -261,6 +261,7 @@ class BlazePoseConfig:
     # bodydet (MoveNet MultiPose, whole bodies; backends/bodydet.py). detection_threshold None: its default.
     detector: str = "blazepose"
     detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (multiple of 32)
+    detector_tiles: bool = False  # blazepose: also detect on square tiles of a wide or tall frame (detector_tiles)
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTOR_THRESHOLDS:
@@ -330,14 +331,30 @@ def _quiet_stderr():
         os.close(saved)
 
 
-class BlazePoseDetector:
-    """The person detector alone: frame -> list of :class:`Detection` (image pixels)."""
+def detector_tiles(width: int, height: int, min_overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+    """Square tiles (x0, y0, x1, y1) of the shorter side's size along the longer side of a frame,
+    evenly spaced and overlapping by at least ``min_overlap`` of a tile; none for a frame within
+    1.25:1 of square. The detector sees a frame letterboxed into 224x224: on a 16:9 frame its tiles
+    show people 1.8x larger than the whole frame does."""
+    short, long_ = min(width, height), max(width, height)
+    if long_ < 1.25 * short:
+        return []
+    n = max(2, math.ceil((long_ - min_overlap * short) / ((1.0 - min_overlap) * short)))
+    starts = [round(k * (long_ - short) / (n - 1)) for k in range(n)]
+    return [(a, 0, a + short, height) if width >= height else (0, a, width, a + short) for a in starts]
 
-    def __init__(self, threshold: float = 0.5, nms_iou: float = 0.3, threads: int = 2, quiet: bool = False):
+
+class BlazePoseDetector:
+    """The person detector alone: frame -> list of :class:`Detection` (image pixels). With ``tiles``
+    it also runs on the frame's :func:`detector_tiles` (people small in a wide frame), and the
+    detections of all passes are merged by the weighted NMS."""
+
+    def __init__(self, threshold: float = 0.5, nms_iou: float = 0.3, threads: int = 2, quiet: bool = False,
+                 tiles: bool = False):
         from vidpose import store
 
         self.model_path = store.path("blazepose-detector", quiet=quiet)
-        self.threshold, self.nms_iou = threshold, nms_iou
+        self.threshold, self.nms_iou, self.tiles = threshold, nms_iou, bool(tiles)
         self._it = _interpreter(self.model_path, threads)
         self._in = self._it.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
@@ -346,6 +363,24 @@ class BlazePoseDetector:
         self.calls, self.invoke_seconds = 0, 0.0  # the model's own time (benchmarks)
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        tiles = detector_tiles(w, h) if self.tiles else []
+        if not tiles:  # one pass: NMS in the detector's own coordinates, as MediaPipe does it
+            (scores, boxes, kps), lb = self._detect(image)
+            return [Detection(score, lb.to_image(box.reshape(2, 2)).reshape(4), lb.to_image(kp))
+                    for score, box, kp in weighted_nms(scores, boxes, kps, self.nms_iou)]
+        found = []  # every pass in frame pixels (a uniform scale per pass, so IoUs are unchanged), then one NMS
+        for x0, y0, x1, y1 in [(0, 0, w, h), *tiles]:
+            (scores, boxes, kps), lb = self._detect(image[y0:y1, x0:x1])
+            off = np.array([x0, y0], np.float64)
+            found.append((scores, lb.to_image(boxes.reshape(-1, 2, 2)).reshape(-1, 4) + np.tile(off, 2),
+                          lb.to_image(kps) + off))
+        scores, boxes, kps = (np.concatenate([f[i] for f in found]) for i in range(3))
+        return [Detection(score, box, kp) for score, box, kp in weighted_nms(scores, boxes, kps, self.nms_iou)]
+
+    def _detect(self, image: np.ndarray):
+        """One detector pass -> ((scores (M,), boxes (M, 4), keypoints (M, 4, 2)) in the letterbox's
+        normalised coordinates, before NMS; the letterbox)."""
         x, lb = letterbox(image)
         self._it.set_tensor(self._in, x[None])
         t0 = time.perf_counter()
@@ -354,12 +389,7 @@ class BlazePoseDetector:
         self.calls += 1
         reg = self._it.get_tensor(self._reg)[0]
         cls = self._it.get_tensor(self._cls)[0]
-        scores, boxes, kps = decode_detections(reg, cls, self.anchors, self.threshold)
-        dets = []
-        for score, box, kp in weighted_nms(scores, boxes, kps, self.nms_iou):
-            b = lb.to_image(box.reshape(2, 2)).reshape(4)
-            dets.append(Detection(score, b, lb.to_image(kp)))
-        return dets
+        return decode_detections(reg, cls, self.anchors, self.threshold), lb
 
 
 # Person detectors by name -> their default score threshold.
@@ -367,9 +397,10 @@ DETECTOR_THRESHOLDS = {"blazepose": 0.5, "bodydet": 0.25}
 
 
 def person_detector(name: str = "blazepose", threshold: float | None = None, size: int = 256, threads: int = 2,
-                    nms_iou: float = 0.3, quiet: bool = False):
+                    nms_iou: float = 0.3, quiet: bool = False, tiles: bool = False):
     """BlazePose's face-anchored detector or the body detector (:mod:`vidpose.backends.bodydet`);
-    both map a frame to a list of :class:`Detection`. ``size``: the body detector's input size."""
+    both map a frame to a list of :class:`Detection`. ``size``: the body detector's input size;
+    ``tiles``: BlazePose's detector also runs on the frame's :func:`detector_tiles`."""
     if name not in DETECTOR_THRESHOLDS:
         raise InputError(f"unknown person detector {name!r}; choose one of {', '.join(DETECTOR_THRESHOLDS)}")
     threshold = DETECTOR_THRESHOLDS[name] if threshold is None else threshold
@@ -377,7 +408,7 @@ def person_detector(name: str = "blazepose", threshold: float | None = None, siz
         from vidpose.backends.bodydet import BodyDetector
 
         return BodyDetector(threshold, size, threads=threads, quiet=quiet)
-    return BlazePoseDetector(threshold, nms_iou, threads, quiet=quiet)
+    return BlazePoseDetector(threshold, nms_iou, threads, quiet=quiet, tiles=tiles)
 
 
 @dataclass
@@ -401,7 +432,7 @@ class BlazePose:
 
         self.config = cfg = config or BlazePoseConfig()
         self.detector = person_detector(cfg.detector, cfg.detection_threshold, cfg.detector_size, cfg.threads,
-                                        cfg.nms_iou, quiet=quiet)
+                                        cfg.nms_iou, quiet=quiet, tiles=cfg.detector_tiles)
         self.landmark_path = store.path(LANDMARK_MODELS[cfg.model], quiet=quiet)
         self._main = _Landmarker(self.landmark_path, cfg.threads)
         self._workers: list[_Landmarker] = []  # one-thread interpreters for people side by side (made on first use)

@@ -30,6 +30,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                     "MultiPose: whole bodies, no face needed; see docs/bodydet.md)",
         "detector_size": "bodydet's input: the frame's longer side in pixels (a multiple of 32; larger finds "
                          "smaller people, at a cost)",
+        "detector_tiles": "BlazePose's detector also looks at square tiles of a wide (or tall) frame, where "
+                          "people look larger to it (2 tiles on 16:9; on the detector's schedule only)",
         "track_max_age": "frames a lost track is remembered before its id is retired",
         "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
                   + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),

@@ -110,6 +110,7 @@ def build_estimator(config, choice: ModelChoice, keep_heatmaps: bool, quiet: boo
                 model=choice.spec, max_people=config.max_people, detect_every=config.detect_every,
                 detection_threshold=config.detection_threshold, threads=config.threads,
                 keep_heatmaps=keep_heatmaps, detector=config.detector, detector_size=config.detector_size,
+                detector_tiles=config.detector_tiles,
             ),
             quiet=quiet,
         )
@@ -135,7 +136,7 @@ def build_estimator(config, choice: ModelChoice, keep_heatmaps: bool, quiet: boo
     skeleton = skeleton_for(runner.cfg.num_keypoints, choice.spec)
     cfg = TopDownConfig(max_people=config.max_people, detect_every=config.detect_every, keep_heatmaps=keep_heatmaps)
     detector = person_detector(config.detector, config.detection_threshold, config.detector_size, config.threads,
-                               quiet=quiet)
+                               quiet=quiet, tiles=config.detector_tiles)
     backend = TopDown(runner, detector, skeleton, cfg, model_file=choice.path)
     extra = runner.extra or {}
     info = {
