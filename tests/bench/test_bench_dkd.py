@@ -67,18 +67,21 @@ def test_agreement_of_two_run_folders(tmp_path):
     assert off["mean_px_error"] == pytest.approx(30.0) and off["estimate_s"] == 2.0 and off["reference_estimate_s"] == 4.0
 
 
-def test_shipped_dkd_models_keep_their_renderer2_initializer():
-    """The dkd-* models were trained on renderer-2 clips with the renderer-2 simplebaseline; that
-    initializer is shipped as simplebaseline-r2 (simplebaseline itself moved to renderer 3)."""
+def test_shipped_dkd_models_share_their_initializer_data_and_bench_clips():
+    """The synth-single dkd-* models were trained on renderer-3 clips with simplebaseline (trained on
+    renderer-3 synth-single too) as initializer, and the bench reads test clips of that renderer."""
     from pathlib import Path
 
     from vidpose.methods import pretrained_path
     from vidpose.models.checkpoint import read_checkpoint
     from vidpose.training.config import load_config
 
-    r2 = read_checkpoint(pretrained_path("simplebaseline-r2"), weights=False)
-    assert r2.method == "simplebaseline" and r2.extra["data"]["generator"]["renderer"] == 2
+    base = read_checkpoint(pretrained_path("simplebaseline"), weights=False)
+    assert base.method == "simplebaseline" and base.extra["data"]["generator"]["renderer"] == dkd.RENDERER
     for name in ("dkd", "dkd-no-adversarial", "dkd-small"):
-        assert read_checkpoint(pretrained_path(name), weights=False).config["initializer"] == "simplebaseline-r2"
+        ck = read_checkpoint(pretrained_path(name), weights=False)
+        assert ck.config["initializer"] == "simplebaseline"
+        assert ck.extra["data"]["generator"] == base.extra["data"]["generator"]  # format, renderer, split
+        assert f"renderer {dkd.RENDERER}" in ck.extra["trained_on"]
     config = Path(__file__).resolve().parents[2] / "configs" / "dkd_synth_single.toml"
-    assert load_config(config).model.initializer == "simplebaseline-r2"
+    assert load_config(config).model.initializer == "simplebaseline"

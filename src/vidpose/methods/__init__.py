@@ -39,7 +39,7 @@ METHODS: dict[str, str | Method] = {
 # was trained with configs/simplebaseline_synth_single.toml).
 PRETRAINED: dict[str, str] = {
     "simplebaseline": "simplebaseline_synth_single",
-    # the renderer-2 simplebaseline (weights of 2026-11-30), kept as the dkd-* models' initializer
+    # the renderer-2 simplebaseline (weights of 2026-11-30), the dkd-* models' initializer before renderer 3
     "simplebaseline-r2": "simplebaseline_r2_synth_single",
     "clnet": "clnet_synth_single",
     "hourglass": "hourglass_synth_single",
