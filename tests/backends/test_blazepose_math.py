@@ -135,3 +135,35 @@ def test_detector_tiles_cover_a_wide_or_tall_frame_with_overlap():
         assert starts[0] == 0 and starts[-1] == long_ - short  # both ends covered
         assert min(b - a for a, b in zip(starts, starts[1:])) <= 0.8 * short + 1  # overlap >= 20 % of a tile
     assert len(detector_tiles(1920, 1080)) == 2 and len(detector_tiles(2000, 1000)) == 3
+
+
+def test_fine_tiles_are_a_half_size_grid_over_the_whole_frame():
+    from vidpose.backends.blazepose import detector_tiles
+
+    for w, h in ((640, 360), (1920, 1080), (256, 256), (1080, 1920)):
+        wide, fine = detector_tiles(w, h), detector_tiles(w, h, fine=True)
+        assert fine[:len(wide)] == wide  # the wide tiles first, then the grid
+        grid = fine[len(wide):]
+        half = min(w, h) // 2
+        assert grid and all(x1 - x0 == y1 - y0 == half for x0, y0, x1, y1 in grid)
+        covered = np.zeros((h, w), bool)
+        for x0, y0, x1, y1 in grid:
+            covered[y0:y1, x0:x1] = True
+        assert covered.all()  # every pixel lies in some fine tile
+    assert len(detector_tiles(640, 360, fine=True)) == 2 + 15
+
+
+@pytest.mark.slow
+def test_fine_tiles_run_while_someone_small_is_in_view():
+    from vidpose.backends.blazepose import BlazePose, BlazePoseConfig
+    from vidpose.types import PersonPose
+
+    def person(height):
+        return PersonPose(keypoints=np.zeros((33, 3)), bbox=np.array([10.0, 10.0, 60.0, 10.0 + height]), score=1.0)
+
+    image = np.zeros((360, 640, 3), np.uint8)
+    b = BlazePose(BlazePoseConfig(detector_tiles=True), quiet=True)  # fine_tiles_below 0.3: 108 px here
+    assert b._fine(image, [person(100.0), person(300.0)], scheduled=False)  # one small person is enough
+    assert not b._fine(image, [person(120.0)], scheduled=True)
+    assert b._fine(image, [], scheduled=True) and not b._fine(image, [], scheduled=False)  # empty: on schedule only
+    assert not BlazePose(BlazePoseConfig(detector_tiles=False), quiet=True)._fine(image, [person(50.0)], True)

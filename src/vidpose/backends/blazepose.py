@@ -262,6 +262,10 @@ class BlazePoseConfig:
     detector: str = "blazepose"
     detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (multiple of 32)
     detector_tiles: bool = False  # blazepose: also detect on square tiles of a wide or tall frame (detector_tiles)
+    # ... and, while someone estimated in the frame is shorter than this fraction of the frame's shorter
+    # side, also on a grid of tiles half that side (people that small are likely to have company the
+    # whole-frame pass misses: crowds seen from afar); 0: never
+    fine_tiles_below: float = 0.3
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTOR_THRESHOLDS:
@@ -331,17 +335,30 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def detector_tiles(width: int, height: int, min_overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+def detector_tiles(width: int, height: int, min_overlap: float = 0.2, fine: bool = False) -> list[tuple[int, int, int, int]]:
     """Square tiles (x0, y0, x1, y1) of the shorter side's size along the longer side of a frame,
     evenly spaced and overlapping by at least ``min_overlap`` of a tile; none for a frame within
     1.25:1 of square. The detector sees a frame letterboxed into 224x224: on a 16:9 frame its tiles
-    show people 1.8x larger than the whole frame does."""
+    show people 1.8x larger than the whole frame does. ``fine``: also a grid of squares of half the
+    shorter side over the whole frame, overlapping alike (2x larger again; 15 tiles on 16:9)."""
     short, long_ = min(width, height), max(width, height)
-    if long_ < 1.25 * short:
-        return []
-    n = max(2, math.ceil((long_ - min_overlap * short) / ((1.0 - min_overlap) * short)))
-    starts = [round(k * (long_ - short) / (n - 1)) for k in range(n)]
-    return [(a, 0, a + short, height) if width >= height else (0, a, width, a + short) for a in starts]
+    out = []
+    if long_ >= 1.25 * short:
+        out = [(a, 0, a + short, height) if width >= height else (0, a, width, a + short)
+               for a in _spaced(long_, short, min_overlap)]
+    if fine and short >= 64:
+        half = short // 2
+        out += [(x, y, x + half, y + half) for y in _spaced(height, half, min_overlap)
+                for x in _spaced(width, half, min_overlap)]
+    return out
+
+
+def _spaced(length: int, size: int, min_overlap: float) -> list[int]:
+    """Starts of the fewest windows of ``size`` that cover ``length`` overlapping by ``min_overlap``."""
+    if length <= size:
+        return [0]
+    n = max(2, math.ceil((length - min_overlap * size) / ((1.0 - min_overlap) * size)))
+    return [round(k * (length - size) / (n - 1)) for k in range(n)]
 
 
 class BlazePoseDetector:
@@ -362,9 +379,10 @@ class BlazePoseDetector:
         self.anchors = ssd_anchors()
         self.calls, self.invoke_seconds = 0, 0.0  # the model's own time (benchmarks)
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray, fine: bool = False) -> list[Detection]:
+        """Detections in ``image``; ``fine`` (with ``tiles``): also on the half-size grid of tiles."""
         h, w = image.shape[:2]
-        tiles = detector_tiles(w, h) if self.tiles else []
+        tiles = detector_tiles(w, h, fine=fine) if self.tiles else []
         if not tiles:  # one pass: NMS in the detector's own coordinates, as MediaPipe does it
             (scores, boxes, kps), lb = self._detect(image)
             return [Detection(score, lb.to_image(box.reshape(2, 2)).reshape(4), lb.to_image(kp))
@@ -525,7 +543,7 @@ class BlazePose:
         scheduled = self._frame % cfg.detect_every == 0
         if len(people) < cfg.max_people and (scheduled or lost or not people):
             t0 = self.detector.invoke_seconds
-            dets = self.detector(image)
+            dets = self.detector(image, fine=True) if self._fine(image, people, scheduled) else self.detector(image)
             self.stats["detector_calls"] += 1
             self.stats["detector_seconds"] += self.detector.invoke_seconds - t0
             for d in dets:
@@ -549,6 +567,19 @@ class BlazePose:
         self._tracks = next_tracks
         self._frame += 1
         return people
+
+    def _fine(self, image: np.ndarray, people: list[PersonPose], scheduled: bool) -> bool:
+        """Whether this detection also looks at the fine tiles (BlazePose's own detector, tiles on):
+        someone estimated in the frame is shorter than ``fine_tiles_below`` of its shorter side, or
+        nobody is and the detector runs on its schedule (so an empty stretch of video pays for the
+        fine tiles every ``detect_every`` frames, not every frame)."""
+        cfg = self.config
+        if not (cfg.detector_tiles and cfg.fine_tiles_below > 0 and isinstance(self.detector, BlazePoseDetector)):
+            return False
+        if not people:
+            return scheduled
+        limit = cfg.fine_tiles_below * min(image.shape[:2])
+        return any(float(p.bbox[3] - p.bbox[1]) < limit for p in people)
 
     def _dedupe(self, people: list[PersonPose], tracks: list[_Track]) -> tuple[list[PersonPose], list[_Track]]:
         """Two ROIs that converged on the same person: keep the more confident one."""
