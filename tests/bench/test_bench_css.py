@@ -24,3 +24,18 @@ def test_css_bench_rows_and_columns(tmp_path, monkeypatch):
     assert all(0.0 <= v <= 1.0 for k, v in row.items() if k.startswith("pck"))
     assert bench.weight_stem("css-disentangled") == "css_disentangled"
     assert bench.weight_stem("contrastive-full-latent") == "css_contrastive_full_latent"
+
+
+def test_shipped_encoders_name_the_bench_renderer():
+    """Each shipped css encoder was pretrained on the renderer whose clips the bench probes and scores on,
+    and records the command that made it."""
+    import vidpose.bench.css as bench
+    from vidpose.models.checkpoint import read_checkpoint
+
+    for row, sets in bench.PRETRAIN_ROWS.items():
+        path = bench.weight_path(row)
+        assert path.is_file(), f"{path.name}: missing"
+        extra = read_checkpoint(path, weights=False).extra
+        assert extra["data"]["generator"]["renderer"] == bench.RENDERER, path.name
+        assert f"--renderer {bench.RENDERER}" in extra["trained_on"], path.name
+        assert all(f"--set {s}" in extra["command"] for s in sets), path.name

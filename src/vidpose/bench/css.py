@@ -53,8 +53,8 @@ PROBE_CONFIG = "configs/css_probe_synth_single.toml"
 QUICK_TRAIN_CLIPS, QUICK_TEST_CLIPS = 24, 2
 QUICK_PROBE = ("optim.epochs=2", "model.epoch_samples=2048")
 ROOT_JOINTS = (11, 12)  # css-probe's default model.root_joints (the probe config keeps it): COCO-17 hips
-TRAINED_ON = "synth-single train clips, no labels (vidpose synth --split synth-single --subset all --seed 0 --renderer 2)"
-RENDERER = 2  # the shipped css_* encoders were pretrained on renderer-2 clips: probe and test data stay on it
+TRAINED_ON = "synth-single train clips, no labels (vidpose synth --split synth-single --subset all --seed 0 --renderer 3)"
+RENDERER = 3  # the shipped css_* encoders were pretrained on renderer-3 clips: probe and test data stay on it
 
 
 def weight_stem(row: str) -> str:
