@@ -85,3 +85,17 @@ def test_shipped_dkd_models_share_their_initializer_data_and_bench_clips():
         assert f"renderer {dkd.RENDERER}" in ck.extra["trained_on"]
     config = Path(__file__).resolve().parents[2] / "configs" / "dkd_synth_single.toml"
     assert load_config(config).model.initializer == "simplebaseline"
+
+
+def test_shipped_dkd_blazepose_heavy_was_distilled_on_renders_of_the_bench_renderer():
+    """dkd-blazepose-heavy was distilled without labels on videos made by ``vidpose synth --video``;
+    the annotations next to them name the renderer, which is the one of the bench's test clips."""
+    from vidpose.methods import pretrained_path
+    from vidpose.models.checkpoint import read_checkpoint
+
+    ck = read_checkpoint(pretrained_path("dkd-blazepose-heavy"), weights=False)
+    assert ck.config["initializer"] == "blazepose-heavy" and ck.extra["data"]["teacher"] == "blazepose-heavy"
+    assert ck.extra["data"]["dataset"] == "videos"
+    assert ck.extra["data"]["generator"] == {"format": "vidpose.synth/1", "renderer": dkd.RENDERER,
+                                             "split": "synth-single"}
+    assert f"renderer {dkd.RENDERER}" in ck.extra["trained_on"]

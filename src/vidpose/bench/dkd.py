@@ -83,7 +83,7 @@ def train_rows(data_root: str, video_root: str, out: str | Path, names=None) -> 
             commands.append(f"OMP_NUM_THREADS=1 vidpose train {config} " + " ".join(f"--set {x}" for x in sets)
                             + f" --out {run_dir} --quiet")
             prev = run_dir / "last.safetensors"
-        trained_on = "synth-single renders (unlabelled videos), BlazePose heavy as teacher" if config == HEAVY_CONFIG \
+        trained_on = "synth-single renders, renderer 3 (unlabelled videos), BlazePose heavy as teacher" if config == HEAVY_CONFIG \
             else "synth-single, renderer 3 (synthetic people)"
         shipped.append(ship(prev.parent, weights_dir() / f"{stem}.safetensors", " && ".join(commands), trained_on,
                             ship_command=f"python -m vidpose.bench.dkd train {data_root} {video_root} {out} {name}"))

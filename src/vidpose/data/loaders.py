@@ -176,8 +176,9 @@ def describe_source(cfg: DataConfig, subset: str) -> str:
 
 def describe_data(cfg: DataConfig, subset: str) -> dict:
     """What made the data, where the files say so: for the synthetic splits the generator's
-    annotation format, renderer version and split name (from the first clip's annotations)."""
-    if not cfg.dataset.startswith("synth"):
+    annotation format, renderer version and split name (from the first clip's annotations; a
+    ``videos`` folder made by ``vidpose synth --video`` keeps them next to each video)."""
+    if not (cfg.dataset.startswith("synth") or cfg.dataset == "videos"):
         return {}
     from vidpose.io.jsonfile import read_json
 
