@@ -245,6 +245,32 @@ class FlowCache:
             path.append(warp_points(path[-1], self.get_scaled(k, k + step)))
         return path
 
+    def carry(self, points: dict[int, np.ndarray], j: int) -> dict[int, np.ndarray]:
+        """Points of several frames ``{i: (N_i, 2)}`` carried to frame j along the flow: where each
+        lands in j (the same as ``trace(points[i], i, j)[-1]``, bit for bit). The frames on one side
+        of j share every step they pass through (one flow sample per frame pair, not one per frame
+        and pair)."""
+        out: dict[int, np.ndarray] = {}
+        for side in (-1, 1):  # frames after j (stepping back to it), then frames before j
+            src = sorted((i for i in points if (i - j) * side < 0), key=lambda i: abs(i - j), reverse=True)
+            if not src:
+                continue
+            stack, owners, k = np.zeros((0, 2)), [], src[0]
+            while True:
+                for i in [i for i in src if i == k]:
+                    p = np.asarray(points[i], np.float64).reshape(-1, 2)
+                    stack, owners = np.concatenate([stack, p]), owners + [(i, len(p))]
+                if k == j:
+                    break
+                stack = warp_points(stack, self.get_scaled(k, k + side))
+                k += side
+            start = 0
+            for i, n in owners:
+                out[i], start = stack[start:start + n], start + n
+        if j in points:
+            out[j] = np.asarray(points[j], np.float64).reshape(-1, 2)
+        return out
+
     def between(self, i: int, j: int) -> np.ndarray:
         """Flow from frame i to frame j (any gap), chained through the frames in between."""
         if i == j:

@@ -213,3 +213,22 @@ def test_clip_flows_point_every_frame_at_the_centre():
     assert f.shape == (5, 120, 160, 2) and not f[2].any()
     for k, want in enumerate([4.0, 2.0, 0.0, -2.0, -4.0]):
         assert abs(np.median(f[k, 30:-30, 30:-30, 0]) - want) < 0.4
+
+
+def test_carry_equals_trace_for_every_frame_and_shares_the_steps():
+    """FlowCache.carry moves the points of several frames to one frame in shared steps; each lands
+    exactly where trace() puts it."""
+    import numpy as np
+
+    from vidpose.flow import FlowCache
+
+    rng = np.random.default_rng(0)
+    base = (rng.random((90, 120)) * 255).astype(np.uint8)
+    cache = FlowCache(size=16, backward="invert")
+    for i in range(9):
+        cache.add(i, np.roll(base, (i, 2 * i), axis=(0, 1)))
+    pts = {i: rng.uniform(10, 80, (5, 2)) for i in (0, 1, 2, 3, 5, 6, 8)}
+    got = cache.carry(pts, 4)
+    for i, p in pts.items():
+        assert np.array_equal(got[i], cache.trace(p, i, 4)[-1]), i
+    assert set(cache.carry({4: pts[3], 7: pts[8]}, 4)) == {4, 7}

@@ -653,15 +653,12 @@ class FlowRefineStage(WindowStage):
         t = frame.index
         w_dt = lambda dt: float(np.exp(-(dt ** 2) / (2.0 * self.fuse_sigma ** 2)))  # noqa: E731
         for p in frame.persons:
-            points, weights = [p.keypoints[:, :2]], [p.keypoints[:, 2].copy()]
-            for dt in range(-self.fuse_n, self.fuse_n + 1):
-                if dt == 0 or (self.online and dt > 0):
-                    continue
-                q = self.seen.get(t + dt, {}).get(p.track_id)
-                if q is None:
-                    continue
-                points.append(self.cache.trace(q.keypoints[:, :2], t + dt, t)[-1])  # carried t + dt -> t
-                weights.append(w_dt(dt) * q.keypoints[:, 2])
+            near = {t + dt: q for dt in range(-self.fuse_n, self.fuse_n + 1)
+                    if dt != 0 and not (self.online and dt > 0)
+                    and (q := self.seen.get(t + dt, {}).get(p.track_id)) is not None}
+            carried = self.cache.carry({i: q.keypoints[:, :2] for i, q in near.items()}, t)  # frame i -> t
+            points = [p.keypoints[:, :2], *(carried[i] for i in sorted(near))]
+            weights = [p.keypoints[:, 2].copy(), *(w_dt(i - t) * near[i].keypoints[:, 2] for i in sorted(near))]
             xy, ok = fuse_points(points, weights, 1e-6)
             kp = p.keypoints.copy()
             kp[ok, :2] = xy[ok]
