@@ -252,16 +252,14 @@ class FlowCache:
         and pair)."""
         out: dict[int, np.ndarray] = {}
         for side in (-1, 1):  # frames after j (stepping back to it), then frames before j
-            src = sorted((i for i in points if (i - j) * side < 0), key=lambda i: abs(i - j), reverse=True)
-            if not src:
+            k = max((i for i in points if (i - j) * side < 0), key=lambda i: abs(i - j), default=None)
+            if k is None:
                 continue
-            stack, owners, k = np.zeros((0, 2)), [], src[0]
-            while True:
-                for i in [i for i in src if i == k]:
-                    p = np.asarray(points[i], np.float64).reshape(-1, 2)
-                    stack, owners = np.concatenate([stack, p]), owners + [(i, len(p))]
-                if k == j:
-                    break
+            stack, owners = np.zeros((0, 2)), []
+            while k != j:
+                if k in points:  # this frame's points join the ones already on their way
+                    p = np.asarray(points[k], np.float64).reshape(-1, 2)
+                    stack, owners = np.concatenate([stack, p]), owners + [(k, len(p))]
                 stack = warp_points(stack, self.get_scaled(k, k + side))
                 k += side
             start = 0

@@ -46,6 +46,18 @@ def _frames(count, shift=(2.0, 0.0), noise=0.0, skeleton=COCO17, seed=0):
     return frames, np.stack(truth)
 
 
+def _frames_with_legs_swapped(swapped, count=20):
+    """BlazePose-33 frames of a person moving with the image (:func:`_frames`) whose legs, and only
+    the legs, are swapped left for right in the frames ``swapped``."""
+    frames, truth = _frames(count, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
+    legs = BLAZEPOSE33.flip_groups()["legs"]
+    perm = np.arange(33)
+    perm[legs.reshape(-1)] = legs[:, ::-1].reshape(-1)
+    for i in swapped:
+        frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+    return frames, truth
+
+
 def _run(stage, frames):
     out = []
     for f in frames:
@@ -143,12 +155,7 @@ def test_an_injected_left_right_swap_is_undone():
 def test_a_legs_only_swap_is_undone_and_the_rest_left_alone(online):
     """The full model often swaps the legs alone (a person seen from the side): a run of frames with
     the legs (and only the legs) swapped is swapped back, per body part; arms and face stay."""
-    frames, truth = _frames(20, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
-    legs = BLAZEPOSE33.flip_groups()["legs"]
-    perm = np.arange(33)
-    perm[legs.reshape(-1)] = legs[:, ::-1].reshape(-1)
-    for i in range(6, 11):
-        frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+    frames, truth = _frames_with_legs_swapped(range(6, 11))
     stage = FlowRefineStage(n=2, online=online, propagate=False)
     out = _run(stage, frames)
     for f, t in zip(out, truth):
@@ -159,12 +166,7 @@ def test_a_legs_only_swap_is_undone_and_the_rest_left_alone(online):
 def test_a_swap_just_before_a_track_ends_is_still_undone():
     """Offline, a track that ends (the person leaves) keeps the left/right states its best path gave
     to the frames still waiting to be refined."""
-    frames, truth = _frames(20, shift=(2.0, 0.0), noise=0.3, skeleton=BLAZEPOSE33)
-    legs = BLAZEPOSE33.flip_groups()["legs"]
-    perm = np.arange(33)
-    perm[legs.reshape(-1)] = legs[:, ::-1].reshape(-1)
-    for i in range(9, 12):
-        frames[i].persons[0].keypoints = frames[i].persons[0].keypoints[perm]
+    frames, truth = _frames_with_legs_swapped(range(9, 12))
     for f in frames[15:]:
         f.persons = []  # gone from frame 15 on, while frames 7-14 still wait (8-frame delay)
     stage = FlowRefineStage(n=2, online=False, propagate=False)

@@ -20,6 +20,7 @@ store, and the pre- and post-processing around them is implemented here:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
@@ -513,8 +514,9 @@ class BlazePose:
         w = min(w, len(rois))
         while len(self._workers) < w:
             self._workers.append(_Landmarker(self.landmark_path, 1))
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=len(self._workers), thread_name_prefix="vidpose-landmark")
+        if self._pool is None:  # as many threads as workers can ever be used (the first frame may have fewer people)
+            self._pool = ThreadPoolExecutor(max_workers=self.config.people_workers or self.config.threads,
+                                            thread_name_prefix="vidpose-landmark")
         chunks = [(self._workers[k], rois[k::w]) for k in range(w)]
         done = list(self._pool.map(lambda c: [(self.estimate_roi(image, r, c[0]), c[0].last_seconds) for r in c[1]],
                                    chunks))
@@ -679,16 +681,14 @@ def _apart(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray, ta: f
     return gap > reach
 
 
+@functools.lru_cache(maxsize=None)
 def _max_sigma() -> float:
-    global _MAX_SIGMA
-    if _MAX_SIGMA is None:
-        from vidpose.metrics.keypoints import sigmas_for
+    """The largest OKS sigma of the BlazePose-33 keypoints (looked up once)."""
+    from vidpose.metrics.keypoints import sigmas_for
 
-        _MAX_SIGMA = float(sigmas_for("blazepose33").max())
-    return _MAX_SIGMA
+    return float(sigmas_for("blazepose33").max())
 
 
-_MAX_SIGMA: float | None = None
 _LINKS = np.array(BLAZEPOSE33.links).reshape(-1, 2)
 
 

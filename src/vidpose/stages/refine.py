@@ -657,8 +657,8 @@ class FlowRefineStage(WindowStage):
                     if dt != 0 and not (self.online and dt > 0)
                     and (q := self.seen.get(t + dt, {}).get(p.track_id)) is not None}
             carried = self.cache.carry({i: q.keypoints[:, :2] for i, q in near.items()}, t)  # frame i -> t
-            points = [p.keypoints[:, :2], *(carried[i] for i in sorted(near))]
-            weights = [p.keypoints[:, 2].copy(), *(w_dt(i - t) * near[i].keypoints[:, 2] for i in sorted(near))]
+            points = [p.keypoints[:, :2], *(carried[i] for i in near)]
+            weights = [p.keypoints[:, 2].copy(), *(w_dt(i - t) * q.keypoints[:, 2] for i, q in near.items())]
             xy, ok = fuse_points(points, weights, 1e-6)
             kp = p.keypoints.copy()
             kp[ok, :2] = xy[ok]
