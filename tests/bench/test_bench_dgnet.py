@@ -26,7 +26,7 @@ def _shipped() -> list[Path]:
 
 def test_registered():
     assert SUITES["dgnet"] == "vidpose.bench.dgnet"
-    assert shipped_path() == dgnet.weight_path("dgnet_mocap") and shipped_path().is_file()
+    assert shipped_path() == dgnet.weight_path("dgnet_synth3") and shipped_path().is_file()
     assert "dgnet" not in PRETRAINED  # PRETRAINED lists 2D models for --model (see docs/lifting.md)
 
 
@@ -58,7 +58,7 @@ def test_quick_suite_rows():
         assert r["p_mpjpe_mm"] <= r["mpjpe_mm"]
     for r in res["rows"][-2:]:
         assert all(isinstance(r[k], float) and r[k] > 0 for k in ("p_mpjpe_mm", "mpjve_mm", "bone_cv")), r
-    assert isinstance(res["video_target"]["holds"], bool)
+    assert isinstance(res["video_target"]["holds"], bool) and res["video_lifter"] == shipped_path().name
     by = {r["name"]: r for r in res["rows"]}
     assert by["dgnet-f27-noisy"]["mpjpe_mm"] > by["dgnet-f27"]["mpjpe_mm"] * 0.9  # noise does not help
     assert all(isinstance(v["holds"], bool) for v in res["claims"].values())
@@ -76,6 +76,18 @@ def test_shipped_lifter_provenance_and_size():
         assert extra["data"]["dataset"] == "mocap+synth-3d" and extra["data"]["subset"] == "train"
         assert p.stat().st_size < 2_000_000
     assert sum(p.stat().st_size for p in _shipped()) < 5_000_000
+
+
+def test_shipped_run_lifter_provenance():
+    """The lifter of --lift dgnet: trained on renderer-3 synth-3d by the command it records."""
+    from vidpose.bench.clnet import recorded_config
+
+    extra = read_checkpoint(shipped_path()).extra
+    assert "configs/dgnet_synth3.toml" in extra["command"] and "--renderer 3" not in extra["command"]
+    assert recorded_config(extra["command"], REPO).sha256() == extra["config_sha256"]
+    assert extra["data"]["dataset"] == "synth-3d" and extra["data"]["subset"] == "train"
+    assert extra["trained_on"].startswith("synth-3d train clips made by renderer 3") and extra["data"]["sequences"] == 250
+    assert shipped_path().stat().st_size < 2_000_000
 
 
 def test_shipped_lifter_lifts_short_and_low_confidence_tracks():

@@ -49,5 +49,5 @@ def test_models_list_shows_the_trained_models(capsys):
         assert "shipped" in line and "trained on: synth-single" in line
     assert "note: trained on synthetic people only: weak on real video" in out
     lifter = next(l for l in out.splitlines() if l.startswith("dgnet "))
-    assert "shipped" in lifter and "trained on: DeepMimic mocap" in lifter
+    assert "shipped" in lifter and "trained on: synth-3d train clips made by renderer 3" in lifter
     assert "--lift dgnet --skeleton h36m17" in out

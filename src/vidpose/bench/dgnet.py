@@ -20,7 +20,8 @@ joints and 2% left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugmen
 
 Part (b), the whole path on rendered video (:func:`video_rows`): BlazePose ``full`` on the
 synth-single test videos (the first 6, or 2 with ``quick``), rows ``lift=blazepose`` (its world
-landmarks) and ``lift=dgnet`` (the shipped DG-Net on BlazePose's 2D), with ``p_mpjpe_mm``,
+landmarks) and ``lift=dgnet`` (the shipped lifter of ``vidpose run --lift dgnet``,
+``dgnet_synth3``, on BlazePose's 2D; named in ``video_lifter``), with ``p_mpjpe_mm``,
 ``mpjve_mm`` (after per-frame Procrustes alignment) and ``bone_cv`` (per-bone coefficient of
 variation of the length over time); ``video_target`` says whether DG-Net is >= 15% lower in
 P-MPJPE and >= 30% lower in MPJVE.
@@ -260,9 +261,14 @@ def run(quick: bool = False) -> dict:
                                 "holds": bool(dg["mpjpe_mm"] < other["mpjpe_mm"])}
         frames = sum(len(x) for x in next(iter(data.values()))[0]) if data else 0
         video_info: dict = {}
-        if "dgnet-f27" in models:
-            vrows, video_info = video_rows(quick, models["dgnet-f27"][1])
+        from vidpose.methods.dgnet import load_lifter, shipped_path
+
+        if shipped_path().is_file():  # part (b): the lifter `vidpose run --lift dgnet` ships
+            vrows, video_info = video_rows(quick, load_lifter("dgnet"))
+            video_info["video_lifter"] = shipped_path().name
             rows += vrows
+        else:
+            missing.append(shipped_path().name)
         return {"suite": "dgnet", "rows": rows, "claims": claims, **video_info,
                 "data": "mocap test clips " + ", ".join(_test_clips()) + f", {2 if quick else 'all'} fixed cameras each",
                 "test_frames": frames, "threads": THREADS, "quick": bool(quick), "missing_weights": missing,
@@ -375,9 +381,18 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
     from vidpose.data.loaders import mocap_clips
     from vidpose.training.ship import ship as ship_run
 
-    trained_on = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-                  + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
-                  "--subset train --clips 100 --seed 0), through random virtual cameras")
+    from vidpose.training.config import load_config
+
+    dataset = load_config(Path(run_dir) / "config.toml").data.dataset
+    motions = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
+               + " and procedural motions")
+    if dataset == "synth-3d":  # configs/dgnet_synth3.toml: renderer-3 synth-3d only
+        trained_on = (f"synth-3d train clips made by renderer 3 ({motions} retargeted onto Anny bodies; joints from "
+                      "Anny's keypoint regressor; data commands in the config's header), through random virtual cameras")
+    else:
+        trained_on = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
+                      + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
+                      "--subset train --clips 100 --seed 0), through random virtual cameras")
     return ship_run(run_dir, dest, command, trained_on, half, ship_command)
 
 

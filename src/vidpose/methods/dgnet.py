@@ -41,7 +41,10 @@ INPUT_NORMS = ("screen", "person")
 # The joint layouts a lifter can be built for: H36M-17 (the shipped lifters, vidpose run --lift) and
 # the 3D datasets' own (HumanEva-I, MPI-INF-3DHP's test joints), scored in their protocols.
 LIFT_SKELETONS = ("h36m17", "humaneva15", "mpi_inf_3dhp17")
-SHIPPED = "dgnet_mocap"  # the shipped lifter: vidpose/weights/dgnet_mocap.safetensors (configs/dgnet_mocap.toml)
+# The shipped lifter (vidpose run --lift dgnet): vidpose/weights/dgnet_synth3.safetensors, configs/dgnet_synth3.toml
+# (trained on renderer-3 synth-3d: Anny bodies, the joints of the synthetic ground truth). The bench's
+# family comparison (dgnet / gcn-fixed / tcn at 9, 27, 81 frames) keeps its own *_mocap* files.
+SHIPPED = "dgnet_synth3"
 
 
 def shipped_path():
