@@ -383,15 +383,13 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
 
     from vidpose.training.config import load_config
 
-    dataset = load_config(Path(run_dir) / "config.toml").data.dataset
-    motions = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-               + " and procedural motions")
-    if dataset == "synth-3d":  # configs/dgnet_synth3.toml: renderer-3 synth-3d only
-        trained_on = (f"synth-3d train clips made by renderer 3 ({motions} retargeted onto Anny bodies; joints from "
-                      "Anny's keypoint regressor; data commands in the config's header), through random virtual cameras")
+    mocap = "DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
+    if load_config(Path(run_dir) / "config.toml").data.dataset == "synth-3d":  # configs/dgnet_synth3.toml
+        trained_on = (f"synth-3d train clips made by renderer 3 ({mocap} and procedural motions retargeted onto "
+                      "Anny bodies; joints from Anny's keypoint regressor; data commands in the config's header), "
+                      "through random virtual cameras")
     else:
-        trained_on = ("DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-                      + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
+        trained_on = (mocap + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
                       "--subset train --clips 100 --seed 0), through random virtual cameras")
     return ship_run(run_dir, dest, command, trained_on, half, ship_command)
 

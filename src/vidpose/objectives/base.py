@@ -47,6 +47,15 @@ class Objective:
         """What the checkpoint records about the training data (dataset, split, seed, generator version)."""
         return {}
 
+    def source_identity(self) -> dict[str, Any]:
+        """The part of :meth:`data_identity` every crop-based objective shares: the dataset, the
+        training subset and, for generated data, what made it (``describe_data``: the generator's
+        format, renderer and split)."""
+        from vidpose.data.loaders import describe_data
+
+        return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
+                **describe_data(self.cfg.data, self.cfg.data.train_subset)}
+
     def better(self, value: float, best: float | None) -> bool:
         """Is ``value`` of ``select`` an improvement over ``best`` (None: nothing yet)?"""
         import math

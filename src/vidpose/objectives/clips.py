@@ -139,8 +139,5 @@ class ClipObjective(Objective):
         return image_pixel_pck(np.concatenate(preds), np.concatenate(affines), np.concatenate(gts))
 
     def data_identity(self) -> dict[str, Any]:
-        from vidpose.data.loaders import describe_data
-
-        return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
-                "clip_length": self.cfg.data.clip_length,
-                **describe_data(self.cfg.data, self.cfg.data.train_subset), **crop_identity(self.train_data.crops)}
+        return {**self.source_identity(), "clip_length": self.cfg.data.clip_length,
+                **crop_identity(self.train_data.crops)}

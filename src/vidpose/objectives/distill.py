@@ -80,11 +80,8 @@ class DistillObjective(Objective):
         return {"val_pck_teacher": r["val_pck"], "val_px_to_teacher": r["val_mean_px_error"]}
 
     def data_identity(self) -> dict[str, Any]:
-        from vidpose.data.loaders import describe_data
-
         crops = getattr(self.train_data, "crops", self.train_data)
-        ident = {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset, "teacher": self.teacher_name,
-                 **describe_data(self.cfg.data, self.cfg.data.train_subset), **crop_identity(crops)}
+        ident = {**self.source_identity(), "teacher": self.teacher_name, **crop_identity(crops)}
         if self.cfg.data.clip_length > 1:
             ident["clip_length"] = self.cfg.data.clip_length
         return ident

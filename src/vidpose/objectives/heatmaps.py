@@ -95,7 +95,4 @@ class TopDownObjective(Objective):
         return image_pixel_pck(np.concatenate(preds), np.concatenate(affines), np.concatenate(gts))
 
     def data_identity(self) -> dict[str, Any]:
-        from vidpose.data.loaders import describe_data
-
-        return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
-                **describe_data(self.cfg.data, self.cfg.data.train_subset), **crop_identity(self.train_data)}
+        return {**self.source_identity(), **crop_identity(self.train_data)}

@@ -217,11 +217,8 @@ class ContrastiveClipObjective(UnlabelledClipObjective):
         return self.model.loss(net(batch["images"]), batch["times"])
 
     def data_identity(self) -> dict[str, Any]:
-        from vidpose.data.loaders import describe_data
-
-        return {"dataset": self.cfg.data.dataset, "subset": self.cfg.data.train_subset,
-                "clip_length": self.cfg.data.clip_length,
-                **describe_data(self.cfg.data, self.cfg.data.train_subset), **self.train_data.crops.identity()}
+        return {**self.source_identity(), "clip_length": self.cfg.data.clip_length,
+                **self.train_data.crops.identity()}
 
 
 # --- the contrastive terms (torch) -------------------------------------------------------------------
