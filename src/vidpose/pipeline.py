@@ -2,11 +2,10 @@
 
 The stages live in :mod:`vidpose.stages`; this module composes them
 (:func:`build_stages`), runs them (:class:`PoseRun`) and writes the outputs
-(:func:`run`). What exists today: estimate is BlazePose (``--model lite|full|heavy``)
-or a trained 2D model run top-down (``--model clnet``, a checkpoint or an ONNX
-export); ``--lift blazepose`` (BlazePose's world landmarks) or ``none``;
-``--refine`` has only ``none`` so far (the registry is where temporal
-refinement will plug in).
+(:func:`run`). Estimate is BlazePose (``--model lite|full|heavy``) or a trained 2D
+model run top-down (``--model clnet``, a checkpoint or an ONNX export); refine and
+lift are picked from the registries of :mod:`vidpose.stages` (``--refine``,
+``--lift``).
 
 A stage takes one :class:`~vidpose.types.FramePoses` and returns the frames it
 is ready to pass on (none while it buffers, several when it catches up);
@@ -14,7 +13,8 @@ is ready to pass on (none while it buffers, several when it catches up);
 times each stage on its own.
 
 Decoding runs in a background thread with a bounded queue, so the decoder and
-the models overlap on two cores while memory stays bounded.
+the models overlap on two cores while memory stays bounded; for files, the
+stages after tracking run on a thread of their own too (:class:`PoseRun`).
 """
 
 from __future__ import annotations
@@ -191,10 +191,14 @@ class PoseRun:
 
     ``info`` describes the source; ``timings`` has per-stage seconds;
     ``decode_error`` says where decoding stopped early, if it did.
+
+    Decoding runs on a background thread; with ``stage_thread`` (the default) the stages after
+    tracking (refine, lift, convert) run on another one, overlapping the models, except for live
+    sources, whose results are wanted as each frame comes in. The output is the same either way.
     """
 
     def __init__(self, source, config: RunConfig | None = None, stages: list[Stage] | None = None,
-                 live: bool | None = None):
+                 live: bool | None = None, stage_thread: bool = True):
         from vidpose.io.video import open_source
 
         self.config = config or RunConfig()
@@ -211,6 +215,8 @@ class PoseRun:
             raise
         self.timings = Timings()
         self.frames = 0
+        # the stages after tracking run on their own thread (files; see _split)
+        self.stage_thread = bool(stage_thread)
 
     @property
     def decode_error(self) -> str | None:
@@ -248,16 +254,24 @@ class PoseRun:
         )
         th.start()
         skeleton = get_skeleton("blazepose33")
-        try:
+
+        def decoded() -> Iterator[FramePoses]:
             while True:
                 item = q.get()
                 if item is _END:
-                    break
+                    return
                 if isinstance(item, BaseException):
                     raise item
-                fp = FramePoses(item.index, item.time, item.image, skeleton, gray=item.gray)
-                yield from self._through(0, [fp])
-            yield from self._flush()
+                yield FramePoses(item.index, item.time, item.image, skeleton, gray=item.gray)
+
+        split = self._split()
+        try:
+            if split is None:
+                for fp in decoded():
+                    yield from self._through(0, [fp])
+                yield from self._flush(0)
+            else:
+                yield from self._pipelined(decoded(), split)
         finally:
             stop.set()
             while th.is_alive():  # unblock a producer waiting on a full queue
@@ -267,8 +281,85 @@ class PoseRun:
                     th.join(0.05)
             self.source.close()
 
-    def _through(self, start: int, frames: list[FramePoses]) -> Iterator[FramePoses]:
-        for stage in self.stages[start:]:
+    def _split(self) -> int | None:
+        """Where the stage thread takes over (the first stage after estimate and track), or None to run
+        every stage on the calling thread: for live sources (a result is wanted as soon as its frame is
+        in, not after the next one) or when ``stage_thread`` is off or nothing follows tracking."""
+        if not self.stage_thread or self.live:
+            return None
+        split = next((i for i, s in enumerate(self.stages) if s.name not in ("estimate", "track")), None)
+        return split if split not in (None, 0) else None
+
+    def _pipelined(self, frames: Iterator[FramePoses], split: int) -> Iterator[FramePoses]:
+        """Estimate and track on this thread, the later stages (refine, lift, convert) on a stage
+        thread, so that their Python and NumPy work overlaps the models' (which release the GIL).
+        Frames keep their order; each stage keeps running on one thread only."""
+        handoff: queue.Queue = queue.Queue(maxsize=4)
+        done: queue.Queue = queue.Queue()  # bounded in effect: drained after every frame handed off
+        stop = threading.Event()
+
+        def tail() -> None:
+            try:
+                while not stop.is_set():
+                    batch = handoff.get()
+                    if batch is _END:
+                        for f in self._finished(split, len(self.stages)):
+                            done.put(f)
+                        break
+                    for f in self._run_stages(split, len(self.stages), batch):
+                        done.put(f)
+                done.put(_END)
+            except BaseException as e:  # handed to the consumer, re-raised there
+                done.put(e)
+
+        def ready(block: bool) -> Iterator[FramePoses]:
+            while True:
+                try:
+                    item = done.get(block=block)
+                except queue.Empty:
+                    return
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                self.frames += 1
+                yield item
+
+        def hand(item) -> Iterator[FramePoses]:
+            while True:
+                try:
+                    handoff.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    if not worker.is_alive():  # it failed: its error is in ``done``
+                        yield from ready(block=False)
+                        raise RuntimeError("the stage thread stopped without a result")
+
+        worker = threading.Thread(target=tail, name="vidpose-stages", daemon=True)
+        worker.start()
+        try:
+            for fp in frames:
+                out = self._run_stages(0, split, [fp])
+                if out:
+                    yield from hand(out)
+                yield from ready(block=False)
+            out = list(self._finished(0, split))
+            if out:
+                yield from hand(out)
+            yield from hand(_END)
+            yield from ready(block=True)
+        finally:
+            stop.set()
+            while worker.is_alive():  # unblock a stage thread waiting on a full hand-off queue
+                try:
+                    handoff.put_nowait(_END)
+                except queue.Full:
+                    pass
+                worker.join(0.05)
+
+    def _run_stages(self, start: int, end: int, frames: list[FramePoses]) -> list[FramePoses]:
+        """Stages start..end-1 on ``frames``: the frames the last of them passes on."""
+        for stage in self.stages[start:end]:
             out: list[FramePoses] = []
             t0 = time.perf_counter()
             for f in frames:
@@ -276,18 +367,28 @@ class PoseRun:
             self.timings.add(stage.name, time.perf_counter() - t0)
             frames = out
             if not frames:
-                return
-        for f in frames:
+                break
+        return frames
+
+    def _through(self, start: int, frames: list[FramePoses]) -> Iterator[FramePoses]:
+        for f in self._run_stages(start, len(self.stages), frames):
             self.frames += 1
             yield f
 
-    def _flush(self) -> Iterator[FramePoses]:
-        for i, stage in enumerate(self.stages):
+    def _finished(self, start: int, end: int) -> Iterator[FramePoses]:
+        """The end of the video for stages start..end-1: what each still holds, through the rest of them."""
+        for i in range(start, end):
+            stage = self.stages[i]
             t0 = time.perf_counter()
             rest = stage.finish()
             self.timings.add(stage.name, time.perf_counter() - t0)
             if rest:
-                yield from self._through(i + 1, rest)
+                yield from self._run_stages(i + 1, end, rest)
+
+    def _flush(self, start: int) -> Iterator[FramePoses]:
+        for f in self._finished(start, len(self.stages)):
+            self.frames += 1
+            yield f
 
 
 # --- the whole job: vidpose run ---------------------------------------------------------------

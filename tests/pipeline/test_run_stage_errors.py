@@ -5,17 +5,10 @@ import sys
 
 import pytest
 
-from vidpose import store
-
 
 def vidpose_run(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "vidpose.cli", "run", *map(str, args), "--quiet"],
                           capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return store.path("sample-sports2d", quiet=True)
 
 
 def expect_clean_failure(r, out, *needles):

@@ -48,13 +48,6 @@ def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def clip():
-    from vidpose import store
-
-    return store.path("sample-sports2d", quiet=True)
-
-
 @pytest.mark.slow
 def test_refine_none_lift_blazepose_reproduces_the_previous_default_exactly(clip, tmp_path):
     out = tmp_path / "out"

@@ -15,13 +15,6 @@ FRAMES = 40
 
 
 @pytest.fixture(scope="module")
-def clip():
-    from vidpose import store
-
-    return store.path("sample-sports2d", quiet=True)
-
-
-@pytest.fixture(scope="module")
 def clnet_out(clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("clnet") / "out"
     assert main(["run", str(clip), "--out", str(out), "--model", "clnet", "--max-frames", str(FRAMES), "--quiet"]) == 0

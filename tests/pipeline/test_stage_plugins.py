@@ -12,13 +12,6 @@ from vidpose.stages import LIFTERS, REFINERS, LiftStage, RefineStage, StageChoic
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def clip():
-    from vidpose import store
-
-    return store.path("sample-sports2d", quiet=True)
-
-
 class HeatmapProbe(RefineStage):
     seen: list = []
 
