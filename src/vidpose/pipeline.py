@@ -400,8 +400,10 @@ class OverlayThread:
     The overlay is drawn on the frame shrunk to ``max_size`` (shorter side, 720 by
     default: ``--overlay-size``) and encoded with x264's ``ultrafast`` preset: at full
     1080p size with ``veryfast`` it cost about as much as the pose models and, on 2
-    cores, took a third of the run's frame rate. On its own thread it overlaps with
-    the models (OpenCV and PyAV release the GIL while resizing and encoding).
+    cores, took a third of the run's frame rate. RGB is converted to YUV by OpenCV
+    (``VideoWriter(fast_colour=True)``), not by the encoder's swscale. On its own
+    thread it overlaps with the models (OpenCV and PyAV release the GIL while
+    resizing and encoding).
     """
 
     PRESET = "ultrafast"
@@ -413,7 +415,7 @@ class OverlayThread:
 
         self.max_size = max_size
         w, h = overlay_size(info.width, info.height, max_size)
-        self.writer = VideoWriter(path, info.fps, w, h, preset=self.PRESET)
+        self.writer = VideoWriter(path, info.fps, w, h, preset=self.PRESET, fast_colour=True)
         self.skeleton, self.min_score, self.timings = skeleton, min_score, timings
         self.q: queue.Queue = queue.Queue(maxsize=8)
         self.error: BaseException | None = None

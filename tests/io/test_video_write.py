@@ -33,6 +33,26 @@ def test_round_trip(tmp_path, frame_factory):
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
 
+def test_fast_colour_matches_the_encoders_own_conversion(tmp_path):
+    """OpenCV's RGB -> YUV 4:2:0 (the overlay's) decodes to the same colours as swscale's, odd size included."""
+    y, x = np.mgrid[0:47, 0:65]
+    smooth = [np.stack([x * 3 + i * 4, y * 5, 255 - (x + y) * 2], -1).astype(np.uint8) for i in range(6)]
+    decoded = {}
+    for fast in (False, True):
+        path = tmp_path / f"fast{fast}.mp4"
+        with VideoWriter(path, 30, 65, 47, crf=0, fast_colour=fast) as w:
+            for im in smooth:
+                w.write(im)
+        _, pix_fmt, frames = _read_back(path)
+        assert pix_fmt == "yuv420p" and len(frames) == 6 and frames[0].shape == (48, 66, 3)
+        decoded[fast] = np.stack(frames).astype(int)[:, :47, :65]
+        # Both come back close to what was written (lossless encode: only the colour conversion differs).
+        assert np.abs(decoded[fast] - np.stack(smooth)).mean() < 3
+    # OpenCV's chroma sits about one level off swscale's: invisible in an overlay.
+    diff = np.abs(decoded[True] - decoded[False])
+    assert diff.mean() < 2.5 and np.percentile(diff, 99) <= 8, (diff.mean(), np.percentile(diff, 99))
+
+
 def test_odd_size_is_padded_by_one_pixel(tmp_path):
     path = tmp_path / "odd.mp4"
     img = np.full((47, 65, 3), 200, np.uint8)
