@@ -215,3 +215,26 @@ def test_pooling_moves_a_joint_to_the_evidence_of_its_neighbours():
     before = 6.0
     after = np.abs(out[3].persons[0].keypoints[:, 0] - truth[3][:, 0]).mean()
     assert after < 0.5 * before, after
+
+
+def test_side_chain_finds_the_cheapest_state_sequence():
+    """The left/right chain's dynamic programme against brute force over every state sequence of a
+    short track: a swap cost per swapped frame plus the step costs to frame t-1 (same or swapped
+    sides as the two states say; random costs, so the optimum is unique)."""
+    import itertools
+
+    from vidpose.stages.refine import _SideChain
+
+    rng = np.random.default_rng(0)
+    n, swap_cost = 12, 0.03
+    step = rng.uniform(0, 0.2, (n, 2))  # frame t: (same, swapped) against t-1
+    chain = _SideChain(0, swap_cost)
+    for t in range(1, n):
+        chain.step(t, *step[t])
+
+    def total(states):
+        return swap_cost * sum(states) + sum(step[t][int(states[t] != states[t - 1])] for t in range(1, n))
+
+    best = min(itertools.product((0, 1), repeat=n), key=total)
+    got = chain.states(0)
+    assert [got[t] for t in range(n)] == list(best)
