@@ -55,13 +55,17 @@ MODEL_ROWS: dict[str, tuple[tuple[str, ...], str]] = {
     "heatmap": (("model.fusion=false",), ""),
     "fusion": ((), ""),
     "fusion+pool-nowarp": (("model.temporal=nowarp", "model.neighbours=3", "model.train_pooling_only=true",
-                            "data.clip_length=7", "optim.epochs=1"), "fusion"),
+                            "data.clip_length=7", "optim.epochs=2", "optim.lr=0.05",
+                            "data.max_samples=2048"), "fusion"),
     "fusion+flow-n1": (("model.temporal=warp", "model.neighbours=1", "model.train_pooling_only=true",
-                        "data.clip_length=3", "optim.epochs=1"), "fusion"),
+                        "data.clip_length=3", "optim.epochs=2", "optim.lr=0.05",
+                        "data.max_samples=2048"), "fusion"),
     "fusion+flow-n3": (("model.temporal=warp", "model.neighbours=3", "model.train_pooling_only=true",
-                        "data.clip_length=7", "optim.epochs=1"), "fusion"),
+                        "data.clip_length=7", "optim.epochs=2", "optim.lr=0.05",
+                        "data.max_samples=2048"), "fusion"),
     "fusion+flow-n7": (("model.temporal=warp", "model.neighbours=7", "model.train_pooling_only=true",
-                        "data.clip_length=15", "optim.epochs=1"), "fusion"),
+                        "data.clip_length=15", "optim.epochs=2", "optim.lr=0.05",
+                        "data.max_samples=2048"), "fusion"),
 }
 
 
