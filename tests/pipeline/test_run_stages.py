@@ -13,7 +13,9 @@ path, which differs between machines, so its ``frames`` are hashed canonically
 frames cover both people (the woman enters at about frame 75; 45 frames have
 both). Two runs of that commit gave the same bytes. LiteRT's XNNPACK kernels
 may round differently on another CPU family; then these hashes would need
-remaking with the commands above.
+remaking with the commands above. They hold on AMD Zen 5 and Intel Xeon machines
+with opencv-python-headless 5.0.0.93; 5.1.0.95 resamples the crops slightly
+differently and changes them (hence the pin in pyproject.toml).
 """
 
 import hashlib
