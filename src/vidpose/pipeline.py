@@ -66,7 +66,7 @@ class RunConfig:
     detector_tiles: bool = True  # blazepose: also detect on square tiles of a wide or tall frame
     track_max_age: int = 30  # frames a lost track is remembered
     refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
-    lift: str = "auto"  # 3D: auto (blazepose for BlazePose models, else none) | none | a key of LIFTERS
+    lift: str = "auto"  # 3D: auto (stages.AUTO_LIFT for BlazePose models, else none) | none | a key of LIFTERS
     overlay: bool = True
     overlay_size: int = 720  # the overlay's shorter side at most this many pixels (0: the video's size)
     csv: bool = True

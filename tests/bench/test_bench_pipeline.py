@@ -50,6 +50,10 @@ def test_rows_are_unique_and_quick_has_the_same_rows():
               "vidpose-run-default-no-overlay", "vidpose-full-1p-decode-short"):
         assert a in names
     assert [f"vidpose-full-crowd-{k}p-frames" for k in (1, 2, 4, 8)] == [n for n in names if "crowd" in n]
+    # the per-frame rows lift per frame (--lift blazepose); the default row takes the default stages
+    by_f = {r["name"]: r for r in full}
+    assert all(by_f[n].get("lift", "blazepose") == "blazepose" for n in ("vidpose-full-1p-decode", "vidpose-heavy-1p-decode"))
+    assert by_f["vidpose-full-1p-decode-refine-default"]["lift"] == "auto"
     # the quick run does less work per row
     by_q = {r["name"]: r for r in quick}
     assert all((by_q[r["name"]]["frames"] or 10**9) <= (r["frames"] or 10**9) for r in full)

@@ -76,9 +76,9 @@ def plan(quick: bool) -> list[dict]:
          "people": 1, "frames": n,
          "what": "--model full --max-people 1 --refine none (lift blazepose), decoding included"},
         {"name": "vidpose-full-1p-decode-refine-default", "side": "vidpose", "kind": "stream", "model": "full",
-         "people": 1, "frames": n, "refine": "auto",
-         "what": "--model full --max-people 1 with the default --refine auto (the stages it picks are in "
-                 "'refine'), decoding included"},
+         "people": 1, "frames": n, "refine": "auto", "lift": "auto",
+         "what": "--model full --max-people 1 with the default --refine auto and --lift auto (the stages they "
+                 "pick are in 'refine' and 'lift'), decoding included"},
         {"name": "mediapipe-full-decode", "side": "mediapipe", "kind": "decode", "complexity": 1, "frames": n,
          "what": "MediaPipe legacy Pose model_complexity=1 in a PyAV decode loop"},
         {"name": "vidpose-heavy-1p-decode", "side": "vidpose", "kind": "stream", "model": "heavy",
@@ -196,12 +196,14 @@ def vidpose_measure(a: dict) -> dict:
     kind, limit = a["kind"], a.get("frames")
     row: dict = {}
     if kind == "stream":
-        cfg = RunConfig(model=a["model"], max_people=a["people"], refine=a.get("refine", "none"), lift="auto",
+        cfg = RunConfig(model=a["model"], max_people=a["people"], refine=a.get("refine", "none"),
+                        lift=a.get("lift", "blazepose"),
                         overlay=False, quiet=True, max_frames=limit, threads=a.get("threads", THREADS))
         t0 = time.perf_counter()
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
         row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
+        row["lift"] = next(r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "lift")
         backend = stages[0].backend
         _warm(backend, _decoded(clip, WARMUP))
         n = found = people = 0
@@ -240,6 +242,7 @@ def vidpose_measure(a: dict) -> dict:
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
         row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
+        row["lift"] = next(r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "lift")
         _warm(stages[0].backend, _decoded(clip, WARMUP))
         with tempfile.TemporaryDirectory() as td:
             t0 = time.perf_counter()
@@ -306,7 +309,7 @@ def aggregate(spec: dict, reps: list[dict]) -> dict:
     for k in ("detector_invoke_ms", "landmark_invoke_ms", "models_ms_per_frame"):
         if k in first:
             row[k] = statistics.median(r[k] for r in reps)
-    for k in ("refine", "detector_calls", "landmark_calls", "stage_ms", "version"):
+    for k in ("refine", "lift", "detector_calls", "landmark_calls", "stage_ms", "version"):
         if k in first:
             row[k] = first[k]
     row["_fps"] = fps  # per repeat, for the ratios; dropped from the result

@@ -48,39 +48,36 @@ def parse_lift(value: str) -> str | None:
 # What ``--refine auto`` runs: the best offline refinement for files (a few frames of delay),
 # the best online one for live sources and vidpose.stream (no delay); see docs/flowing.md.
 AUTO_REFINE = {"offline": "flow-offline", "online": "flow-online"}
+# What ``--lift auto`` runs for models with BlazePose's world landmarks: low-passed over time for
+# files (half a second late), per frame for live sources (docs/lifting.md); none for other models.
+AUTO_LIFT = {"offline": "blazepose-smooth", "online": "blazepose"}
 
 
 def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict:
     """Which refine and lift stages run for ``model``, and why the skipped ones do not.
 
-    ``auto`` picks the best stage the model can feed (refine: ``AUTO_REFINE``,
-    online for ``live`` sources; lift: ``blazepose`` for BlazePose models, else
-    ``none``). A stage named explicitly that needs outputs the model does not
+    ``auto`` picks the best stage the model can feed (refine: ``AUTO_REFINE``, lift:
+    ``AUTO_LIFT``; the online ones for ``live`` sources; ``none`` where the model
+    cannot feed it). A stage named explicitly that needs outputs the model does not
     give is an InputError.
     """
     skipped: list[dict] = []
+
+    def best(kind: str, registry: dict[str, StageChoice], table: dict[str, str]) -> str:
+        name = table["online" if live else "offline"]
+        missing = missing_outputs(registry[name], model.provides)
+        if not missing:
+            return name
+        skipped.append({"stage": kind, "choice": name,
+                        "reason": f"model {model.spec!r} does not give {' or '.join(missing)}"})
+        return "none"
+
     refine_names = parse_refine(refine)
     if refine_names is None:
-        best = AUTO_REFINE["online" if live else "offline"]
-        missing = missing_outputs(REFINERS[best], model.provides)
-        if missing:
-            skipped.append({"stage": "refine", "choice": best,
-                            "reason": f"model {model.spec!r} does not give {' or '.join(missing)}"})
-            refine_names = []
-        else:
-            refine_names = [best]
+        refine_names = [n for n in [best("refine", REFINERS, AUTO_REFINE)] if n != "none"]
     lift_name = parse_lift(lift)
     if lift_name is None:
-        lift_name = "none"
-        for name, choice in LIFTERS.items():
-            if choice.build is None or not choice.auto:
-                continue
-            missing = missing_outputs(choice, model.provides)
-            if missing:
-                skipped.append({"stage": "lift", "choice": name,
-                                "reason": f"model {model.spec!r} does not give {' or '.join(missing)}"})
-            elif lift_name == "none":
-                lift_name = name
+        lift_name = best("lift", LIFTERS, AUTO_LIFT)
     for flag, names, registry in (("--refine", refine_names, REFINERS), ("--lift", [lift_name], LIFTERS)):
         for n in names:
             missing = missing_outputs(registry[n], model.provides)

@@ -7,7 +7,8 @@ A lift stage sets ``PersonPose.keypoints_3d`` (metres, root-relative) in its
 stage then brings the 3D to the output skeleton.
 
 ``LIFTERS``: ``none`` (no 3D), ``blazepose`` (BlazePose's world landmarks,
-which only the BlazePose models give) and ``dgnet`` (graph-convolutional
+which only the BlazePose models give, per frame), ``blazepose-smooth`` (the same,
+low-passed over time per track: offline, what ``auto`` picks for files) and ``dgnet`` (graph-convolutional
 lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`). 3D that
 the output skeleton cannot hold stays in the lifter's skeleton (poses.json's
 ``skeleton_3d``; :class:`vidpose.stages.convert.ConvertStage`).
@@ -21,6 +22,7 @@ from vidpose.errors import InputError
 from vidpose.skeletons import BLAZEPOSE33, Skeleton, convert_with_scores
 from vidpose.stages.base import Stage, StageChoice
 from vidpose.stages.lift_dgnet import DGNetLift
+from vidpose.stages.refine import WindowStage, zero_phase_window
 from vidpose.types import FramePoses, PersonPose
 
 
@@ -59,11 +61,59 @@ class BlazePoseLift(LiftStage):
         return world
 
 
+class BlazePoseSmoothLift(Stage):
+    """BlazePose's world landmarks low-passed over time per track (offline): the zero-phase
+    Butterworth of the ``butterworth`` refine stage (:func:`vidpose.stages.refine.zero_phase_window`)
+    on each coordinate of each landmark, over a centred window of ±``half`` frames, so the output
+    is ``half`` frames late and has no lag. Defaults (3 Hz, order 2, ±15 frames) chosen on
+    synth-single val videos (docs/lifting.md). A person without a track, or a run of fewer frames
+    than the filter needs, keeps its per-frame landmarks."""
+
+    name = "lift"
+    input_skeleton = BLAZEPOSE33
+    output_skeleton = BLAZEPOSE33
+
+    def __init__(self, cutoff: float = 3.0, order: int = 2, half: int = 15) -> None:
+        self.window = _WorldWindow(cutoff, order, half)
+
+    def process(self, frame: FramePoses) -> list[FramePoses]:
+        for p in frame.persons:
+            world = p.extra.pop("world_landmarks", None)
+            if world is None:
+                raise InputError("--lift blazepose-smooth: the estimator gave no world landmarks (BlazePose models only)")
+            p.extra["world_raw"] = np.asarray(world, np.float64)
+            p.keypoints_3d = p.extra["world_raw"].copy()
+        return self.window.refine(frame)
+
+    def finish(self) -> list[FramePoses]:
+        return self.window.flush()
+
+
+class _WorldWindow(WindowStage):
+    """The frames :class:`BlazePoseSmoothLift` holds: ±``half`` around the one it filters."""
+
+    def __init__(self, cutoff: float, order: int, half: int) -> None:
+        import scipy.signal  # noqa: F401  (half a second: when the stage is built, not on a frame)
+
+        super().__init__()
+        self.cutoff, self.order = float(cutoff), int(order)
+        self.past = self.future = int(half)
+
+    def refine_frame(self, window: list[FramePoses], i: int) -> None:
+        for p, value in zero_phase_window(window, i, "world_raw", self.cutoff, self.order):
+            p.keypoints_3d = value
+
+
 LIFTERS: dict[str, StageChoice] = {
     "none": StageChoice("none", "no 3D keypoints"),
     "blazepose": StageChoice(
-        "blazepose", "BlazePose's world landmarks (metres, hip-centred); BlazePose models only",
+        "blazepose", "BlazePose's world landmarks (metres, hip-centred), per frame; BlazePose models only",
         BlazePoseLift, frozenset({"world_landmarks"}),
+    ),
+    "blazepose-smooth": StageChoice(
+        "blazepose-smooth", "BlazePose's world landmarks low-passed per track (zero-phase Butterworth, 3 Hz; "
+        "offline: 15 frames late); BlazePose models only",
+        BlazePoseSmoothLift, frozenset({"world_landmarks"}),
     ),
     "dgnet": StageChoice("dgnet", "DG-Net: each track's 2D, as H36M-17, lifted to H36M-17 3D (metres, camera axes)", DGNetLift, auto=False),
 }

@@ -163,6 +163,8 @@ class ButterworthStage(WindowStage):
     name = "butterworth"
 
     def __init__(self, cutoff: float = 6.0, order: int = 2, half: int = 15) -> None:
+        import scipy.signal  # noqa: F401  (half a second: when the stage is built, not on a frame)
+
         super().__init__()
         self.cutoff, self.order = cutoff, order
         self.past = self.future = half
@@ -173,21 +175,43 @@ class ButterworthStage(WindowStage):
         return super().refine(frame)
 
     def refine_frame(self, window: list[FramePoses], i: int) -> None:
-        from scipy.signal import butter, filtfilt
-
-        frame = window[i]
-        dts = np.diff([f.time for f in window])
-        fps = 1.0 / float(np.median(dts)) if len(dts) and np.median(dts) > 0 else 30.0
-        b, a = butter(self.order, min(0.99, self.cutoff / (fps / 2)))
-        pad = 3 * max(len(a), len(b))
-        for p in frame.persons:
-            run = track_run(window, i, p.track_id)  # the track's consecutive frames through i
-            if len(run) <= pad:
-                continue  # too short to filter: left as estimated
-            series = np.stack([q.extra["raw_xy"] for q in run])  # (T, J, 2)
-            centre = next(k for k, q in enumerate(run) if q is p)
+        for p, value in zero_phase_window(window, i, "raw_xy", self.cutoff, self.order):
             p.keypoints = p.keypoints.copy()
-            p.keypoints[:, :2] = filtfilt(b, a, series, axis=0)[centre]
+            p.keypoints[:, :2] = value
+
+
+def zero_phase_window(window: list[FramePoses], i: int, key: str, cutoff: float, order: int):
+    """Zero-phase Butterworth low-pass (``scipy.signal.filtfilt``, ``cutoff`` Hz at the frames' own
+    rate) of the array each person keeps in ``extra[key]``, over its track's consecutive frames in
+    ``window``: yields (person, filtered value) for the persons of ``window[i]`` whose run is long
+    enough to filter and finite (the others keep their estimate). Shared by the Butterworth refine
+    stage (2D) and the ``blazepose-smooth`` lift stage (world landmarks)."""
+    dts = np.diff([f.time for f in window])
+    fps = 1.0 / float(np.median(dts)) if len(dts) and np.median(dts) > 0 else 30.0
+    wn = min(0.99, cutoff / (fps / 2))
+    pad = 3 * (order + 1)  # filtfilt's default padding: 3 x the length of the filter's coefficients
+    for p in window[i].persons:
+        run = track_run(window, i, p.track_id)  # the track's consecutive frames through i
+        if len(run) <= pad:
+            continue  # too short to filter: left as estimated
+        series = np.stack([q.extra[key] for q in run])
+        if not np.isfinite(series).all():
+            continue
+        centre = next(k for k, q in enumerate(run) if q is p)
+        yield p, np.tensordot(_zero_phase_weights(order, wn, len(run), centre), series, axes=(0, 0))
+
+
+@functools.lru_cache(maxsize=512)
+def _zero_phase_weights(order: int, wn: float, length: int, centre: int) -> np.ndarray:
+    """filtfilt is linear in its input (odd-extension padding, initial state scaled by the first
+    sample), so its output at ``centre`` of a ``length``-sample series is a fixed weighting of the
+    samples: this row, computed once by filtering the identity, then one dot product per frame."""
+    from scipy.signal import butter, filtfilt
+
+    b, a = butter(order, wn)
+    w = filtfilt(b, a, np.eye(length), axis=0)[centre]
+    w.flags.writeable = False
+    return w
 
 
 def track_run(window: list[FramePoses], i: int, track_id) -> list[PersonPose]:
