@@ -65,7 +65,7 @@ class BlazePoseSmoothLift(Stage):
     """BlazePose's world landmarks low-passed over time per track (offline): the zero-phase
     Butterworth of the ``butterworth`` refine stage (:func:`vidpose.stages.refine.zero_phase_window`)
     on each coordinate of each landmark, over a centred window of ±``half`` frames, so the output
-    is ``half`` frames late and has no lag. Defaults (3 Hz, order 2, ±15 frames) chosen on
+    is ``half`` frames late and has no lag. Defaults (3 Hz, order 2, ±8 frames) chosen on
     synth-single val videos (docs/lifting.md). A person without a track, or a run of fewer frames
     than the filter needs, keeps its per-frame landmarks."""
 
@@ -73,7 +73,7 @@ class BlazePoseSmoothLift(Stage):
     input_skeleton = BLAZEPOSE33
     output_skeleton = BLAZEPOSE33
 
-    def __init__(self, cutoff: float = 3.0, order: int = 2, half: int = 15) -> None:
+    def __init__(self, cutoff: float = 3.0, order: int = 2, half: int = 8) -> None:
         self.window = _WorldWindow(cutoff, order, half)
 
     def process(self, frame: FramePoses) -> list[FramePoses]:
@@ -112,7 +112,7 @@ LIFTERS: dict[str, StageChoice] = {
     ),
     "blazepose-smooth": StageChoice(
         "blazepose-smooth", "BlazePose's world landmarks low-passed per track (zero-phase Butterworth, 3 Hz; "
-        "offline: 15 frames late); BlazePose models only",
+        "offline: 8 frames late); BlazePose models only",
         BlazePoseSmoothLift, frozenset({"world_landmarks"}),
     ),
     "dgnet": StageChoice("dgnet", "DG-Net: each track's 2D, as H36M-17, lifted to H36M-17 3D (metres, camera axes)", DGNetLift, auto=False),
