@@ -50,18 +50,19 @@ def test_video_scores_bone_cv():
 def test_quick_suite_rows():
     res = dgnet.run(quick=True)
     names = [r["name"] for r in res["rows"]]
-    assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 3
+    assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 4
     assert "dgnet-f27" in names and "dgnet-f27-noisy" in names
-    assert names[-3:] == ["lift=blazepose", "lift=dgnet", "lift=blazepose-smooth"]
-    for r in res["rows"][:-3]:
+    assert names[-4:] == ["lift=blazepose", "lift=dgnet", "lift=blazepose-smooth", "lift=blazepose-online"]
+    for r in res["rows"][:-4]:
         assert all(isinstance(r[k], float) and r[k] > 0 for k in KEYS), r
         assert r["p_mpjpe_mm"] <= r["mpjpe_mm"]
-    for r in res["rows"][-3:]:
+    for r in res["rows"][-4:]:
         assert all(isinstance(r[k], float) and r[k] > 0 for k in ("p_mpjpe_mm", "mpjve_mm", "bone_cv")), r
     assert isinstance(res["video_target"]["holds"], bool) and res["video_lifter"] == shipped_path().name
     assert isinstance(res["video_dgnet_vs_default"]["holds"], bool)
     # The low-pass moves the 3D far less from frame to frame than the per-frame landmarks.
-    assert by_name(res)["lift=blazepose-smooth"]["mpjve_mm"] < 0.7 * by_name(res)["lift=blazepose"]["mpjve_mm"]
+    for name in ("lift=blazepose-smooth", "lift=blazepose-online"):
+        assert by_name(res)[name]["mpjve_mm"] < 0.7 * by_name(res)["lift=blazepose"]["mpjve_mm"]
     by = {r["name"]: r for r in res["rows"]}
     assert by["dgnet-f27-noisy"]["mpjpe_mm"] > by["dgnet-f27"]["mpjpe_mm"] * 0.9  # noise does not help
     assert all(isinstance(v["holds"], bool) for v in res["claims"].values())

@@ -24,7 +24,7 @@ def expect_clean_failure(r, out, *needles):
 @pytest.mark.parametrize("args, needles", [
     (["--refine", "flowing"], ["--refine 'flowing'", "unknown stage", "none"]),
     (["--refine", "none,none"], ["--refine 'none,none'", "'none' cannot be combined"]),
-    (["--lift", "nosuch"], ["--lift 'nosuch'", "auto, none, blazepose, blazepose-smooth, dgnet"]),
+    (["--lift", "nosuch"], ["--lift 'nosuch'", "auto, none, blazepose, blazepose-online, blazepose-smooth, dgnet"]),
     (["--model", "clnet", "--lift", "blazepose"], ["--lift blazepose needs BlazePose's world landmarks", "'clnet'"]),
     (["--model", "clnet", "--trc"], ["--trc writes the 3D keypoints", "no lift stage"]),
     (["--model", "clnet", "--skeleton", "blazepose33"], ["--skeleton blazepose33", "coco17"]),

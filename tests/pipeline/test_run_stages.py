@@ -97,17 +97,17 @@ def test_registries_and_their_errors():
     from vidpose.errors import InputError
     from vidpose.stages import LIFTERS, REFINERS, model_choice, parse_lift, parse_refine, plan
 
-    assert set(LIFTERS) == {"none", "blazepose", "blazepose-smooth", "dgnet"} and "none" in REFINERS
+    assert set(LIFTERS) == {"none", "blazepose", "blazepose-online", "blazepose-smooth", "dgnet"} and "none" in REFINERS
     assert not LIFTERS["dgnet"].auto
     assert parse_refine("none") == [] and parse_refine("auto") is None and parse_lift("auto") is None
     with pytest.raises(InputError, match=r"--refine 'flowing': unknown stage 'flowing'; choose .*none"):
         parse_refine("flowing")
-    with pytest.raises(InputError, match=r"--lift 'nosuch': unknown stage; choose one of: auto, none, blazepose, blazepose-smooth, dgnet"):
+    with pytest.raises(InputError, match=r"--lift 'nosuch': unknown stage; choose one of: auto, none, blazepose, blazepose-online, blazepose-smooth, dgnet"):
         parse_lift("nosuch")
-    # auto: BlazePose lifts with its world landmarks, low-passed for files and per frame for live
-    # sources; a trained model cannot, and run.json says why.
+    # auto: BlazePose lifts with its world landmarks, low-passed for files and One-Euro filtered for
+    # live sources; a trained model cannot, and run.json says why.
     assert plan("auto", "auto", model_choice("full"))["lift"] == "blazepose-smooth"
-    assert plan("auto", "auto", model_choice("full"), live=True)["lift"] == "blazepose"
+    assert plan("auto", "auto", model_choice("full"), live=True)["lift"] == "blazepose-online"
     p = plan("auto", "auto", model_choice("clnet"))
     assert p["lift"] == "none" and p["refine"] == []
     assert p["skipped"] == [

@@ -21,8 +21,9 @@ joints and 2% left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugmen
 Part (b), the whole path on rendered video (:func:`video_rows`): BlazePose ``full`` on the
 synth-single test videos (the first 6, or 2 with ``quick``), rows ``lift=blazepose`` (its world
 landmarks) and ``lift=dgnet`` (the shipped lifter of ``vidpose run --lift dgnet``,
-``dgnet_synth3``, on BlazePose's 2D; named in ``video_lifter``) and ``lift=blazepose-smooth``
-(the world landmarks low-passed per track: ``vidpose run``'s default 3D for files), with
+``dgnet_synth3``, on BlazePose's 2D; named in ``video_lifter``), ``lift=blazepose-smooth`` (the
+world landmarks low-passed per track: ``vidpose run``'s default 3D for files) and
+``lift=blazepose-online`` (the same through the One-Euro filter: the default for live sources), with
 ``p_mpjpe_mm``, ``mpjve_mm`` (after per-frame Procrustes alignment) and ``bone_cv`` (per-bone
 coefficient of variation of the length over time); ``video_target`` says whether DG-Net is >= 15%
 lower in P-MPJPE and >= 30% lower in MPJVE than ``lift=blazepose``; ``video_dgnet_vs_default``
@@ -123,6 +124,8 @@ VIDEO_QUICK_CLIPS = 2
 VIDEO_FULL_CLIPS = 6  # of the 24 synth-single test clips: BlazePose on all of them takes too long for a CPU bench
 VIDEO_RENDERER = 3  # skinned bodies, the synth default (docs/lifting.md keeps the renderer-2 figures apart)
 BLAZEPOSE_MODEL = "full"
+# BlazePose's world landmarks filtered over time: the default 3D of files, and of live sources.
+FILTERED_LIFTS = ("blazepose-smooth", "blazepose-online")
 
 
 def _bone_cv(runs: list[np.ndarray]) -> float:
@@ -152,10 +155,10 @@ def _video_scores(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, f
 
 
 def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
-    """Rows ``lift=blazepose``, ``lift=dgnet`` and ``lift=blazepose-smooth`` on synth-single test videos:
+    """Rows ``lift=blazepose``, ``lift=dgnet`` and ``lift=<FILTERED_LIFTS>`` on synth-single test videos:
     BlazePose (``full``) 2D and world landmarks through ``vidpose.api.estimate`` (skeleton h36m17), DG-Net
-    lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and a second run with
-    ``lift="blazepose-smooth"`` (the same 2D, checked); ground truth: the clips' ``h36m_3d``."""
+    lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and one more run per
+    filtered lift (the same 2D, checked); ground truth: the clips' ``h36m_3d``."""
     from vidpose.api import estimate
     from vidpose.bench.clnet import SUBSET, ensure_test_clips
     from vidpose.io.jsonfile import read_json
@@ -165,7 +168,8 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     root = ensure_test_clips(n, VIDEO_RENDERER)
     anns = sorted((root / SUBSET).glob(f"{SUBSET}_*/annotations.json"))
     anns = anns[:n] if n else anns
-    bp_runs, sm_runs, dg_runs, gt_runs, frames = [], [], [], [], 0
+    bp_runs, dg_runs, gt_runs, frames = [], [], [], 0
+    filtered_runs: dict[str, list] = {name: [] for name in FILTERED_LIFTS}
     t_bp = 0.0
     for ann_path in anns:
         ann = read_json(ann_path)
@@ -175,18 +179,19 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
         res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
                        fps=float(v["fps"]), overlay=False, threads=THREADS)
         t_bp += time.perf_counter() - t0
-        # The default 3D for files: the same run with the world landmarks low-passed per track.
-        smooth = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose-smooth",
-                          skeleton="h36m17", fps=float(v["fps"]), overlay=False, threads=THREADS)
+        # The same run with the world landmarks filtered over time by each other BlazePose lift stage.
+        twins = [estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift=name, skeleton="h36m17",
+                          fps=float(v["fps"]), overlay=False, threads=THREADS)["frames"] for name in FILTERED_LIFTS]
         det = {}
-        for fr, fs in zip(res["frames"], smooth["frames"]):
+        for k_frame, fr in enumerate(res["frames"]):
             ps = [p for p in fr["persons"] if p["keypoints_3d"] is not None]
             if ps and fr["index"] in gt:
                 k = max(range(len(ps)), key=lambda i: ps[i]["score"])
-                best, twin = ps[k], [p for p in fs["persons"] if p["keypoints_3d"] is not None][k]
-                assert twin["keypoints"] == best["keypoints"], "the lift stage changed the 2D"
+                best = ps[k]
+                others = [[p for p in tw[k_frame]["persons"] if p["keypoints_3d"] is not None][k] for tw in twins]
+                assert all(o["keypoints"] == best["keypoints"] for o in others), "a lift stage changed the 2D"
                 det[fr["index"]] = (np.asarray(best["keypoints"], np.float64), np.asarray(best["keypoints_3d"], np.float64),
-                                    np.asarray(twin["keypoints_3d"], np.float64))
+                                    [np.asarray(o["keypoints_3d"], np.float64) for o in others])
         frames += len(det)
         run: list[int] = []
         for t in sorted(det) + [None]:
@@ -199,18 +204,19 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
                                     np.clip(kp2[..., 2:3], 0, 1)], -1).astype(np.float32)
                 dg = model.lift(x).double().numpy()
                 bp = np.stack([det[k][1] for k in run])
-                sm = np.stack([det[k][2] for k in run])
                 g = np.stack([gt[k] for k in run])
                 dg_runs.append(dg - dg[:, :1])
                 bp_runs.append(bp - bp[:, :1])
-                sm_runs.append(sm - sm[:, :1])
+                for i, name in enumerate(FILTERED_LIFTS):
+                    f = np.stack([det[k][2][i] for k in run])
+                    filtered_runs[name].append(f - f[:, :1])
                 gt_runs.append(g - g[:, :1])
             run = [t] if t is not None else []
     rows = []
     if gt_runs:
         rows = [{"name": "lift=blazepose", **_video_scores(bp_runs, gt_runs)},
                 {"name": "lift=dgnet", **_video_scores(dg_runs, gt_runs)},
-                {"name": "lift=blazepose-smooth", **_video_scores(sm_runs, gt_runs)}]
+                *({"name": f"lift={name}", **_video_scores(filtered_runs[name], gt_runs)} for name in FILTERED_LIFTS)]
         for r in rows:
             r.update({"mpjpe_mm": None, "params_m": None, "frames_per_s": None})
     info = {"video_data": f"synth-single/{SUBSET}, {len(anns)} clips, {frames} frames with a detection",
@@ -222,7 +228,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
                     "holds": bool(a["p_mpjpe_mm"] <= 0.85 * b["p_mpjpe_mm"] and a["mpjve_mm"] <= 0.7 * b["mpjve_mm"])}
 
         info["video_target"] = against(rows[1], rows[0])
-        info["video_dgnet_vs_default"] = against(rows[1], rows[2])
+        info["video_dgnet_vs_default"] = against(rows[1], next(r for r in rows if r["name"] == "lift=blazepose-smooth"))
     return rows, info
 
 

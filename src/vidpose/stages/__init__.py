@@ -49,8 +49,8 @@ def parse_lift(value: str) -> str | None:
 # the best online one for live sources and vidpose.stream (no delay); see docs/flowing.md.
 AUTO_REFINE = {"offline": "flow-offline", "online": "flow-online"}
 # What ``--lift auto`` runs for models with BlazePose's world landmarks: low-passed over time for
-# files (half a second late), per frame for live sources (docs/lifting.md); none for other models.
-AUTO_LIFT = {"offline": "blazepose-smooth", "online": "blazepose"}
+# files (8 frames late), One-Euro filtered for live sources (docs/lifting.md); none for other models.
+AUTO_LIFT = {"offline": "blazepose-smooth", "online": "blazepose-online"}
 
 
 def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict:

@@ -7,8 +7,9 @@ A lift stage sets ``PersonPose.keypoints_3d`` (metres, root-relative) in its
 stage then brings the 3D to the output skeleton.
 
 ``LIFTERS``: ``none`` (no 3D), ``blazepose`` (BlazePose's world landmarks,
-which only the BlazePose models give, per frame), ``blazepose-smooth`` (the same,
-low-passed over time per track: offline, what ``auto`` picks for files) and ``dgnet`` (graph-convolutional
+which only the BlazePose models give, per frame), ``blazepose-online`` (the same through the
+One-Euro filter per track: what ``auto`` picks for live sources), ``blazepose-smooth`` (low-passed
+over time per track, offline: what ``auto`` picks for files) and ``dgnet`` (graph-convolutional
 lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`). 3D that
 the output skeleton cannot hold stays in the lifter's skeleton (poses.json's
 ``skeleton_3d``; :class:`vidpose.stages.convert.ConvertStage`).
@@ -22,7 +23,7 @@ from vidpose.errors import InputError
 from vidpose.skeletons import BLAZEPOSE33, Skeleton, convert_with_scores
 from vidpose.stages.base import Stage, StageChoice
 from vidpose.stages.lift_dgnet import DGNetLift
-from vidpose.stages.refine import WindowStage, zero_phase_window
+from vidpose.stages.refine import OneEuro, WindowStage, zero_phase_window
 from vidpose.types import FramePoses, PersonPose
 
 
@@ -104,11 +105,37 @@ class _WorldWindow(WindowStage):
             p.keypoints_3d = value
 
 
+class BlazePoseOnlineLift(LiftStage):
+    """BlazePose's world landmarks through the One-Euro filter per track (online, no delay): the
+    filter of the ``one-euro`` refine stage (:class:`vidpose.stages.refine.OneEuro`) on each
+    coordinate of each landmark, with a cut-off for metres (2 Hz at rest, ``beta`` 0.3 s/m) chosen
+    on synth-single val videos (docs/lifting.md). A person without a track keeps its landmarks."""
+
+    input_skeleton = BLAZEPOSE33
+    output_skeleton = BLAZEPOSE33
+
+    def __init__(self, min_cutoff: float = 2.0, beta: float = 0.3, d_cutoff: float = 1.0,
+                 reset_after: float = 0.5) -> None:
+        self.filter = OneEuro(min_cutoff, beta, d_cutoff, reset_after)
+
+    def __call__(self, frame: FramePoses) -> None:
+        for p in frame.persons:
+            world = p.extra.pop("world_landmarks", None)
+            if world is None:
+                raise InputError("--lift blazepose-online: the estimator gave no world landmarks (BlazePose models only)")
+            p.keypoints_3d = world if p.track_id is None else self.filter.filter(p.track_id, frame.time, world)
+
+
 LIFTERS: dict[str, StageChoice] = {
     "none": StageChoice("none", "no 3D keypoints"),
     "blazepose": StageChoice(
         "blazepose", "BlazePose's world landmarks (metres, hip-centred), per frame; BlazePose models only",
         BlazePoseLift, frozenset({"world_landmarks"}),
+    ),
+    "blazepose-online": StageChoice(
+        "blazepose-online", "BlazePose's world landmarks through the One-Euro filter per track (online, no delay); "
+        "BlazePose models only",
+        BlazePoseOnlineLift, frozenset({"world_landmarks"}),
     ),
     "blazepose-smooth": StageChoice(
         "blazepose-smooth", "BlazePose's world landmarks low-passed per track (zero-phase Butterworth, 3 Hz; "

@@ -116,41 +116,56 @@ def _person(frame: FramePoses, track_id) -> PersonPose | None:
 
 # --- classic filters -----------------------------------------------------------------------------
 
-class OneEuroStage(RefineStage):
-    """One-Euro filter per track and coordinate (Casiez, Roussel, Vogel, CHI 2012): online, adaptive
-    low-pass whose cut-off rises with speed. Timestamps come from the frames; a track unseen for
-    more than ``reset_after`` seconds starts over."""
+class OneEuro:
+    """One-Euro filter (Casiez, Roussel, Vogel, CHI 2012) of arrays keyed by track: an online, adaptive
+    low-pass whose cut-off rises with speed. ``filter(key, time, x)`` returns the filtered ``x``; a key
+    unseen for more than ``reset_after`` seconds (or seen at a time not after its last) starts over.
+    Shared by the ``one-euro`` refine stage (2D) and the ``blazepose-online`` lift stage (world landmarks)."""
 
-    name = "one-euro"
-
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0,
-                 reset_after: float = 0.5) -> None:
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0, reset_after: float = 0.5) -> None:
         self.min_cutoff, self.beta, self.d_cutoff, self.reset_after = min_cutoff, beta, d_cutoff, reset_after
-        self.state: dict = {}  # track id -> (time, x, dx)
+        self.state: dict = {}  # key -> (time, x, dx)
 
     @staticmethod
     def _alpha(cutoff, dt):
         tau = 1.0 / (2 * np.pi * cutoff)
         return 1.0 / (1.0 + tau / dt)
 
+    def filter(self, key, time: float, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if not np.isfinite(x).all():  # passed on; the next finite value starts over
+            self.state.pop(key, None)
+            return x
+        prev = self.state.get(key)
+        if prev is None or not (0 < time - prev[0] <= self.reset_after):
+            self.state[key] = (time, x, np.zeros_like(x))
+            return x
+        t0, x0, dx0 = prev
+        dt = time - t0
+        dx = (x - x0) / dt
+        a_d = self._alpha(self.d_cutoff, dt)
+        dx_hat = a_d * dx + (1 - a_d) * dx0
+        cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
+        a = self._alpha(cutoff, dt)
+        x_hat = a * x + (1 - a) * x0
+        self.state[key] = (time, x_hat, dx_hat)
+        return x_hat
+
+
+class OneEuroStage(RefineStage):
+    """One-Euro filter (:class:`OneEuro`) per track and image coordinate: online, no delay."""
+
+    name = "one-euro"
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0,
+                 reset_after: float = 0.5) -> None:
+        self.filter = OneEuro(min_cutoff, beta, d_cutoff, reset_after)
+
     def __call__(self, frame: FramePoses) -> None:
         for p in frame.persons:
             if p.track_id is None:
                 continue
-            x = p.keypoints[:, :2].astype(np.float64)
-            prev = self.state.get(p.track_id)
-            if prev is None or not (0 < frame.time - prev[0] <= self.reset_after):
-                self.state[p.track_id] = (frame.time, x, np.zeros_like(x))
-                continue
-            t0, x0, dx0 = prev
-            dt = frame.time - t0
-            dx = (x - x0) / dt
-            a_d = self._alpha(self.d_cutoff, dt)
-            dx_hat = a_d * dx + (1 - a_d) * dx0
-            cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
-            a = self._alpha(cutoff, dt)
-            x_hat = a * x + (1 - a) * x0
-            self.state[p.track_id] = (frame.time, x_hat, dx_hat)
+            x_hat = self.filter.filter(p.track_id, frame.time, p.keypoints[:, :2])
             p.keypoints = p.keypoints.copy()
             p.keypoints[:, :2] = x_hat
 

@@ -1,5 +1,6 @@
-"""``--lift blazepose-smooth`` (the default 3D for files): BlazePose's world landmarks low-passed
-per track by the zero-phase Butterworth, over a centred window, half a second late."""
+"""The BlazePose lift stages that filter the world landmarks over time: ``--lift blazepose-smooth``
+(the default 3D for files: zero-phase Butterworth per track over a centred window, 8 frames late)
+and ``--lift blazepose-online`` (the default for live sources: One-Euro per track, no delay)."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,8 @@ from scipy.signal import butter, filtfilt
 
 from vidpose.errors import InputError
 from vidpose.skeletons import BLAZEPOSE33
-from vidpose.stages.lift import LIFTERS, BlazePoseSmoothLift
+from vidpose.stages.lift import LIFTERS, BlazePoseOnlineLift, BlazePoseSmoothLift
+from vidpose.stages.refine import OneEuro
 from vidpose.types import FramePoses, PersonPose
 
 FPS = 30.0
@@ -93,5 +95,44 @@ def test_missing_world_landmarks_is_a_clear_error():
 
 
 def test_registered_for_blazepose_models():
-    choice = LIFTERS["blazepose-smooth"]
-    assert choice.needs == frozenset({"world_landmarks"}) and isinstance(choice.build(), BlazePoseSmoothLift)
+    for name, cls in (("blazepose-smooth", BlazePoseSmoothLift), ("blazepose-online", BlazePoseOnlineLift)):
+        choice = LIFTERS[name]
+        assert choice.needs == frozenset({"world_landmarks"}) and isinstance(choice.build(), cls)
+
+
+def test_online_filter_is_one_euro_per_track_with_no_delay():
+    frames, raw = _frames(60, track_ids=(0, 1))
+    stage = BlazePoseOnlineLift(min_cutoff=2.0, beta=0.3)
+    for f in frames:
+        assert stage.process(f) == [f]  # no delay
+    for tid in (0, 1):
+        ref = OneEuro(2.0, 0.3)
+        expect = np.stack([ref.filter(tid, i / FPS, raw[tid][i]) for i in range(60)])
+        got = np.stack([p.keypoints_3d for f in frames for p in f.persons if p.track_id == tid])
+        np.testing.assert_allclose(got, expect, atol=1e-12)
+        np.testing.assert_array_equal(got[0], raw[tid][0])  # a track starts from its first estimate
+        jerk = lambda x: np.abs(np.diff(x, 2, axis=0)).mean()  # noqa: E731
+        assert jerk(got) < 0.5 * jerk(raw[tid])
+    assert all("world_landmarks" not in p.extra for f in frames for p in f.persons)
+
+
+def test_one_euro_follows_a_step_and_restarts_after_a_gap():
+    f = OneEuro(2.0, 0.3, reset_after=0.5)
+    x0, x1 = np.zeros((3, 3)), np.ones((3, 3))
+    f.filter("a", 0.0, x0)
+    y = [f.filter("a", t / FPS, x1)[0, 0] for t in range(1, 31)]
+    assert 0 < y[0] < y[5] < y[-1] < 1.0 and y[-1] > 0.95  # rises monotonically towards the new value
+    np.testing.assert_array_equal(f.filter("a", 2.0, x0), x0)  # unseen for 1 s: starts over
+    np.testing.assert_array_equal(f.filter("b", 2.0, x1), x1)  # keys are independent
+    bad = np.full((3, 3), np.nan)
+    np.testing.assert_array_equal(f.filter("a", 2.0 + 1 / FPS, bad), bad)  # NaN: passed on, state reset
+    np.testing.assert_array_equal(f.filter("a", 2.0 + 2 / FPS, x1), x1)
+
+
+def test_online_missing_world_landmarks_is_a_clear_error():
+    frames, _ = _frames(2)
+    del frames[1].persons[0].extra["world_landmarks"]
+    stage = BlazePoseOnlineLift()
+    stage.process(frames[0])
+    with pytest.raises(InputError, match=r"--lift blazepose-online: the estimator gave no world landmarks"):
+        stage.process(frames[1])
