@@ -85,12 +85,13 @@ def test_a_gap_splits_the_track():
     np.testing.assert_allclose(after, filtfilt(b, a, raw[0][31:56], axis=0)[40 - 31], atol=1e-12)
 
 
-def test_missing_world_landmarks_is_a_clear_error():
+@pytest.mark.parametrize("cls, name", [(BlazePoseSmoothLift, "blazepose-smooth"), (BlazePoseOnlineLift, "blazepose-online")])
+def test_missing_world_landmarks_is_a_clear_error(cls, name):
     frames, _ = _frames(3)
     del frames[1].persons[0].extra["world_landmarks"]
-    stage = BlazePoseSmoothLift()
+    stage = cls()
     stage.process(frames[0])
-    with pytest.raises(InputError, match=r"--lift blazepose-smooth: the estimator gave no world landmarks"):
+    with pytest.raises(InputError, match=rf"--lift {name}: the estimator gave no world landmarks"):
         stage.process(frames[1])
 
 
@@ -127,12 +128,3 @@ def test_one_euro_follows_a_step_and_restarts_after_a_gap():
     bad = np.full((3, 3), np.nan)
     np.testing.assert_array_equal(f.filter("a", 2.0 + 1 / FPS, bad), bad)  # NaN: passed on, state reset
     np.testing.assert_array_equal(f.filter("a", 2.0 + 2 / FPS, x1), x1)
-
-
-def test_online_missing_world_landmarks_is_a_clear_error():
-    frames, _ = _frames(2)
-    del frames[1].persons[0].extra["world_landmarks"]
-    stage = BlazePoseOnlineLift()
-    stage.process(frames[0])
-    with pytest.raises(InputError, match=r"--lift blazepose-online: the estimator gave no world landmarks"):
-        stage.process(frames[1])
