@@ -85,9 +85,14 @@ def test_python_api_matches_the_cli(tmp_path):
     from_api = vidpose.estimate(clip, max_frames=12, overlay=False)
     assert from_api["frames"] == from_cli["frames"]
     assert from_api["skeleton"] == from_cli["skeleton"]
-    streamed = list(vidpose.stream(clip, max_frames=5, skeleton="blazepose33"))
+    s = vidpose.stream(clip, max_frames=5, skeleton="blazepose33")
+    streamed = list(s)
     assert [f["index"] for f in streamed] == [0, 1, 2, 3, 4]
-    assert all(len(p["keypoints"]) == 33 for f in streamed for p in f["persons"])
+    assert all(len(p["keypoints"]) == 33 and len(p["keypoints_3d"]) == 33 for f in streamed for p in f["persons"])
+    # A stream is live: the online stages, no delay; the file run takes the offline ones.
+    ran = lambda stages: [r.get("choice") for r in stages["ran"] if r["stage"] in ("refine", "lift")]  # noqa: E731
+    assert ran(s._run.model_info["stages"]) == ["flow-online", "blazepose-online"]
+    assert ran(json.loads((out / "run.json").read_text())["stages"]) == ["flow-offline", "blazepose-smooth"]
     with pytest.raises(vidpose.InputError, match="unknown option"):
         vidpose.estimate(clip, max_frame=3)
 
