@@ -198,13 +198,12 @@ def refine_from_heatmaps(
     (sigmoid) in its window is >= min_confidence. As in MediaPipe, the centroid of
     cell indices maps to crop pixels as ``index * stride`` (no half-cell offset:
     that is the convention the model's own regression uses).
-    All joints at once: windows are gathered from a heatmap padded with "no confidence".
+    All joints at once: windows are gathered as from a heatmap padded with "no confidence".
     """
     h, w = heatmaps.shape[:2]
     j = xy_crop.shape[0]
     stride = LANDMARK_SIZE / w
     r = kernel // 2
-    padded = np.pad(heatmaps[:, :, :j], ((r, r), (r, r), (0, 0)), constant_values=-80.0)
     cx = np.clip((xy_crop[:, 0] / stride).astype(int), -r - 1, w + r)
     cy = np.clip((xy_crop[:, 1] / stride).astype(int), -r - 1, h + r)
     offs = np.arange(kernel)
@@ -213,7 +212,12 @@ def refine_from_heatmaps(
     inside = ((cy[:, None] + offs >= 0) & (cy[:, None] + offs < h + 2 * r))[:, :, None] & (
         (cx[:, None] + offs >= 0) & (cx[:, None] + offs < w + 2 * r)
     )[:, None, :]
-    win = padded[ys[:, :, None], xs[:, None, :], np.arange(j)[:, None, None]]  # (J, k, k)
+    # The windows as read from the map padded by r cells of -80 ("no confidence"), without padding
+    # it: cells off the map read -80.
+    yy, xx = ys - r, xs - r
+    on = ((yy >= 0) & (yy < h))[:, :, None] & ((xx >= 0) & (xx < w))[:, None, :]
+    win = heatmaps[np.clip(yy, 0, h - 1)[:, :, None], np.clip(xx, 0, w - 1)[:, None, :], np.arange(j)[:, None, None]]
+    win = np.where(on, win, np.float32(-80.0))  # (J, k, k)
     conf = np.where(inside, sigmoid(win), 0.0)
     total = conf.sum(axis=(1, 2))
     on_map = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
@@ -670,11 +674,23 @@ def _apart(ka: np.ndarray, ca: np.ndarray, kb: np.ndarray, cb: np.ndarray, ta: f
     largest of the anchor/chimera radii, ``body_radius`` x the larger torso, and the distance at
     which one joint's OKS term still reaches ``duplicate_oks`` (exp(-d²/(8σ²·6·size²)), the largest
     σ). A cheap exact skip of the O(people²) comparisons in crowds."""
-    if not ca.any() or not cb.any() or cfg.duplicate_oks <= 0.0:
+    return _boxes_apart(_confident_box(ka, ca), _confident_box(kb, cb), ta, tb, cfg)
+
+
+def _confident_box(kp: np.ndarray, confident: np.ndarray) -> tuple[float, float, float, float] | None:
+    """x0, y0, x1, y1 of a pose's confident joints (None when it has none)."""
+    if not confident.any():
+        return None
+    xy = kp[confident, :2]
+    (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _boxes_apart(a: tuple | None, b: tuple | None, ta: float, tb: float, cfg: BlazePoseConfig) -> bool:
+    """:func:`_apart` from the two poses' confident-joint boxes (:func:`_confident_box`) and torso sizes."""
+    if a is None or b is None or cfg.duplicate_oks <= 0.0:
         return False
-    a0, a1 = ka[ca, :2].min(0), ka[ca, :2].max(0)
-    b0, b1 = kb[cb, :2].min(0), kb[cb, :2].max(0)
-    gap = float(np.hypot(*np.maximum(np.maximum(b0 - a1, a0 - b1), 0.0)))
+    gap = math.hypot(max(b[0] - a[2], a[0] - b[2], 0.0), max(b[1] - a[3], a[1] - b[3], 0.0))
     size = min(ta, tb)
     oks_reach = math.sqrt(48.0 * max(-math.log(min(cfg.duplicate_oks, 1.0)), 0.0)) * _max_sigma() * size
     reach = max(oks_reach, max(cfg.anchor_radius, 0.25) * size, cfg.body_radius * max(ta, tb))
@@ -748,9 +764,18 @@ def dedupe(people: list[PersonPose], cfg: BlazePoseConfig) -> list[int]:
     """Indices (ascending) of the people to keep: of any two that are one person
     (:func:`same_person`), the one with the higher score."""
     order = np.argsort([-p.score for p in people], kind="stable")
+    # Each pose's confident-joint box and torso once, so that the pairs lying apart (most of a
+    # crowd's O(people²) pairs) are skipped without building their arrays (the verdicts are those
+    # of same_person, which makes the same skip itself).
+    boxes, torsos = [], []
+    for p in people:
+        kp = np.asarray(p.keypoints, np.float64)
+        boxes.append(_confident_box(kp, kp[:, 2] >= cfg.confident))
+        torsos.append(torso_size(kp))
     keep: list[int] = []
     for i in order:
-        if not any(same_person(people[i], people[k], cfg) for k in keep):
+        if not any(not _boxes_apart(boxes[i], boxes[k], torsos[i], torsos[k], cfg)
+                   and same_person(people[i], people[k], cfg) for k in keep):
             keep.append(int(i))
     return sorted(keep)
 
