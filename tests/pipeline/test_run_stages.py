@@ -99,6 +99,11 @@ def test_registries_and_their_errors():
 
     assert set(LIFTERS) == {"none", "blazepose", "blazepose-online", "blazepose-smooth", "dgnet"} and "none" in REFINERS
     assert not LIFTERS["dgnet"].auto
+    # --refine/--lift auto pick from AUTO_REFINE/AUTO_LIFT, which name only choices marked auto
+    from vidpose.stages import AUTO_LIFT, AUTO_REFINE
+
+    for table, registry in ((AUTO_REFINE, REFINERS), (AUTO_LIFT, LIFTERS)):
+        assert set(table) == {"offline", "online"} and all(registry[n].auto for n in table.values())
     assert parse_refine("none") == [] and parse_refine("auto") is None and parse_lift("auto") is None
     with pytest.raises(InputError, match=r"--refine 'flowing': unknown stage 'flowing'; choose .*none"):
         parse_refine("flowing")

@@ -99,5 +99,5 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
 __all__ = [
     "OUTPUTS", "Stage", "StageChoice", "EstimateStage", "TrackStage", "RefineStage", "LiftStage",
     "BlazePoseLift", "ConvertStage", "REFINERS", "LIFTERS", "ModelChoice", "model_choice",
-    "build_estimator", "parse_refine", "parse_lift", "plan",
+    "build_estimator", "parse_refine", "parse_lift", "plan", "AUTO_REFINE", "AUTO_LIFT",
 ]
