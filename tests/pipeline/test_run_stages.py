@@ -14,8 +14,9 @@ frames cover both people (the woman enters at about frame 75; 45 frames have
 both). Two runs of that commit gave the same bytes. LiteRT's XNNPACK kernels
 may round differently on another CPU family; then these hashes would need
 remaking with the commands above. They hold on AMD Zen 5 and Intel Xeon machines
-with opencv-python-headless 5.0.0.93; 5.1.0.95 resamples the crops slightly
-differently and changes them (hence the pin in pyproject.toml).
+with opencv-python-headless 5.0.0.93; 5.1.0.95's warpAffine rounds differently
+(±1 grey level on 0.3 % of a crop's pixels), the ROI tracking carries that on, and
+the hashes change (hence the pin in pyproject.toml).
 """
 
 import hashlib
