@@ -178,6 +178,13 @@ def _model_times(backend, frames: int) -> dict:
     }
 
 
+def _stages_ran(stages) -> dict:
+    """The refine stages (a list) and the lift stage a built run will run, from its run.json record."""
+    ran = stages[0].info["stages"]["ran"]
+    return {"refine": [r["choice"] for r in ran if r["stage"] == "refine"],
+            "lift": next(r["choice"] for r in ran if r["stage"] == "lift")}
+
+
 def _warm(backend, images) -> None:
     for im in images:
         backend(im)
@@ -202,8 +209,7 @@ def vidpose_measure(a: dict) -> dict:
         t0 = time.perf_counter()
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
-        row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
-        row["lift"] = next(r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "lift")
+        row.update(_stages_ran(stages))
         backend = stages[0].backend
         _warm(backend, _decoded(clip, WARMUP))
         n = found = people = 0
@@ -241,8 +247,7 @@ def vidpose_measure(a: dict) -> dict:
         t0 = time.perf_counter()
         stages = build_stages(cfg, quiet=True)
         load = time.perf_counter() - t0
-        row["refine"] = [r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "refine"]
-        row["lift"] = next(r["choice"] for r in stages[0].info["stages"]["ran"] if r["stage"] == "lift")
+        row.update(_stages_ran(stages))
         _warm(stages[0].backend, _decoded(clip, WARMUP))
         with tempfile.TemporaryDirectory() as td:
             t0 = time.perf_counter()

@@ -74,7 +74,8 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
 
     refine_names = parse_refine(refine)
     if refine_names is None:
-        refine_names = [n for n in [best("refine", REFINERS, AUTO_REFINE)] if n != "none"]
+        name = best("refine", REFINERS, AUTO_REFINE)
+        refine_names = [] if name == "none" else [name]
     lift_name = parse_lift(lift)
     if lift_name is None:
         lift_name = best("lift", LIFTERS, AUTO_LIFT)

@@ -56,10 +56,16 @@ class BlazePoseLift(LiftStage):
     output_skeleton = BLAZEPOSE33
 
     def lift_person(self, person: PersonPose, keypoints_2d: np.ndarray) -> np.ndarray:
-        world = person.extra.pop("world_landmarks", None)
-        if world is None:
-            raise InputError("--lift blazepose: the estimator gave no world landmarks (BlazePose models only)")
-        return world
+        return take_world(person, "blazepose")
+
+
+def take_world(person: PersonPose, lift: str) -> np.ndarray:
+    """The world landmarks the estimate stage kept for ``person`` (removed from its ``extra``);
+    InputError naming ``--lift {lift}`` when the estimator gave none."""
+    world = person.extra.pop("world_landmarks", None)
+    if world is None:
+        raise InputError(f"--lift {lift}: the estimator gave no world landmarks (BlazePose models only)")
+    return world
 
 
 class BlazePoseSmoothLift(Stage):
@@ -79,10 +85,7 @@ class BlazePoseSmoothLift(Stage):
 
     def process(self, frame: FramePoses) -> list[FramePoses]:
         for p in frame.persons:
-            world = p.extra.pop("world_landmarks", None)
-            if world is None:
-                raise InputError("--lift blazepose-smooth: the estimator gave no world landmarks (BlazePose models only)")
-            p.extra["world_raw"] = np.asarray(world, np.float64)
+            p.extra["world_raw"] = np.asarray(take_world(p, "blazepose-smooth"), np.float64)
             p.keypoints_3d = p.extra["world_raw"].copy()
         return self.window.refine(frame)
 
@@ -120,9 +123,7 @@ class BlazePoseOnlineLift(LiftStage):
 
     def __call__(self, frame: FramePoses) -> None:
         for p in frame.persons:
-            world = p.extra.pop("world_landmarks", None)
-            if world is None:
-                raise InputError("--lift blazepose-online: the estimator gave no world landmarks (BlazePose models only)")
+            world = take_world(p, "blazepose-online")
             p.keypoints_3d = world if p.track_id is None else self.filter.filter(p.track_id, frame.time, world)
 
 
