@@ -92,3 +92,50 @@ def test_person_normalised_input_ignores_where_and_how_large_the_person_is():
     assert torch.equal(build("tcn", receptive_field=9, channels=8).normalize(moved[None]), moved[None])  # "screen"
     with pytest.raises(InputError, match="input_norm must be one of screen, person, got 'box'"):
         build("dgnet", input_norm="box")
+
+
+def test_motion_augmentation_tilts_the_body_and_changes_its_speed_only_when_asked():
+    """``tilt`` rotates a training window's body about its root (bone lengths and the root path kept);
+    ``speed`` plays the window faster or slower (the centre frame stays); without them the window is
+    exactly the sequence's frames, and a config without the fields trains as before."""
+    from vidpose.objectives.sequences import MAX_SPEED_LOG, MAX_TILT_DEG, move_window, root_of
+
+    walk = next(s for s in load_sequences(DataConfig(dataset="mocap"), "train") if s.subject == "walk")
+    j3 = np.asarray(walk.joints_3d, np.float64)
+    up = np.array([0.0, 0.0, 1.0])
+    t, half, chunk = 100, 4, 3
+    plain = move_window(np.random.default_rng(0), j3, t, half, chunk, up, (0,), LiftAugment())
+    assert np.array_equal(plain, j3[t - half:t + chunk + half])
+    bones = [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10)]
+
+    def lengths(w):
+        return np.stack([np.linalg.norm(w[:, a] - w[:, b], axis=-1) for a, b in bones], -1)
+
+    angles = []
+    for seed in range(30):
+        w = move_window(np.random.default_rng(seed), j3, t, half, chunk, up, (0,), LiftAugment(tilt=1.0))
+        assert np.allclose(lengths(w), lengths(plain))
+        assert np.allclose(root_of(w, (0,)), root_of(plain, (0,)))
+        spine, spine0 = w[:, 8] - w[:, 0], plain[:, 8] - plain[:, 0]  # pelvis -> thorax
+        cos = (spine * spine0).sum(-1) / np.linalg.norm(spine, axis=-1) / np.linalg.norm(spine0, axis=-1)
+        angles.append(np.degrees(np.arccos(np.clip(cos, -1, 1))).max())
+    assert max(angles) > 60 and max(angles) <= MAX_TILT_DEG + 1e-6  # lying poses come out of upright ones
+    fast = move_window(np.random.default_rng(1), j3, t, half, chunk, up, (0,), LiftAugment(speed=MAX_SPEED_LOG))
+    slow_or_fast = [move_window(np.random.default_rng(s), j3, t, half, chunk, up, (0,), LiftAugment(speed=1.0))
+                    for s in range(10)]
+    assert all(np.allclose(w[half], j3[t]) for w in slow_or_fast + [fast])  # the first centre frame stays
+    span = [np.linalg.norm(w[-1, 0] - w[0, 0]) for w in slow_or_fast]
+    normal = np.linalg.norm(plain[-1, 0] - plain[0, 0])
+    assert min(span) < 0.8 * normal < 1.25 * normal < max(span)
+    for bad_cfg in ({"tilt": 1.5}, {"speed": MAX_SPEED_LOG + 0.1}, {"speed": True}):
+        with pytest.raises(InputError, match="must be in"):
+            LiftAugment(**bad_cfg).check()
+    # In a dataset: only asked-for augmentation draws from the sample's random stream.
+    ds0 = SequenceWindows([walk], 9, 17, "walk", train=True, in_channels=2)
+    ds1 = SequenceWindows([walk], 9, 17, "walk", train=True, in_channels=2, aug=LiftAugment(tilt=1.0, speed=0.5))
+    x0, x1 = ds0[50]["keypoints_2d"], ds1[50]["keypoints_2d"]
+    assert x0.shape == x1.shape and not torch.equal(x0, x1)
+    assert torch.equal(ds0[50]["keypoints_2d"], x0)  # deterministic
+    cfg = build("dgnet", receptive_field=9, channels=8, tilt=0.3, speed=0.5).cfg
+    from vidpose.objectives.sequences import model_augment
+    assert model_augment(cfg) == LiftAugment(tilt=0.3, speed=0.5)

@@ -21,7 +21,8 @@ network with ``A_t`` and DTG removed (the learnable skeleton graph and the plain
 temporal convolution only).
 
 Trains through :class:`vidpose.objectives.sequences.SequenceObjective`; the
-2D corruption (``noise``, ``drop``, ``swap``) is part of the config
+2D corruption (``noise``, ``drop``, ``swap``) and the motion augmentation of world-frame
+windows (``tilt``, ``speed``) are part of the config
 (:class:`~vidpose.objectives.sequences.LiftAugment`). See docs/lifting.md.
 """
 

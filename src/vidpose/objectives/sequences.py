@@ -65,6 +65,8 @@ EVAL_CAMERA_SEED = 0x3D17  # their random stream; training cameras come from [se
 IMAGE_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (640, 480))  # (w, h) of virtual cameras
 LOW_CONFIDENCE = 0.3  # dropped joints get a confidence below this
 MIN_DEPTH = 1.0  # metres: a virtual camera keeps the root at least this far in front of it
+MAX_TILT_DEG = 100.0  # motion augmentation: the largest rotation of a tilted training window's body
+MAX_SPEED_LOG = 1.5  # ... and the largest |log| of its playback speed (speed <= this)
 
 
 def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -80,21 +82,38 @@ class LiftAugment:
     (each sample draws its level in [0, noise]); ``drop``: the largest per-sample probability
     that a joint is dropped in a frame; ``swap``: the probability that a frame's left and right
     are swapped (half of them whole-body, half one limb pair).
+
+    Motion augmentation of world-frame training windows (:func:`move_window`; no effect on
+    camera-frame sequences, whose 2D is given): ``tilt``: the probability that a window's body is
+    rotated about its root, about a random horizontal axis, by up to ``MAX_TILT_DEG`` degrees (lying,
+    bent and upside-down poses from upright ones); ``speed``: the window is played at a speed
+    ``exp(U(-speed, speed))`` (linear interpolation between frames).
     """
 
     noise: float = 0.0
     drop: float = 0.0
     swap: float = 0.0
+    tilt: float = 0.0
+    speed: float = 0.0
 
     def check(self, where: str = "model config") -> None:
-        for k in ("noise", "drop", "swap"):
+        for k in ("noise", "drop", "swap", "tilt"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise InputError(f"{where}: {k} must be in [0, 1], got {v!r}")
+        v = self.speed
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= MAX_SPEED_LOG:
+            raise InputError(f"{where}: speed must be in [0, {MAX_SPEED_LOG}], got {v!r}")
 
     @property
     def active(self) -> bool:
+        """Whether the 2D is corrupted (noise, dropped joints, swaps)."""
         return bool(self.noise or self.drop or self.swap)
+
+    @property
+    def moves(self) -> bool:
+        """Whether training windows of world-frame sequences are tilted or played at another speed."""
+        return bool(self.tilt or self.speed)
 
 
 # --- virtual cameras -------------------------------------------------------------------------
@@ -184,6 +203,35 @@ def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_per
             out[dropped] += rng.normal(0.0, 0.25 * height, (n, 2))
             conf[dropped] = rng.uniform(0.0, LOW_CONFIDENCE, n)
     return out, conf
+
+
+def move_window(rng: np.random.Generator, joints: np.ndarray, t: int, half: int, chunk: int, up: np.ndarray,
+                root: tuple[int, ...], aug: LiftAugment) -> np.ndarray:
+    """The training window (half + chunk + half frames around centre frames t..t+chunk-1) of world
+    joints (N, J, 3), played at a random speed and its body tilted about the root, as ``aug`` says
+    (:class:`LiftAugment`'s ``speed`` and ``tilt``; frames beyond the sequence repeat its ends)."""
+    n = len(joints)
+    offs = np.arange(-half, chunk + half, dtype=np.float64)
+    if aug.speed:
+        pos = np.clip(t + offs * float(np.exp(rng.uniform(-aug.speed, aug.speed))), 0.0, n - 1.0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        f = (pos - lo)[:, None, None]
+        w = joints[lo] * (1.0 - f) + joints[hi] * f
+    else:
+        w = joints[np.clip(t + offs.astype(int), 0, n - 1)]
+    if aug.tilt and rng.uniform() < aug.tilt:
+        up = np.asarray(up, np.float64)
+        a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        a /= np.linalg.norm(a)
+        phi = rng.uniform(0.0, 2 * np.pi)
+        axis = np.cos(phi) * a + np.sin(phi) * np.cross(up, a)  # horizontal
+        angle = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG))
+        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+        rot = np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * k @ k  # Rodrigues
+        r = root_of(w, root)
+        w = np.einsum("ab,tjb->tja", rot, w - r) + r
+    return w
 
 
 def root_of(joints: np.ndarray, root: tuple[int, ...]) -> np.ndarray:
@@ -315,8 +363,9 @@ class SequenceWindows(_TorchDataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         if self.world[s] is not None:
             j3, up = self.world[s]
-            cam = random_camera(rng, root_of(j3[idx], self.root)[:, 0], h + c // 2, up)
-            xc, px = project(j3[idx], cam)
+            win = move_window(rng, j3, t, h, c, up, self.root, self.aug) if self.aug.moves else j3[idx]
+            cam = random_camera(rng, root_of(win, self.root)[:, 0], h + c // 2, up)
+            xc, px = project(win, cam)
             w, hh = cam["width"], cam["height"]
             target = (xc[h:h + c] - root_of(xc[h:h + c], self.root)).astype(np.float32)
         else:
@@ -353,8 +402,7 @@ def mpjpe_loss(pred, target):
 
 def model_augment(model_cfg) -> LiftAugment:
     """The :class:`LiftAugment` a lifter's config asks for (none for a config without the fields)."""
-    return LiftAugment(float(getattr(model_cfg, "noise", 0.0)), float(getattr(model_cfg, "drop", 0.0)),
-                       float(getattr(model_cfg, "swap", 0.0)))
+    return LiftAugment(*(float(getattr(model_cfg, k, 0.0)) for k in ("noise", "drop", "swap", "tilt", "speed")))
 
 
 def lift_scores(preds: list, targets: list) -> dict[str, float]:

@@ -106,7 +106,8 @@ SECTIONS = ("model", "data", "aug", "optim", "run")
 PATH_KEYS = ("root", "ann_file", "image_root", "camera_file")  # [data] keys that are file paths
 # Keys added after weights were shipped, left out of the config hash while at these values (what the
 # configs before them meant), so the hashes those checkpoints record still hold.
-HASH_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "cameras"): [], ("model", "skeleton"): "h36m17"}
+HASH_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "cameras"): [], ("model", "skeleton"): "h36m17",
+                                                  ("model", "tilt"): 0.0, ("model", "speed"): 0.0}
 _SECTION_CLASSES = {"data": DataConfig, "aug": AugConfig, "optim": OptimConfig, "run": TrainRunConfig}
 
 
