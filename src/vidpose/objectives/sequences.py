@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from vidpose.data.mocap import axis_angle_matrix
 from vidpose.errors import InputError
 from vidpose.objectives.base import Objective
 
@@ -128,6 +129,13 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     return np.stack([x, np.cross(z, x), z])
 
 
+def horizontal_axes(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit axes perpendicular to the unit vector ``up`` and to each other."""
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    return a, np.cross(up, a)
+
+
 def random_camera(rng: np.random.Generator, root: np.ndarray, centre: int, up: np.ndarray) -> dict[str, Any]:
     """A virtual camera for world joints whose root moves along ``root`` (T, 3): ``R`` (3, 3),
     ``eye`` (T, 3) (static, or following the person by a random fraction), ``f``, ``width``, ``height``."""
@@ -136,10 +144,7 @@ def random_camera(rng: np.random.Generator, root: np.ndarray, centre: int, up: n
     az = rng.uniform(0.0, 2 * np.pi)
     el = np.deg2rad(rng.uniform(-10.0, 35.0))
     dist = rng.uniform(2.5, 9.0)
-    # Two horizontal axes perpendicular to up.
-    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
-    a /= np.linalg.norm(a)
-    b = np.cross(up, a)
+    a, b = horizontal_axes(up)
     direction = np.cos(el) * (np.cos(az) * a + np.sin(az) * b) + np.sin(el) * up
     target = c + rng.uniform(-0.3, 0.3) * a + rng.uniform(-0.3, 0.3) * b + rng.uniform(-0.3, 0.2) * up
     eye0 = target + dist * direction
@@ -221,14 +226,10 @@ def move_window(rng: np.random.Generator, joints: np.ndarray, t: int, half: int,
     else:
         w = joints[np.clip(t + offs.astype(int), 0, n - 1)]
     if aug.tilt and rng.uniform() < aug.tilt:
-        up = np.asarray(up, np.float64)
-        a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
-        a /= np.linalg.norm(a)
+        a, b = horizontal_axes(np.asarray(up, np.float64))
         phi = rng.uniform(0.0, 2 * np.pi)
-        axis = np.cos(phi) * a + np.sin(phi) * np.cross(up, a)  # horizontal
-        angle = np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG))
-        k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-        rot = np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * k @ k  # Rodrigues
+        rot = axis_angle_matrix(np.cos(phi) * a + np.sin(phi) * b,  # a horizontal axis
+                                np.deg2rad(rng.uniform(-MAX_TILT_DEG, MAX_TILT_DEG)))
         r = root_of(w, root)
         w = np.einsum("ab,tjb->tja", rot, w - r) + r
     return w
