@@ -139,3 +139,59 @@ def test_motion_augmentation_tilts_the_body_and_changes_its_speed_only_when_aske
     cfg = build("dgnet", receptive_field=9, channels=8, tilt=0.3, speed=0.5).cfg
     from vidpose.objectives.sequences import model_augment
     assert model_augment(cfg) == LiftAugment(tilt=0.3, speed=0.5)
+
+
+def test_temporally_correlated_noise_only_when_asked():
+    """``noise_time`` smooths the 2D noise along time (a detector's errors persist over frames): the
+    same std, the correlation between frames ``lag`` apart close to exp(-lag^2 / (4 s^2)); at 0 the
+    noise is drawn exactly as before (independent per frame), and 0 leaves the config hash alone."""
+    from vidpose.objectives.sequences import MAX_NOISE_TIME, correlated_noise, corrupt, model_augment
+    from vidpose.training.config import HASH_NEUTRAL_DEFAULTS
+
+    x = correlated_noise(np.random.default_rng(0), (20000, 2, 2), 2.0, 2.5)
+    assert x.std() == pytest.approx(2.0, rel=0.03)
+    for lag in (1, 4, 8):
+        r = (x[lag:] * x[:-lag]).mean() / x.var()
+        assert r == pytest.approx(np.exp(-lag ** 2 / (4 * 2.5 ** 2)), abs=0.03)
+    white = correlated_noise(np.random.default_rng(0), (20000, 2, 2), 2.0, 0.0)
+    assert np.array_equal(white, np.random.default_rng(0).normal(0.0, 2.0, (20000, 2, 2)))
+    assert abs((white[1:] * white[:-1]).mean() / white.var()) < 0.03
+    px = np.random.default_rng(1).uniform(0, 500, (30, 17, 2))
+    perm, pairs = np.arange(17), ((1, 4),)
+    a, _ = corrupt(np.random.default_rng(2), px, LiftAugment(noise=0.05), perm, pairs)
+    b, _ = corrupt(np.random.default_rng(2), px, LiftAugment(noise=0.05, noise_time=3.0), perm, pairs)
+    da, db = np.diff(a - px, axis=0), np.diff(b - px, axis=0)
+    assert np.abs(db).mean() < 0.5 * np.abs(da).mean()  # smooth over time: small frame-to-frame changes
+    for bad_value in (-1.0, MAX_NOISE_TIME + 1, True):
+        with pytest.raises(InputError, match="noise_time must be in"):
+            LiftAugment(noise_time=bad_value).check()
+    cfg = build("dgnet", receptive_field=9, channels=8, noise=0.03, noise_time=2.5).cfg
+    assert model_augment(cfg) == LiftAugment(noise=0.03, noise_time=2.5)
+    assert HASH_NEUTRAL_DEFAULTS[("model", "noise_time")] == 0.0
+
+
+def test_gross_errors_move_a_few_joints_far_for_a_few_frames_only_when_asked():
+    """``outlier`` throws joints 10-40 % of the person's height away for 1-8 frames, with confidences
+    that stay in [0.4, 1] (a detector is not always unsure when it is wrong); without it nothing is
+    drawn and the other corruptions come out exactly as before."""
+    from vidpose.objectives.sequences import OUTLIER_FRAMES, OUTLIER_SIZE, corrupt
+
+    px = np.zeros((200, 17, 2))
+    px[:, :, 1] = np.linspace(0, 100, 17)  # a person 100 px tall
+    perm, pairs = np.arange(17), ((1, 4),)
+    out, conf = corrupt(np.random.default_rng(3), px, LiftAugment(outlier=1.0), perm, pairs)
+    moved = np.linalg.norm(out - px, axis=-1) > 1e-9
+    d = np.linalg.norm(out - px, axis=-1)[moved]
+    assert 0.002 < moved.mean() < 0.6  # at most about 9/16 of the joint-frames (rate 1: 1/8 start, 4.5 frames long)
+    assert d.min() >= 0 and np.percentile(d, 10) >= OUTLIER_SIZE[0] * 100 * 0.5
+    assert d.max() <= 2 * OUTLIER_SIZE[1] * 100 + 1e-6  # two overlapping errors at most add up
+    assert (conf[moved] >= 0.4).all() and (conf[~moved] == 1.0).all()
+    sparse, _ = corrupt(np.random.default_rng(5), px, LiftAugment(outlier=0.1), perm, pairs)  # errors rarely overlap
+    m = np.linalg.norm(sparse - px, axis=-1) > 1e-9
+    runs = np.concatenate([np.diff(np.flatnonzero(np.diff(np.r_[0, m[:, k].astype(np.int8), 0])))[::2] for k in range(17)])
+    assert len(runs) >= 3 and runs.max() <= OUTLIER_FRAMES
+    a = corrupt(np.random.default_rng(4), px, LiftAugment(noise=0.03, drop=0.1, swap=0.03), perm, pairs)
+    b = corrupt(np.random.default_rng(4), px, LiftAugment(noise=0.03, drop=0.1, swap=0.03, outlier=0.0), perm, pairs)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    with pytest.raises(InputError, match="outlier must be in"):
+        LiftAugment(outlier=1.5).check()

@@ -36,6 +36,8 @@ docs/lifting.md). A row whose weights are missing is listed in ``missing_weights
 ``python -m vidpose.bench.dgnet ship RUN_DIR DEST 'COMMAND'`` turns a training run into a
 shipped float16 weight file with its provenance; ``per-clip WEIGHTS`` and ``video-gt2d WEIGHTS``
 are the diagnoses of docs/lifting.md (error per mocap clip; part (b) from ground-truth 2D).
+``lift-pairs SYNTH_ROOT SUBSET OUT.npz [CLIPS]`` (:func:`make_lift_pairs`) writes BlazePose's 2D of
+rendered synth-single clips with their 3D ground truth, training data for a lifter.
 ``predict WEIGHTS CONFIG SUBSET OUT.npz`` (:func:`predict`) lifts a dataset's subset (Human3.6M,
 HumanEva-I, MPI-INF-3DHP in their protocols) into an .npz that ``vidpose eval`` scores.
 """
@@ -154,14 +156,62 @@ def _video_scores(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, f
     return {"p_mpjpe_mm": p_mpjpe(p, g), "mpjve_mm": _mpjve_mm(preds, gts, align=True), "bone_cv": _bone_cv(preds)}
 
 
+def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[dict], float]:
+    """BlazePose (``BLAZEPOSE_MODEL``, the default 2D refinement) on one rendered synth clip's frames,
+    through ``vidpose.api.estimate`` (skeleton h36m17): per frame the best-scored person, cut into runs
+    of consecutive frames with a detection and a ground-truth person. Each run: ``first_frame``,
+    ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world landmarks), ``filtered``
+    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that BlazePose lift stage, the 2D
+    checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
+    ``width``, ``height``, ``fps``. Also returns the seconds of the first (timed) BlazePose run."""
+    from vidpose.api import estimate
+    from vidpose.io.jsonfile import read_json
+
+    ann = read_json(ann_path)
+    v = ann["video"]
+    gt = {fr["index"]: fr["persons"][0] for fr in ann["frames"] if fr["persons"]}
+    t0 = time.perf_counter()
+    res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
+                   fps=float(v["fps"]), overlay=False, threads=THREADS)
+    seconds = time.perf_counter() - t0
+    # The same run with the world landmarks filtered over time by each other BlazePose lift stage.
+    twins = [estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift=name, skeleton="h36m17",
+                      fps=float(v["fps"]), overlay=False, threads=THREADS)["frames"] for name in lifts]
+    det = {}
+    for k_frame, fr in enumerate(res["frames"]):
+        ps = [p for p in fr["persons"] if p["keypoints_3d"] is not None]
+        if ps and fr["index"] in gt:
+            k = max(range(len(ps)), key=lambda i: ps[i]["score"])
+            best = ps[k]
+            others = [[p for p in tw[k_frame]["persons"] if p["keypoints_3d"] is not None][k] for tw in twins]
+            assert all(o["keypoints"] == best["keypoints"] for o in others), "a lift stage changed the 2D"
+            det[fr["index"]] = (best, others)
+    runs: list[dict] = []
+    run: list[int] = []
+    for t in sorted(det) + [None]:
+        if t is not None and (not run or t == run[-1] + 1):
+            run.append(t)
+            continue
+        if run:
+            runs.append({
+                "first_frame": run[0],
+                "keypoints_2d": np.asarray([det[k][0]["keypoints"] for k in run], np.float64),
+                "world": np.asarray([det[k][0]["keypoints_3d"] for k in run], np.float64),
+                "filtered": [np.asarray([det[k][1][i]["keypoints_3d"] for k in run], np.float64)
+                             for i in range(len(lifts))],
+                "gt": np.asarray([gt[k]["h36m_3d"] for k in run], np.float64),
+                "gt_2d": np.asarray([gt[k]["h36m_2d"] for k in run], np.float64),
+                "width": float(v["width"]), "height": float(v["height"]), "fps": float(v["fps"])})
+        run = [t] if t is not None else []
+    return runs, seconds
+
+
 def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     """Rows ``lift=blazepose``, ``lift=dgnet`` and ``lift=<FILTERED_LIFTS>`` on synth-single test videos:
     BlazePose (``full``) 2D and world landmarks through ``vidpose.api.estimate`` (skeleton h36m17), DG-Net
     lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and one more run per
-    filtered lift (the same 2D, checked); ground truth: the clips' ``h36m_3d``."""
-    from vidpose.api import estimate
+    filtered lift (the same 2D, checked); ground truth: the clips' ``h36m_3d`` (:func:`blazepose_runs`)."""
     from vidpose.bench.clnet import SUBSET, ensure_test_clips
-    from vidpose.io.jsonfile import read_json
     from vidpose.objectives.sequences import normalize_screen
 
     n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
@@ -172,46 +222,19 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     filtered_runs: dict[str, list] = {name: [] for name in FILTERED_LIFTS}
     t_bp = 0.0
     for ann_path in anns:
-        ann = read_json(ann_path)
-        v = ann["video"]
-        gt = {fr["index"]: np.asarray(fr["persons"][0]["h36m_3d"], np.float64) for fr in ann["frames"] if fr["persons"]}
-        t0 = time.perf_counter()
-        res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
-                       fps=float(v["fps"]), overlay=False, threads=THREADS)
-        t_bp += time.perf_counter() - t0
-        # The same run with the world landmarks filtered over time by each other BlazePose lift stage.
-        twins = [estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift=name, skeleton="h36m17",
-                          fps=float(v["fps"]), overlay=False, threads=THREADS)["frames"] for name in FILTERED_LIFTS]
-        det = {}
-        for k_frame, fr in enumerate(res["frames"]):
-            ps = [p for p in fr["persons"] if p["keypoints_3d"] is not None]
-            if ps and fr["index"] in gt:
-                k = max(range(len(ps)), key=lambda i: ps[i]["score"])
-                best = ps[k]
-                others = [[p for p in tw[k_frame]["persons"] if p["keypoints_3d"] is not None][k] for tw in twins]
-                assert all(o["keypoints"] == best["keypoints"] for o in others), "a lift stage changed the 2D"
-                det[fr["index"]] = (np.asarray(best["keypoints"], np.float64), np.asarray(best["keypoints_3d"], np.float64),
-                                    [np.asarray(o["keypoints_3d"], np.float64) for o in others])
-        frames += len(det)
-        run: list[int] = []
-        for t in sorted(det) + [None]:
-            if t is not None and (not run or t == run[-1] + 1):
-                run.append(t)
-                continue
-            if run:
-                kp2 = np.stack([det[k][0] for k in run])
-                x = np.concatenate([normalize_screen(kp2[..., :2], v["width"], v["height"]),
-                                    np.clip(kp2[..., 2:3], 0, 1)], -1).astype(np.float32)
-                dg = model.lift(x).double().numpy()
-                bp = np.stack([det[k][1] for k in run])
-                g = np.stack([gt[k] for k in run])
-                dg_runs.append(dg - dg[:, :1])
-                bp_runs.append(bp - bp[:, :1])
-                for i, name in enumerate(FILTERED_LIFTS):
-                    f = np.stack([det[k][2][i] for k in run])
-                    filtered_runs[name].append(f - f[:, :1])
-                gt_runs.append(g - g[:, :1])
-            run = [t] if t is not None else []
+        runs, seconds = blazepose_runs(ann_path, FILTERED_LIFTS)
+        t_bp += seconds
+        for r in runs:
+            kp2 = r["keypoints_2d"]
+            frames += len(kp2)
+            x = np.concatenate([normalize_screen(kp2[..., :2], r["width"], r["height"]),
+                                np.clip(kp2[..., 2:3], 0, 1)], -1).astype(np.float32)
+            dg = model.lift(x).double().numpy()
+            dg_runs.append(dg - dg[:, :1])
+            bp_runs.append(r["world"] - r["world"][:, :1])
+            for name, f in zip(FILTERED_LIFTS, r["filtered"]):
+                filtered_runs[name].append(f - f[:, :1])
+            gt_runs.append(r["gt"] - r["gt"][:, :1])
     rows = []
     if gt_runs:
         rows = [{"name": "lift=blazepose", **_video_scores(bp_runs, gt_runs)},
@@ -359,6 +382,46 @@ def video_ground_truth_2d(weights: str | Path, quick: bool = False) -> dict:
     return out
 
 
+LIFT_PAIRS_MATCH = 0.3  # a detection whose median joint is farther than this x the person's 2D height is another person
+
+
+def make_lift_pairs(synth_root: str | Path, subset: str, out: str | Path, clips: int = 0) -> dict:
+    """A lift-pairs file (:mod:`vidpose.data.readers.lift_pairs`) from rendered synth clips: BlazePose's 2D
+    and scores (:func:`blazepose_runs`, the path of part (b)) with the clips' ground-truth 3D, for a
+    lifter to learn BlazePose's errors. ``synth_root``: a ``vidpose synth --split synth-single`` folder
+    (``<root>/<subset>/<clip>/``); ``clips``: the first N clips (0: all). A frame whose detection is not
+    the rendered person (median joint distance above ``LIFT_PAIRS_MATCH`` x the person's 2D height)
+    ends its run and is counted in ``frames_not_matched``. Returns the counts."""
+    from vidpose.data.readers.lift_pairs import write_lift_pairs
+    from vidpose.errors import InputError
+
+    anns = sorted((Path(synth_root) / subset).glob("*/annotations.json"))
+    anns = anns[:clips] if clips else anns
+    if not anns:
+        raise InputError(f"{Path(synth_root) / subset}: no clips (*/annotations.json); make them with "
+                         "vidpose synth --split synth-single --subset SUBSET")
+    pairs, unmatched, seconds = [], 0, 0.0
+    for a in anns:
+        runs, sec = blazepose_runs(a)
+        seconds += sec
+        for r in runs:
+            d = np.linalg.norm(r["keypoints_2d"][..., :2] - r["gt_2d"], axis=-1)
+            height = np.maximum(np.ptp(r["gt_2d"][..., 1], axis=1), 1.0)
+            ok = np.median(d, axis=1) <= LIFT_PAIRS_MATCH * height
+            unmatched += int((~ok).sum())
+            edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
+            for lo, hi in zip(edges[::2], edges[1::2]):
+                pairs.append({"clip": a.parent.name, "first_frame": r["first_frame"] + int(lo),
+                              "keypoints_2d": r["keypoints_2d"][lo:hi, :, :2],
+                              "scores": np.clip(r["keypoints_2d"][lo:hi, :, 2], 0.0, 1.0),
+                              "joints_3d": r["gt"][lo:hi], "width": r["width"], "height": r["height"], "fps": r["fps"]})
+    write_lift_pairs(out, pairs, skeleton="h36m17",
+                     detector=f"BlazePose {BLAZEPOSE_MODEL}, default 2D refinement (vidpose.api.estimate), "
+                              f"best-scored person per frame, on {Path(synth_root).name}/{subset}")
+    return {"clips": len(anns), "runs": len(pairs), "frames": int(sum(len(p["joints_3d"]) for p in pairs)),
+            "frames_not_matched": unmatched, "blazepose_seconds": round(seconds, 1)}
+
+
 def predict(weights: str | Path, config: str | Path, subset: str, out: str | Path) -> dict[str, float]:
     """Lift every frame of ``subset`` of the dataset a training config names (its ``[data]`` section,
     e.g. the run's ``config.toml``; Human3.6M, HumanEva-I and MPI-INF-3DHP in their protocols: see
@@ -428,8 +491,12 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         print(video_ground_truth_2d(sys.argv[2]))
     elif len(sys.argv) == 6 and sys.argv[1] == "predict":
         print(predict(*sys.argv[2:6]))
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "lift-pairs":
+        print(make_lift_pairs(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) == 6 else 0))
     else:
         sys.exit("usage: python -m vidpose.bench.dgnet ship RUN_DIR DEST 'TRAINING COMMAND'\n"
                  "       python -m vidpose.bench.dgnet per-clip WEIGHTS      (MPJPE per mocap clip)\n"
                  "       python -m vidpose.bench.dgnet video-gt2d WEIGHTS    (part (b) from ground-truth 2D)\n"
-                 "       python -m vidpose.bench.dgnet predict WEIGHTS CONFIG SUBSET OUT.npz   (for vidpose eval)")
+                 "       python -m vidpose.bench.dgnet predict WEIGHTS CONFIG SUBSET OUT.npz   (for vidpose eval)\n"
+                 "       python -m vidpose.bench.dgnet lift-pairs SYNTH_ROOT SUBSET OUT.npz [CLIPS]   "
+                 "(BlazePose 2D + 3D ground truth of rendered clips)")

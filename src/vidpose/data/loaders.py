@@ -234,6 +234,21 @@ def _mocap_synth_3d(cfg: DataConfig, subset: str):
     return _mocap(cfg, subset) + _synth_3d(cfg, subset)
 
 
+def _lift_pairs(cfg: DataConfig, subset: str):
+    """A detector's 2D paired with 3D ground truth (``data.ann_file``: a lift-pairs ``.npz`` per subset,
+    ``{subset}`` replaced; :mod:`vidpose.data.readers.lift_pairs`): camera-frame sequences whose 2D
+    and confidences are the detector's."""
+    from vidpose.data.readers.lift_pairs import read_lift_pairs
+
+    return read_lift_pairs(_path(cfg, cfg.ann_file, subset, "ann_file"))
+
+
+def _synth_3d_lift_pairs(cfg: DataConfig, subset: str):
+    """synth-3d's ``subset`` (data.root, world-frame, seen through random virtual cameras) and a
+    detector's 2D of rendered videos with their 3D (data.ann_file, see :func:`_lift_pairs`)."""
+    return _synth_3d(cfg, subset) + _lift_pairs(cfg, subset)
+
+
 def _h36m(cfg: DataConfig, subset: str):
     """Human3.6M in VideoPose3D's npz layout: ann_file = data_3d_h36m.npz, image_root = its 2D
     detections npz (data_2d_h36m_*.npz), camera_file = camera-parameters.json; subsets train
@@ -378,6 +393,8 @@ SEQUENCE_LOADERS: dict[str, Callable[[DataConfig, str], list]] = {
     "mpi-inf-3dhp": _mpi_inf_3dhp,
     "mocap": _mocap,
     "mocap+synth-3d": _mocap_synth_3d,
+    "lift-pairs": _lift_pairs,
+    "synth-3d+lift-pairs": _synth_3d_lift_pairs,
 }
 
 

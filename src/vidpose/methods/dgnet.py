@@ -21,9 +21,10 @@ network with ``A_t`` and DTG removed (the learnable skeleton graph and the plain
 temporal convolution only).
 
 Trains through :class:`vidpose.objectives.sequences.SequenceObjective`; the
-2D corruption (``noise``, ``drop``, ``swap``) and the motion augmentation of world-frame
-windows (``tilt``, ``speed``) are part of the config
-(:class:`~vidpose.objectives.sequences.LiftAugment`). See docs/lifting.md.
+2D corruption (``noise``, ``drop``, ``swap``, ``noise_time``, ``outlier``) and the motion
+augmentation of world-frame windows (``tilt``, ``speed``) are part of the config
+(:class:`~vidpose.objectives.sequences.LiftAugment`); a detector's own 2D trains through the
+``lift-pairs`` sequence loaders. See docs/lifting.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ the layout of every sequence (``extra["skeleton"]``, h36m17 when absent).
 
 Sequences come in two kinds (:class:`~vidpose.data.annotations.Sequence3D`):
 
-* **camera-frame** (Human3.6M, synth-3d): 2D and 3D of one real or rendered camera;
+* **camera-frame** (Human3.6M, synth-3d): 2D and 3D of one real or rendered camera; a sequence
+  with ``extra["scores"]`` (T, J) has a detector's 2D (lift-pairs files,
+  :mod:`vidpose.data.readers.lift_pairs`): its scores are the confidence channel and
+  :class:`LiftAugment`'s corruption is not added to it;
 * **world-frame** (``extra["frame"] == "world"``, ``extra["up"]`` the up axis: the
   DeepMimic mocap): no camera at all. In training every sample is seen through
   its own random virtual camera (:func:`random_camera`: anywhere around the
@@ -68,6 +71,9 @@ LOW_CONFIDENCE = 0.3  # dropped joints get a confidence below this
 MIN_DEPTH = 1.0  # metres: a virtual camera keeps the root at least this far in front of it
 MAX_TILT_DEG = 100.0  # motion augmentation: the largest rotation of a tilted training window's body
 MAX_SPEED_LOG = 1.5  # ... and the largest |log| of its playback speed (speed <= this)
+MAX_NOISE_TIME = 30.0  # frames: the longest correlation time of the 2D noise (noise_time <= this)
+OUTLIER_SIZE = (0.1, 0.4)  # a gross 2D error moves a joint by this fraction of the person's height ...
+OUTLIER_FRAMES = 8  # ... for 1 to this many frames
 
 
 def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -89,6 +95,18 @@ class LiftAugment:
     rotated about its root, about a random horizontal axis, by up to ``MAX_TILT_DEG`` degrees (lying,
     bent and upside-down poses from upright ones); ``speed``: the window is played at a speed
     ``exp(U(-speed, speed))`` (linear interpolation between frames).
+
+    ``noise_time``: the 2D noise's correlation time in frames (0: independent per frame). A detector's
+    errors persist over several frames, which a temporal lifter cannot average away; with
+    ``noise_time = s`` the per-frame noise is white noise smoothed along time by a Gaussian of std
+    ``s`` frames and rescaled to the same std (correlation ``exp(-lag^2 / (4 s^2))`` between frames
+    ``lag`` apart).
+
+    ``outlier``: the largest per-sample rate of gross errors. A detector sometimes puts a joint far from
+    where it is, for a few frames, and not always with a low score. Each sample draws a rate in
+    ``[0, outlier]``. A joint starts an error in a frame with that probability / ``OUTLIER_FRAMES``.
+    The error moves the joint by ``OUTLIER_SIZE`` x the person's height, in a random direction, for
+    1 to ``OUTLIER_FRAMES`` frames, with a confidence of U(0.4, 1).
     """
 
     noise: float = 0.0
@@ -96,20 +114,25 @@ class LiftAugment:
     swap: float = 0.0
     tilt: float = 0.0
     speed: float = 0.0
+    noise_time: float = 0.0
+    outlier: float = 0.0
 
     def check(self, where: str = "model config") -> None:
-        for k in ("noise", "drop", "swap", "tilt"):
+        for k in ("noise", "drop", "swap", "tilt", "outlier"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
                 raise InputError(f"{where}: {k} must be in [0, 1], got {v!r}")
         v = self.speed
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= MAX_SPEED_LOG:
             raise InputError(f"{where}: speed must be in [0, {MAX_SPEED_LOG}], got {v!r}")
+        v = self.noise_time
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= MAX_NOISE_TIME:
+            raise InputError(f"{where}: noise_time must be in [0, {MAX_NOISE_TIME}] frames, got {v!r}")
 
     @property
     def active(self) -> bool:
-        """Whether the 2D is corrupted (noise, dropped joints, swaps)."""
-        return bool(self.noise or self.drop or self.swap)
+        """Whether the 2D is corrupted (noise, dropped joints, swaps, gross errors)."""
+        return bool(self.noise or self.drop or self.swap or self.outlier)
 
     @property
     def moves(self) -> bool:
@@ -189,7 +212,7 @@ def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_per
     if aug.noise:
         level = rng.uniform(0.0, 1.0)  # 0: clean 2D, confidences 1; 1: the noisiest, confidences down to 0.5
         sigma = level * aug.noise * height
-        out += rng.normal(0.0, sigma, out.shape) + rng.normal(0.0, sigma / 2, (1, j, 2))
+        out += correlated_noise(rng, out.shape, sigma, aug.noise_time) + rng.normal(0.0, sigma / 2, (1, j, 2))
         conf = rng.uniform(1.0 - 0.5 * level, 1.0, (t, j))
     if aug.swap:
         frames = rng.uniform(size=t) < aug.swap
@@ -207,7 +230,32 @@ def corrupt(rng: np.random.Generator, px: np.ndarray, aug: LiftAugment, flip_per
         if n:
             out[dropped] += rng.normal(0.0, 0.25 * height, (n, 2))
             conf[dropped] = rng.uniform(0.0, LOW_CONFIDENCE, n)
+    if aug.outlier:
+        starts = np.argwhere(rng.uniform(size=(t, j)) < rng.uniform(0.0, aug.outlier) / OUTLIER_FRAMES)
+        n = len(starts)
+        if n:
+            length = rng.integers(1, OUTLIER_FRAMES + 1, n)
+            angle = rng.uniform(0.0, 2 * np.pi, n)
+            size = rng.uniform(*OUTLIER_SIZE, n) * height
+            score = rng.uniform(0.4, 1.0, n)
+            for (f, k), m, a, r, c in zip(starts, length, angle, size, score):
+                out[f:f + m, k] += r * np.array([np.cos(a), np.sin(a)])
+                conf[f:f + m, k] = np.minimum(conf[f:f + m, k], c)
     return out, conf
+
+
+def correlated_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: float, time: float) -> np.ndarray:
+    """Gaussian noise of std ``sigma`` and ``shape`` (T, ...): independent per frame (``time`` 0), or
+    white noise smoothed along axis 0 by a Gaussian of std ``time`` frames, rescaled to std ``sigma``."""
+    if not time:
+        return rng.normal(0.0, sigma, shape)
+    r = int(np.ceil(3 * time))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / time) ** 2)
+    k /= np.sqrt((k * k).sum())  # unit gain in std
+    w = rng.normal(0.0, sigma, (shape[0] + 2 * r,) + tuple(shape[1:]))
+    flat = w.reshape(len(w), -1)
+    out = np.stack([np.convolve(flat[:, c], k, mode="valid") for c in range(flat.shape[1])], 1)
+    return out.reshape(shape)
 
 
 def move_window(rng: np.random.Generator, joints: np.ndarray, t: int, half: int, chunk: int, up: np.ndarray,
@@ -311,10 +359,17 @@ class SequenceWindows(_TorchDataset):
             cp = s.camera_params or {}
             if "width" not in cp or "height" not in cp:
                 raise InputError(f"{source}: sequence {name} has no image size (camera_params)")
+            scores = (s.extra or {}).get("scores")
+            if scores is not None:  # a detector's 2D: its scores are the confidences (lift-pairs data)
+                scores = np.asarray(scores, np.float64)
+                if scores.shape != j2.shape[:2] or not np.isfinite(scores).all():
+                    raise InputError(f"{source}: sequence {name}: scores {scores.shape} must be finite, shaped "
+                                     f"{j2.shape[:2]} like its 2D")
             if self.train:
-                self._add(si, name, (j2, float(cp["width"]), float(cp["height"])), j3, None)
+                self._add(si, name, (j2, float(cp["width"]), float(cp["height"]), scores), j3, None)
             else:
-                self._add(si, name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100), j3, None)
+                self._add(si, name, self._eval_input(j2, float(cp["width"]), float(cp["height"]), si * 100, scores),
+                          j3, None)
         # A sample: `chunk` consecutive centre frames (the window grows by chunk - 1 frames).
         self.index = [(i, t) for i, y in enumerate(self.targets) for t in range(0, len(y), self.chunk)]
         if max_samples and len(self.index) > max_samples:  # evenly spread over every sequence
@@ -330,10 +385,11 @@ class SequenceWindows(_TorchDataset):
         self.targets.append((j3 - root_of(j3, self.root)).astype(np.float32))
         self.world.append(world)
 
-    def _eval_input(self, px: np.ndarray, w: float, h: float, stream: int) -> np.ndarray:
-        """Network input (T, J, C) of a validation/test sequence (corrupted once when ``aug`` is on)."""
-        conf = np.ones(px.shape[:2])
-        if self.aug.active:
+    def _eval_input(self, px: np.ndarray, w: float, h: float, stream: int, scores: np.ndarray | None = None) -> np.ndarray:
+        """Network input (T, J, C) of a validation/test sequence (corrupted once when ``aug`` is on,
+        unless it is a detector's 2D with its ``scores``)."""
+        conf = np.ones(px.shape[:2]) if scores is None else scores
+        if self.aug.active and scores is None:
             px, conf = corrupt(np.random.default_rng([self.seed, stream]), px, self.aug, self.flip_perm,
                                self.limb_pairs)
         return self._channels(normalize_screen(px, w, h), conf)
@@ -362,6 +418,7 @@ class SequenceWindows(_TorchDataset):
         if not self.train:
             return {"keypoints_2d": torch.from_numpy(self.inputs[s][idx]), "joints_3d": torch.from_numpy(self.targets[s][t])}
         rng = np.random.default_rng([self.seed, self.epoch, i])
+        scores = None
         if self.world[s] is not None:
             j3, up = self.world[s]
             win = move_window(rng, j3, t, h, c, up, self.root, self.aug) if self.aug.moves else j3[idx]
@@ -370,12 +427,14 @@ class SequenceWindows(_TorchDataset):
             w, hh = cam["width"], cam["height"]
             target = (xc[h:h + c] - root_of(xc[h:h + c], self.root)).astype(np.float32)
         else:
-            j2, w, hh = self.inputs[s]
+            j2, w, hh, scores = self.inputs[s]
             px, target = j2[idx], self.targets[s][idx[h:h + c]]
         if c == 1:
             target = target[0]
         conf = np.ones(px.shape[:2])
-        if self.aug.active:
+        if scores is not None:  # a detector's 2D: no synthetic corruption on top
+            conf = scores[idx]
+        elif self.aug.active:
             px, conf = corrupt(rng, px, self.aug, self.flip_perm, self.limb_pairs)
         x = self._channels(normalize_screen(px, w, hh), conf)
         return {"keypoints_2d": torch.from_numpy(x), "joints_3d": torch.from_numpy(np.ascontiguousarray(target))}
@@ -389,6 +448,8 @@ class SequenceWindows(_TorchDataset):
                 hsh.update(np.ascontiguousarray(w[0]).tobytes())
             elif isinstance(x, tuple):
                 hsh.update(np.ascontiguousarray(x[0]).tobytes())
+                if x[3] is not None:
+                    hsh.update(np.ascontiguousarray(x[3]).tobytes())
                 hsh.update(y.tobytes())
             else:
                 hsh.update(x.tobytes())
@@ -403,7 +464,8 @@ def mpjpe_loss(pred, target):
 
 def model_augment(model_cfg) -> LiftAugment:
     """The :class:`LiftAugment` a lifter's config asks for (none for a config without the fields)."""
-    return LiftAugment(*(float(getattr(model_cfg, k, 0.0)) for k in ("noise", "drop", "swap", "tilt", "speed")))
+    return LiftAugment(*(float(getattr(model_cfg, k, 0.0)) for k in ("noise", "drop", "swap", "tilt", "speed",
+                                                                     "noise_time", "outlier")))
 
 
 def lift_scores(preds: list, targets: list) -> dict[str, float]:

@@ -107,7 +107,8 @@ PATH_KEYS = ("root", "ann_file", "image_root", "camera_file")  # [data] keys tha
 # Keys added after weights were shipped, left out of the config hash while at these values (what the
 # configs before them meant), so the hashes those checkpoints record still hold.
 HASH_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "cameras"): [], ("model", "skeleton"): "h36m17",
-                                                  ("model", "tilt"): 0.0, ("model", "speed"): 0.0}
+                                                  ("model", "tilt"): 0.0, ("model", "speed"): 0.0,
+                                                  ("model", "noise_time"): 0.0, ("model", "outlier"): 0.0}
 _SECTION_CLASSES = {"data": DataConfig, "aug": AugConfig, "optim": OptimConfig, "run": TrainRunConfig}
 
 
