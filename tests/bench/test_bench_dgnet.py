@@ -26,7 +26,7 @@ def _shipped() -> list[Path]:
 
 def test_registered():
     assert SUITES["dgnet"] == "vidpose.bench.dgnet"
-    assert shipped_path() == dgnet.weight_path("dgnet_synth3") and shipped_path().is_file()
+    assert shipped_path() == dgnet.weight_path("dgnet_synth3_pairs") and shipped_path().is_file()
     assert "dgnet" not in PRETRAINED  # PRETRAINED lists 2D models for --model (see docs/lifting.md)
 
 
@@ -50,18 +50,20 @@ def test_video_scores_bone_cv():
 def test_quick_suite_rows():
     res = dgnet.run(quick=True)
     names = [r["name"] for r in res["rows"]]
-    assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 4
+    assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 5
     assert "dgnet-f27" in names and "dgnet-f27-noisy" in names
-    assert names[-4:] == ["lift=blazepose", "lift=dgnet", "lift=blazepose-smooth", "lift=blazepose-online"]
-    for r in res["rows"][:-4]:
+    assert names[-5:] == ["lift=blazepose", "lift=dgnet", "lift=blazepose-smooth", "lift=blazepose-online",
+                          "lift=dgnet-smooth"]
+    for r in res["rows"][:-5]:
         assert all(isinstance(r[k], float) and r[k] > 0 for k in KEYS), r
         assert r["p_mpjpe_mm"] <= r["mpjpe_mm"]
-    for r in res["rows"][-4:]:
+    for r in res["rows"][-5:]:
         assert all(isinstance(r[k], float) and r[k] > 0 for k in ("p_mpjpe_mm", "mpjve_mm", "bone_cv")), r
     assert isinstance(res["video_target"]["holds"], bool) and res["video_lifter"] == shipped_path().name
     assert isinstance(res["video_dgnet_vs_default"]["holds"], bool)
+    assert isinstance(res["video_dgnet_smooth_vs_default"]["holds"], bool)
     # The low-pass moves the 3D far less from frame to frame than the per-frame landmarks.
-    for name in ("lift=blazepose-smooth", "lift=blazepose-online"):
+    for name in ("lift=blazepose-smooth", "lift=blazepose-online", "lift=dgnet-smooth"):
         assert by_name(res)[name]["mpjve_mm"] < 0.7 * by_name(res)["lift=blazepose"]["mpjve_mm"]
     by = {r["name"]: r for r in res["rows"]}
     assert by["dgnet-f27-noisy"]["mpjpe_mm"] > by["dgnet-f27"]["mpjpe_mm"] * 0.9  # noise does not help
@@ -87,14 +89,24 @@ def test_shipped_lifter_provenance_and_size():
 
 
 def test_shipped_run_lifter_provenance():
-    """The lifter of --lift dgnet: trained on renderer-3 synth-3d by the command it records."""
+    """The lifter of --lift dgnet: dgnet_synth3 (renderer-3 synth-3d) fine-tuned with BlazePose's 2D of
+    rendered videos, both by the commands they record."""
     from vidpose.bench.clnet import recorded_config
 
     extra = read_checkpoint(shipped_path()).extra
-    assert "configs/dgnet_synth3.toml" in extra["command"] and "--renderer 3" not in extra["command"]
-    assert recorded_config(extra["command"], REPO).sha256() == extra["config_sha256"]
-    assert extra["data"]["dataset"] == "synth-3d" and extra["data"]["subset"] == "train"
-    assert extra["trained_on"].startswith("synth-3d train clips made by renderer 3") and extra["data"]["sequences"] == 250
+    assert "configs/dgnet_synth3_pairs.toml" in extra["command"] and "data.ann_file=" in extra["command"]
+    cfg = recorded_config(extra["command"], REPO)
+    assert cfg.sha256() == extra["config_sha256"]
+    assert extra["data"]["dataset"] == "synth-3d+lift-pairs" and extra["data"]["subset"] == "train"
+    assert extra["trained_on"].startswith("synth-3d train clips made by renderer 3") and "lift pairs" in extra["trained_on"]
+    assert extra["data"]["sequences"] == 250 + 454  # synth-3d train clips + BlazePose runs of 360 rendered videos
+    # Its starting point is the previous shipped lifter, still in the package with its own provenance.
+    init = REPO / cfg.run.init_from
+    assert init == dgnet.weight_path("dgnet_synth3") and init.is_file()
+    ex0 = read_checkpoint(init).extra
+    assert "configs/dgnet_synth3.toml" in ex0["command"] and "--renderer 3" not in ex0["command"]
+    assert recorded_config(ex0["command"], REPO).sha256() == ex0["config_sha256"]
+    assert ex0["data"]["dataset"] == "synth-3d" and ex0["data"]["sequences"] == 250
     assert shipped_path().stat().st_size < 2_000_000
 
 

@@ -65,12 +65,64 @@ def test_lift_stage_matches_whole_track_lifting_for_any_chunk(ckpt):
     stage = DGNetLift(ckpt)
     frames = _frames()
     x = np.stack([stage._input(frames[t], frames[t].persons[1].keypoints) for t in range(15, 30)])
-    y = stage.model.lift(x).numpy()
+    assert stage.flip is True  # vidpose run lifts with test-time flip augmentation (methods.dgnet.RUN_FLIP)
+    y = stage.model.lift(x, flip=True).numpy()
     y = y - y[:, :1]
     got = np.stack([a[t].persons[1].keypoints_3d for t in range(15, 30)])
     assert np.allclose(got, y, atol=1e-5)
     assert not np.allclose(got[0], got[5])  # a pose that moves
     assert a[7].persons[2].track_id is None and np.isfinite(a[7].persons[2].keypoints_3d).all()
+
+
+def test_dgnet_smooth_is_dgnet_low_passed_per_track(ckpt):
+    """--lift dgnet-smooth: DG-Net's 3D through the zero-phase Butterworth of blazepose-smooth, per track
+    over the track's consecutive frames (±8 held); an untracked person and a run too short keep DG-Net's."""
+    import scipy.signal
+
+    from vidpose.stages import LIFTERS
+    from vidpose.stages.lift import DGNetSmoothLift
+    from vidpose.stages.lift_dgnet import DGNetLift
+
+    raw = _run(DGNetLift(ckpt), _frames(60))
+    got = _run(DGNetSmoothLift(ckpt), _frames(60))
+    assert [f.index for f in got] == list(range(60)) and LIFTERS["dgnet-smooth"].auto is False
+    # Track 1 is in all 60 frames: frame 30 sees frames 22..38 and is filtered over that window.
+    b, a = scipy.signal.butter(2, 3.0 / 15.0)
+    series = np.stack([raw[t].persons[0].keypoints_3d for t in range(22, 39)])
+    want = scipy.signal.filtfilt(b, a, series, axis=0)[8]
+    assert np.allclose(got[30].persons[0].keypoints_3d, want, atol=1e-9)
+    assert not np.allclose(want, raw[30].persons[0].keypoints_3d, atol=1e-4)  # the filter did something
+    # The untracked person in frame 7 has no run to filter.
+    assert got[7].persons[2].track_id is None
+    assert np.allclose(got[7].persons[2].keypoints_3d, raw[7].persons[2].keypoints_3d)
+    for f, r in zip(got, raw):
+        for p, q in zip(f.persons, r.persons):
+            assert p.keypoints_3d.shape == (17, 3) and np.allclose(p.keypoints, q.keypoints)  # the 2D untouched
+
+
+def test_flip_test_augmentation_is_mirror_equivariant(ckpt):
+    """lift(x, flip=True) averages the plain prediction with the mirrored input's, mirrored back: so the
+    prediction of a mirrored sequence is exactly the mirrored prediction, which plain lifting is not."""
+    from vidpose.methods.dgnet import load_lifter
+
+    m = load_lifter(str(ckpt))
+    perm = H36M17.flip_permutation()
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-0.5, 0.5, (20, 17, 2)), rng.uniform(0.3, 1, (20, 17, 1))], -1).astype(np.float32)
+    xm = x[:, perm].copy()
+    xm[..., 0] *= -1
+
+    def mirror(y):
+        y = y[:, perm].copy()
+        y[..., 0] *= -1
+        return y
+
+    plain, plain_m = m.lift(x).numpy(), m.lift(xm).numpy()
+    both, both_m = m.lift(x, flip=True).numpy(), m.lift(xm, flip=True).numpy()
+    assert np.allclose(both_m, mirror(both), atol=1e-5)
+    assert not np.allclose(plain_m, mirror(plain), atol=1e-3)
+    assert np.allclose(both, (plain + mirror(plain_m)) / 2, atol=1e-5)
+    assert np.allclose(m.lift(x, flip=False).numpy(), plain)
 
 
 def test_lift_stage_input_is_h36m_with_scores(ckpt):
@@ -137,3 +189,42 @@ def test_run_with_lift_dgnet_on_the_sample_clip_writes_bvh(tmp_path):
     assert [n for n in lines[3].split("\t")[2:] if n] == list(H36M17.keypoints)
     rows = [np.asarray(r.split("\t")[2:], float).reshape(17, 3) for r in lines[6:] if r.split("\t")[2:] != [""] * 51]
     assert np.allclose(np.stack(rows), track * [1, -1, -1], atol=1e-4)
+
+
+def test_run_with_lift_dgnet_smooth_on_the_sample_clip(tmp_path):
+    """vidpose run --lift dgnet-smooth on real video: run.json records the stage, every person gets H36M-17
+    3D with the pelvis at the origin, the 2D is that of --lift dgnet, and the 3D moves less from frame to
+    frame than DG-Net's own."""
+    import json
+
+    from vidpose import store
+    from vidpose.io.poses import load_poses
+    from vidpose.pipeline import RunConfig, run
+
+    clip = store.path("sample-sports2d", quiet=True)
+    out = {}
+    for lift in ("dgnet", "dgnet-smooth"):
+        run(str(clip), tmp_path / lift, RunConfig(lift=lift, max_frames=40, overlay=False, report=False, threads=1,
+                                                   quiet=True))
+        out[lift] = load_poses(tmp_path / lift / "poses.json")
+    ran = json.loads((tmp_path / "dgnet-smooth" / "run.json").read_text())["stages"]["ran"]
+    assert {"stage": "lift", "choice": "dgnet-smooth"} in ran
+
+    def tracks(poses):
+        t = {}
+        for f in poses["frames"]:
+            for p in f["persons"]:
+                t.setdefault(p["track_id"], []).append((p["keypoints"], np.asarray(p["keypoints_3d"])))
+        return t
+
+    raw, smooth = tracks(out["dgnet"]), tracks(out["dgnet-smooth"])
+    assert raw.keys() == smooth.keys() and raw
+    jerk = {"raw": [], "smooth": []}
+    for tid in raw:
+        assert [k for k, _ in raw[tid]] == [k for k, _ in smooth[tid]]  # the same 2D
+        for name, seq in (("raw", raw[tid]), ("smooth", smooth[tid])):
+            k3 = np.stack([x for _, x in seq])
+            assert k3.shape[1:] == (17, 3) and np.allclose(k3[:, 0], 0.0, atol=1e-4)
+            if len(k3) > 20:
+                jerk[name].append(np.abs(np.diff(k3, 2, axis=0)).mean())
+    assert jerk["raw"] and np.mean(jerk["smooth"]) < 0.7 * np.mean(jerk["raw"])

@@ -98,7 +98,7 @@ def test_registries_and_their_errors():
     from vidpose.errors import InputError
     from vidpose.stages import LIFTERS, REFINERS, model_choice, parse_lift, parse_refine, plan
 
-    assert set(LIFTERS) == {"none", "blazepose", "blazepose-online", "blazepose-smooth", "dgnet"} and "none" in REFINERS
+    assert set(LIFTERS) == {"none", "blazepose", "blazepose-online", "blazepose-smooth", "dgnet", "dgnet-smooth"} and "none" in REFINERS
     assert not LIFTERS["dgnet"].auto
     # --refine/--lift auto pick from AUTO_REFINE/AUTO_LIFT, which name only choices marked auto
     from vidpose.stages import AUTO_LIFT, AUTO_REFINE

@@ -21,13 +21,15 @@ joints and 2% left/right swaps (:class:`~vidpose.objectives.sequences.LiftAugmen
 Part (b), the whole path on rendered video (:func:`video_rows`): BlazePose ``full`` on the
 synth-single test videos (the first 6, or 2 with ``quick``), rows ``lift=blazepose`` (its world
 landmarks) and ``lift=dgnet`` (the shipped lifter of ``vidpose run --lift dgnet``,
-``dgnet_synth3``, on BlazePose's 2D; named in ``video_lifter``), ``lift=blazepose-smooth`` (the
-world landmarks low-passed per track: ``vidpose run``'s default 3D for files) and
-``lift=blazepose-online`` (the same through the One-Euro filter: the default for live sources), with
+``dgnet_synth3_pairs``, on BlazePose's 2D, with test-time flip augmentation as ``vidpose run`` does
+(``video_flip_test``); named in ``video_lifter``), ``lift=blazepose-smooth`` (the
+world landmarks low-passed per track: ``vidpose run``'s default 3D for files),
+``lift=blazepose-online`` (the same through the One-Euro filter: the default for live sources) and
+``lift=dgnet-smooth`` (the ``dgnet-smooth`` stage: the shipped lifter on each track, low-passed), with
 ``p_mpjpe_mm``, ``mpjve_mm`` (after per-frame Procrustes alignment) and ``bone_cv`` (per-bone
 coefficient of variation of the length over time); ``video_target`` says whether DG-Net is >= 15%
 lower in P-MPJPE and >= 30% lower in MPJVE than ``lift=blazepose``; ``video_dgnet_vs_default``
-compares it with ``lift=blazepose-smooth`` the same way.
+compares it with ``lift=blazepose-smooth`` the same way, ``video_dgnet_smooth_vs_default`` ``dgnet-smooth``.
 
 Weights: ``vidpose/weights/<config stem>[_f<R>].safetensors``, trained with
 ``configs/<config stem>.toml`` (the command is recorded in each file; see
@@ -126,8 +128,9 @@ VIDEO_QUICK_CLIPS = 2
 VIDEO_FULL_CLIPS = 6  # of the 24 synth-single test clips: BlazePose on all of them takes too long for a CPU bench
 VIDEO_RENDERER = 3  # skinned bodies, the synth default (docs/lifting.md keeps the renderer-2 figures apart)
 BLAZEPOSE_MODEL = "full"
-# BlazePose's world landmarks filtered over time: the default 3D of files, and of live sources.
-FILTERED_LIFTS = ("blazepose-smooth", "blazepose-online")
+# Lift stages run through vidpose.api.estimate on the same 2D: BlazePose's world landmarks filtered over
+# time (the default 3D of files, and of live sources), and the shipped DG-Net's 3D low-passed per track.
+FILTERED_LIFTS = ("blazepose-smooth", "blazepose-online", "dgnet-smooth")
 
 
 def _bone_cv(runs: list[np.ndarray]) -> float:
@@ -161,8 +164,7 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
     through ``vidpose.api.estimate`` (skeleton h36m17): per frame the best-scored person, cut into runs
     of consecutive frames with a detection and a ground-truth person. Each run: ``first_frame``,
     ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world landmarks), ``filtered``
-    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that BlazePose lift stage, the 2D
-    checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
+    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage, the 2D checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
     ``width``, ``height``, ``fps``. Also returns the seconds of the first (timed) BlazePose run."""
     from vidpose.api import estimate
     from vidpose.io.jsonfile import read_json
@@ -174,7 +176,7 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
     res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
                    fps=float(v["fps"]), overlay=False, threads=THREADS)
     seconds = time.perf_counter() - t0
-    # The same run with the world landmarks filtered over time by each other BlazePose lift stage.
+    # The same run through each other lift stage (the 2D is the same: checked below).
     twins = [estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift=name, skeleton="h36m17",
                       fps=float(v["fps"]), overlay=False, threads=THREADS)["frames"] for name in lifts]
     det = {}
@@ -212,6 +214,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
     lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and one more run per
     filtered lift (the same 2D, checked); ground truth: the clips' ``h36m_3d`` (:func:`blazepose_runs`)."""
     from vidpose.bench.clnet import SUBSET, ensure_test_clips
+    from vidpose.methods.dgnet import RUN_FLIP
     from vidpose.objectives.sequences import normalize_screen
 
     n = VIDEO_QUICK_CLIPS if quick else VIDEO_FULL_CLIPS
@@ -229,7 +232,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
             frames += len(kp2)
             x = np.concatenate([normalize_screen(kp2[..., :2], r["width"], r["height"]),
                                 np.clip(kp2[..., 2:3], 0, 1)], -1).astype(np.float32)
-            dg = model.lift(x).double().numpy()
+            dg = model.lift(x, flip=RUN_FLIP).double().numpy()
             dg_runs.append(dg - dg[:, :1])
             bp_runs.append(r["world"] - r["world"][:, :1])
             for name, f in zip(FILTERED_LIFTS, r["filtered"]):
@@ -243,7 +246,7 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
         for r in rows:
             r.update({"mpjpe_mm": None, "params_m": None, "frames_per_s": None})
     info = {"video_data": f"synth-single/{SUBSET}, {len(anns)} clips, {frames} frames with a detection",
-            "video_blazepose_seconds": t_bp}
+            "video_blazepose_seconds": t_bp, "video_flip_test": RUN_FLIP}
     if rows:
         def against(a: dict, b: dict) -> dict:
             return {"p_mpjpe_reduction": 1 - a["p_mpjpe_mm"] / b["p_mpjpe_mm"],
@@ -251,7 +254,9 @@ def video_rows(quick: bool, model) -> tuple[list[dict], dict]:
                     "holds": bool(a["p_mpjpe_mm"] <= 0.85 * b["p_mpjpe_mm"] and a["mpjve_mm"] <= 0.7 * b["mpjve_mm"])}
 
         info["video_target"] = against(rows[1], rows[0])
-        info["video_dgnet_vs_default"] = against(rows[1], next(r for r in rows if r["name"] == "lift=blazepose-smooth"))
+        default = next(r for r in rows if r["name"] == "lift=blazepose-smooth")
+        info["video_dgnet_vs_default"] = against(rows[1], default)
+        info["video_dgnet_smooth_vs_default"] = against(next(r for r in rows if r["name"] == "lift=dgnet-smooth"), default)
     return rows, info
 
 
@@ -467,10 +472,15 @@ def ship(run_dir: str | Path, dest: str | Path, command: str, half: bool = True,
     from vidpose.training.config import load_config
 
     mocap = "DeepMimic mocap clips (pybullet 3.2.7 data files) " + ", ".join(mocap_clips("train"))
-    if load_config(Path(run_dir) / "config.toml").data.dataset == "synth-3d":  # configs/dgnet_synth3.toml
-        trained_on = (f"synth-3d train clips made by renderer 3 ({mocap} and procedural motions retargeted onto "
-                      "Anny bodies; joints from Anny's keypoint regressor; data commands in the config's header), "
-                      "through random virtual cameras")
+    synth3 = (f"synth-3d train clips made by renderer 3 ({mocap} and procedural motions retargeted onto "
+              "Anny bodies; joints from Anny's keypoint regressor; data commands in the config's header), "
+              "through random virtual cameras")
+    dataset = load_config(Path(run_dir) / "config.toml").data.dataset
+    if dataset == "synth-3d":  # configs/dgnet_synth3.toml
+        trained_on = synth3
+    elif dataset == "synth-3d+lift-pairs":  # configs/dgnet_synth3_pairs.toml
+        trained_on = (synth3 + ", and BlazePose full's 2D (default 2D refinement) of renderer-3 synth-single train "
+                      "videos with their 3D ground truth (lift pairs, python -m vidpose.bench.dgnet lift-pairs)")
     else:
         trained_on = (mocap + " and their mirror images, and synth-3d train clips (vidpose synth --split synth-3d "
                       "--subset train --clips 100 --seed 0), through random virtual cameras")

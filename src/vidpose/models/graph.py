@@ -241,6 +241,20 @@ class SequenceLifter(nn.Module):
         mean and divided by their weighted RMS distance from it (see :func:`person_normalize`)."""
         return person_normalize(x) if getattr(self.cfg, "input_norm", "screen") == "person" else x
 
+    def predict_valid(self, x: torch.Tensor, flip: bool = False) -> torch.Tensor:
+        """:meth:`forward_valid` of normalised input; with ``flip``, test-time flip augmentation
+        (VideoPose3D's): the input mirrored (x negated, left and right joints swapped) is lifted in the
+        same batch, its 3D mirrored back and averaged with the plain prediction."""
+        if not flip:
+            return self.forward_valid(x)
+        from vidpose.skeletons import get_skeleton
+
+        perm = torch.as_tensor(get_skeleton(getattr(self.cfg, "skeleton", "h36m17")).flip_permutation())
+        sign = torch.tensor([-1.0] + [1.0] * (x.shape[-1] - 1), dtype=x.dtype)
+        b = x.shape[0]
+        y = self.forward_valid(torch.cat([x, x[:, :, perm] * sign]))
+        return (y[:b] + y[b:][:, :, perm] * torch.tensor([-1.0, 1.0, 1.0], dtype=y.dtype)) / 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres);
         (B, R + S - 1, J, C) -> (B, S, J, 3), the S centre frames of longer windows (no padding)."""
@@ -252,12 +266,12 @@ class SequenceLifter(nn.Module):
         y = self.forward_valid(self.normalize(x))
         return y[:, 0] if x.shape[1] == r else y
 
-    def lift(self, x, chunk: int = 4096) -> torch.Tensor:
+    def lift(self, x, chunk: int = 4096, flip: bool = False) -> torch.Tensor:
         """Dense sequence mode: (T, J, C) or (B, T, J, C) -> (…, T, J, 3), every frame lifted, no grad.
 
         Sequence ends are padded by edge repetition (R // 2 frames each side). Long sequences are
         processed in chunks of ``chunk`` output frames (overlapping by R - 1 input frames), which
-        gives the same result as one pass.
+        gives the same result as one pass. ``flip``: test-time flip augmentation (:meth:`predict_valid`).
         """
         single = getattr(x, "ndim", np.ndim(x)) == 3
         x = self.check_input(x[None] if single else x)
@@ -268,7 +282,7 @@ class SequenceLifter(nn.Module):
         xp = torch.cat([x[:, :1].expand(-1, h, -1, -1), x, x[:, -1:].expand(-1, h, -1, -1)], 1)
         t = x.shape[1]
         with torch.no_grad():
-            outs = [self.forward_valid(xp[:, s:s + chunk + 2 * h]) for s in range(0, t, chunk)]
+            outs = [self.predict_valid(xp[:, s:s + chunk + 2 * h], flip) for s in range(0, t, chunk)]
         y = torch.cat(outs, 1)
         return y[0] if single else y
 

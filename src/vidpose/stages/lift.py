@@ -9,8 +9,9 @@ stage then brings the 3D to the output skeleton.
 ``LIFTERS``: ``none`` (no 3D), ``blazepose`` (BlazePose's world landmarks,
 which only the BlazePose models give, per frame), ``blazepose-online`` (the same through the
 One-Euro filter per track: what ``auto`` picks for live sources), ``blazepose-smooth`` (low-passed
-over time per track, offline: what ``auto`` picks for files) and ``dgnet`` (graph-convolutional
-lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`). 3D that
+over time per track, offline: what ``auto`` picks for files), ``dgnet`` (graph-convolutional
+lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`) and ``dgnet-smooth`` (its 3D
+low-passed per track like ``blazepose-smooth``). 3D that
 the output skeleton cannot hold stays in the lifter's skeleton (poses.json's
 ``skeleton_3d``; :class:`vidpose.stages.convert.ConvertStage`).
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from vidpose.errors import InputError
-from vidpose.skeletons import BLAZEPOSE33, Skeleton, convert_with_scores
+from vidpose.skeletons import BLAZEPOSE33, H36M17, Skeleton, convert_with_scores
 from vidpose.stages.base import Stage, StageChoice
 from vidpose.stages.lift_dgnet import DGNetLift
 from vidpose.stages.refine import OneEuro, WindowStage, zero_phase_window
@@ -108,6 +109,35 @@ class _WorldWindow(WindowStage):
             p.keypoints_3d = value
 
 
+class DGNetSmoothLift(Stage):
+    """DG-Net's 3D (:class:`~vidpose.stages.lift_dgnet.DGNetLift`) low-passed per track by the filter of
+    ``blazepose-smooth`` (zero-phase Butterworth, 3 Hz, order 2, ±8 frames; chosen for the landmarks,
+    checked on DG-Net's output on synth-single val videos: docs/lifting.md). Offline: 8 frames more
+    delay than ``dgnet``. A person without a track, or a run too short to filter, keeps DG-Net's 3D."""
+
+    name = "lift"
+    input_skeleton = H36M17
+    output_skeleton = H36M17
+
+    def __init__(self, model: str = "dgnet", cutoff: float = 3.0, order: int = 2, half: int = 8) -> None:
+        self.lifter = DGNetLift(model)
+        self.window = _WorldWindow(cutoff, order, half)
+
+    def _smooth(self, frames: list[FramePoses]) -> list[FramePoses]:
+        out: list[FramePoses] = []
+        for f in frames:
+            for p in f.persons:
+                p.extra["world_raw"] = np.asarray(p.keypoints_3d, np.float64)
+            out += self.window.refine(f)
+        return out
+
+    def process(self, frame: FramePoses) -> list[FramePoses]:
+        return self._smooth(self.lifter.process(frame))
+
+    def finish(self) -> list[FramePoses]:
+        return self._smooth(self.lifter.finish()) + self.window.flush()
+
+
 class BlazePoseOnlineLift(LiftStage):
     """BlazePose's world landmarks through the One-Euro filter per track (online, no delay): the
     filter of the ``one-euro`` refine stage (:class:`vidpose.stages.refine.OneEuro`) on each
@@ -144,4 +174,7 @@ LIFTERS: dict[str, StageChoice] = {
         BlazePoseSmoothLift, frozenset({"world_landmarks"}),
     ),
     "dgnet": StageChoice("dgnet", "DG-Net: each track's 2D, as H36M-17, lifted to H36M-17 3D (metres, camera axes)", DGNetLift, auto=False),
+    "dgnet-smooth": StageChoice(
+        "dgnet-smooth", "DG-Net's 3D low-passed per track like blazepose-smooth (offline: 8 more frames late)",
+        DGNetSmoothLift, auto=False),
 }

@@ -3,7 +3,8 @@
 The stage buffers frames until ``chunk`` of them have ``R // 2`` frames of
 future context (R the model's receptive field), then lifts every track's run of
 consecutive frames among them in one dense pass (:meth:`SequenceLifter.forward_valid`
-over the run plus R // 2 frames of context each side) and passes them on; at
+over the run plus R // 2 frames of context each side; with test-time flip augmentation,
+``methods.dgnet.RUN_FLIP``) and passes them on; at
 the end of the video it flushes the rest. Context missing because a track starts,
 ends or has a gap is filled by repeating its first/last frame, exactly as
 :meth:`SequenceLifter.lift` pads a whole track, so the result does not depend on
@@ -35,10 +36,10 @@ class DGNetLift(Stage):
     input_skeleton = H36M17
     output_skeleton = H36M17
 
-    def __init__(self, model: str = "dgnet", chunk: int = 128) -> None:
+    def __init__(self, model: str = "dgnet", chunk: int = 128, flip: bool | None = None) -> None:
         import torch
 
-        from vidpose.methods.dgnet import load_lifter
+        from vidpose.methods.dgnet import RUN_FLIP, load_lifter
 
         try:
             self.model = load_lifter(model)
@@ -47,6 +48,7 @@ class DGNetLift(Stage):
         self.torch = torch
         self.half = self.model.cfg.receptive_field // 2
         self.chunk = max(1, int(chunk))
+        self.flip = RUN_FLIP if flip is None else bool(flip)  # test-time flip augmentation
         self.pending: deque[FramePoses] = deque()
         self.inputs: dict[object, dict[int, np.ndarray]] = {}  # track -> frame index -> (17, C) input
         self.size: tuple[float, float] | None = None
@@ -105,7 +107,8 @@ class DGNetLift(Stage):
                 x = np.stack([track[t] for t in frames_in])
                 x = np.concatenate([np.repeat(x[:1], h - len(left), 0), x, np.repeat(x[-1:], h - len(right), 0)])
                 with self.torch.no_grad():
-                    y = self.model.forward_valid(self.model.normalize(self.model.check_input(x[None])))[0].float().numpy()
+                    y = self.model.predict_valid(self.model.normalize(self.model.check_input(x[None])), self.flip)
+                y = y[0].float().numpy()
                 y = y - y[:, :1]  # the pelvis exactly at the origin
                 for t, pose in zip(range(a, b + 1), y):
                     results[(key, t)] = pose.astype(np.float64)
