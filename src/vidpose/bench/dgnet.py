@@ -164,10 +164,12 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
     through ``vidpose.api.estimate`` (skeleton h36m17): per frame the best-scored person, cut into runs
     of consecutive frames with a detection and a ground-truth person. Each run: ``first_frame``,
     ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world landmarks), ``filtered``
-    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage, the 2D checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
-    ``width``, ``height``, ``fps``. Also returns the seconds of the first (timed) BlazePose run."""
+    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage, the 2D checked equal),
+    ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2), ``width``, ``height``,
+    ``fps``. Also returns the seconds of the first (timed) BlazePose run."""
     from vidpose.api import estimate
     from vidpose.io.jsonfile import read_json
+    from vidpose.stages.lift_dgnet import consecutive_runs
 
     ann = read_json(ann_path)
     v = ann["video"]
@@ -189,22 +191,16 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
             assert all(o["keypoints"] == best["keypoints"] for o in others), "a lift stage changed the 2D"
             det[fr["index"]] = (best, others)
     runs: list[dict] = []
-    run: list[int] = []
-    for t in sorted(det) + [None]:
-        if t is not None and (not run or t == run[-1] + 1):
-            run.append(t)
-            continue
-        if run:
-            runs.append({
-                "first_frame": run[0],
-                "keypoints_2d": np.asarray([det[k][0]["keypoints"] for k in run], np.float64),
-                "world": np.asarray([det[k][0]["keypoints_3d"] for k in run], np.float64),
-                "filtered": [np.asarray([det[k][1][i]["keypoints_3d"] for k in run], np.float64)
-                             for i in range(len(lifts))],
-                "gt": np.asarray([gt[k]["h36m_3d"] for k in run], np.float64),
-                "gt_2d": np.asarray([gt[k]["h36m_2d"] for k in run], np.float64),
-                "width": float(v["width"]), "height": float(v["height"]), "fps": float(v["fps"])})
-        run = [t] if t is not None else []
+    for run in consecutive_runs(sorted(det)):
+        runs.append({
+            "first_frame": run[0],
+            "keypoints_2d": np.asarray([det[k][0]["keypoints"] for k in run], np.float64),
+            "world": np.asarray([det[k][0]["keypoints_3d"] for k in run], np.float64),
+            "filtered": [np.asarray([det[k][1][i]["keypoints_3d"] for k in run], np.float64)
+                         for i in range(len(lifts))],
+            "gt": np.asarray([gt[k]["h36m_3d"] for k in run], np.float64),
+            "gt_2d": np.asarray([gt[k]["h36m_2d"] for k in run], np.float64),
+            "width": float(v["width"]), "height": float(v["height"]), "fps": float(v["fps"])})
     return runs, seconds
 
 

@@ -118,16 +118,12 @@ class LiftAugment:
     outlier: float = 0.0
 
     def check(self, where: str = "model config") -> None:
-        for k in ("noise", "drop", "swap", "tilt", "outlier"):
+        bounds = {"noise": (1, ""), "drop": (1, ""), "swap": (1, ""), "tilt": (1, ""), "outlier": (1, ""),
+                  "speed": (MAX_SPEED_LOG, ""), "noise_time": (MAX_NOISE_TIME, " frames")}
+        for k, (hi, unit) in bounds.items():
             v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise InputError(f"{where}: {k} must be in [0, 1], got {v!r}")
-        v = self.speed
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= MAX_SPEED_LOG:
-            raise InputError(f"{where}: speed must be in [0, {MAX_SPEED_LOG}], got {v!r}")
-        v = self.noise_time
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= MAX_NOISE_TIME:
-            raise InputError(f"{where}: noise_time must be in [0, {MAX_NOISE_TIME}] frames, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= hi:
+                raise InputError(f"{where}: {k} must be in [0, {hi}]{unit}, got {v!r}")
 
     @property
     def active(self) -> bool:
@@ -253,9 +249,7 @@ def correlated_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: fl
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / time) ** 2)
     k /= np.sqrt((k * k).sum())  # unit gain in std
     w = rng.normal(0.0, sigma, (shape[0] + 2 * r,) + tuple(shape[1:]))
-    flat = w.reshape(len(w), -1)
-    out = np.stack([np.convolve(flat[:, c], k, mode="valid") for c in range(flat.shape[1])], 1)
-    return out.reshape(shape)
+    return np.lib.stride_tricks.sliding_window_view(w, len(k), axis=0) @ k  # k is symmetric: a convolution
 
 
 def move_window(rng: np.random.Generator, joints: np.ndarray, t: int, half: int, chunk: int, up: np.ndarray,

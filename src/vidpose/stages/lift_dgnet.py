@@ -97,7 +97,7 @@ class DGNetLift(Stage):
         results: dict[tuple[object, int], np.ndarray] = {}
         for key, idx in wanted.items():
             track = self.inputs[key]
-            for run in _runs(sorted(idx)):
+            for run in consecutive_runs(sorted(idx)):
                 a, b = run[0], run[-1]
                 left = [t for t in range(a - 1, a - h - 1, -1) if t in track]
                 left = left[:_contiguous(left, a, -1)][::-1]
@@ -131,7 +131,7 @@ def _key(frame: FramePoses, k: int) -> object:
     return p.track_id if p.track_id is not None else ("untracked", frame.index, k)
 
 
-def _runs(idx: list[int]) -> list[list[int]]:
+def consecutive_runs(idx: list[int]) -> list[list[int]]:
     """Consecutive runs of sorted frame indices."""
     out: list[list[int]] = []
     for t in idx:
