@@ -3,6 +3,7 @@ checkpoint's provenance (recorded command -> same config hash), size, and a ship
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,16 @@ def test_video_scores_bone_cv():
     assert s["p_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and s["mpjve_mm"] == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.slow  # BlazePose on two rendered test videos: about 2 minutes
+def test_part_b_runs_on_every_test_clip():
+    from vidpose.data.synth.generate import get_split
+
+    assert dgnet.VIDEO_CLIPS == get_split("synth-single").clips["test"]
+    assert inspect.signature(dgnet.run).parameters["video_clips"].default == dgnet.VIDEO_CLIPS
+
+
+@pytest.mark.slow  # BlazePose on two rendered test videos (the bench itself runs all 24): about 2 minutes
 def test_quick_suite_rows():
-    res = dgnet.run(quick=True)
+    res = dgnet.run(quick=True, video_clips=2)
     names = [r["name"] for r in res["rows"]]
     assert res["suite"] == "dgnet" and len(names) == len(set(names)) == 2 * len(_shipped()) + 5
     assert "dgnet-f27" in names and "dgnet-f27-noisy" in names
