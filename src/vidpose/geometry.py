@@ -1,11 +1,17 @@
 """2D affine maps shared by the crop-based parts (BlazePose ROIs, top-down crops in training and in
-``vidpose run``)."""
+``vidpose run``), and the lifters' screen normalisation of 2D keypoints."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+
+def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Pixels (..., 2) -> [-1, 1] across the width, aspect kept (VideoPose3D's convention): the 2D
+    input of the lifters, in training (``objectives.sequences``) and in ``vidpose run --lift dgnet``."""
+    return xy / width * 2.0 - np.array([1.0, height / width])
 
 
 def apply_affine(m: np.ndarray, xy: np.ndarray) -> np.ndarray:

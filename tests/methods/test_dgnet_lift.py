@@ -3,9 +3,15 @@ chunk size and equals lifting each track's run of frames whole; gaps, short trac
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
+
+from vidpose.errors import InputError
 
 from vidpose.skeletons import COCO17, H36M17, convert_with_scores
 from vidpose.types import FramePoses, PersonPose
@@ -65,8 +71,8 @@ def test_lift_stage_matches_whole_track_lifting_for_any_chunk(ckpt):
     stage = DGNetLift(ckpt)
     frames = _frames()
     x = np.stack([stage._input(frames[t], frames[t].persons[1].keypoints) for t in range(15, 30)])
-    assert stage.flip is True  # vidpose run lifts with test-time flip augmentation (methods.dgnet.RUN_FLIP)
-    y = stage.model.lift(x, flip=True).numpy()
+    assert stage.flip is True  # vidpose run lifts with test-time flip augmentation (methods.RUN_FLIP)
+    y = stage.model.model.lift(x, flip=True).numpy()  # the PyTorch lifter behind the stage's runner
     y = y - y[:, :1]
     got = np.stack([a[t].persons[1].keypoints_3d for t in range(15, 30)])
     assert np.allclose(got, y, atol=1e-5)
@@ -85,7 +91,7 @@ def test_dgnet_smooth_is_dgnet_low_passed_per_track(ckpt):
 
     raw = _run(DGNetLift(ckpt), _frames(60))
     got = _run(DGNetSmoothLift(ckpt), _frames(60))
-    assert [f.index for f in got] == list(range(60)) and LIFTERS["dgnet-smooth"].auto is False
+    assert [f.index for f in got] == list(range(60)) and LIFTERS["dgnet-smooth"].auto is True  # files' default
     # Track 1 is in all 60 frames: frame 30 sees frames 22..38 and is filtered over that window.
     b, a = scipy.signal.butter(2, 3.0 / 15.0)
     series = np.stack([raw[t].persons[0].keypoints_3d for t in range(22, 39)])
@@ -123,6 +129,69 @@ def test_flip_test_augmentation_is_mirror_equivariant(ckpt):
     assert not np.allclose(plain_m, mirror(plain), atol=1e-3)
     assert np.allclose(both, (plain + mirror(plain_m)) / 2, atol=1e-5)
     assert np.allclose(m.lift(x, flip=False).numpy(), plain)
+
+
+def test_lift_stage_runs_an_onnx_export_like_the_checkpoint(ckpt, tmp_path):
+    """vidpose export of a lifter checkpoint: the stage run from the .onnx (onnxruntime) lifts every
+    person as from the checkpoint (PyTorch), with and without the flip."""
+    from vidpose.methods import load
+    from vidpose.models.export import compare_lifter_onnx, export_lifter_onnx
+    from vidpose.models.runtime import OnnxLifter
+    from vidpose.stages.lift_dgnet import DGNetLift
+
+    from vidpose.cli import main
+
+    onnx_path = tmp_path / "dg.onnx"
+    assert main(["export", str(ckpt), "--onnx", str(onnx_path), "--check"]) == 0
+    assert compare_lifter_onnx(load(ckpt), onnx_path) < 1e-5
+    again = export_lifter_onnx(load(ckpt), tmp_path / "again.onnx", source=ckpt)
+    assert again.read_bytes() == onnx_path.read_bytes()  # deterministic: a shipped export can be remade
+    runner = OnnxLifter(onnx_path)
+    assert (runner.receptive_field, runner.in_channels, runner.skeleton) == (9, 3, "h36m17")
+    assert runner.extra["onnx_metadata"]["vidpose_source_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    for flip in (True, False):
+        a = _run(DGNetLift(str(onnx_path), chunk=5, flip=flip), _frames())
+        b = _run(DGNetLift(ckpt, flip=flip), _frames())
+        for fa, fb in zip(a, b):
+            for pa, pb in zip(fa.persons, fb.persons):
+                assert np.allclose(pa.keypoints_3d, pb.keypoints_3d, atol=1e-5)
+    with pytest.raises(InputError, match="frames, the lifter needs at least"):
+        runner.lift_valid(np.zeros((1, 8, 17, 3), np.float32))
+    with pytest.raises(InputError, match="non-finite"):
+        runner.lift_valid(np.full((1, 9, 17, 3), np.nan, np.float32))
+
+
+def test_an_onnx_file_that_is_not_a_lifter_is_refused(tmp_path):
+    from vidpose.methods import build
+    from vidpose.models.export import export_onnx
+    from vidpose.stages.lift_dgnet import DGNetLift
+
+    path = export_onnx(build("simplebaseline", input_size=(64, 64), backbone="resnet18"), tmp_path / "sb.onnx")
+    with pytest.raises(InputError, match="not a vidpose lifter export"):
+        DGNetLift(str(path))
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(InputError, match="bad.onnx: not a readable ONNX model"):
+        DGNetLift(str(bad))
+
+
+def test_shipped_lifter_export_matches_the_checkpoint_and_needs_no_torch():
+    """The shipped .onnx is the export of the shipped .safetensors (its sha256 recorded, same 3D), made by
+    SHIPPED_LIFTER_EXPORT; vidpose run's default lift stage loads it without importing torch."""
+    from vidpose.methods import SHIPPED_LIFTER_EXPORT, load, shipped_lifter_path
+    from vidpose.models.export import compare_lifter_onnx
+    from vidpose.models.runtime import OnnxLifter
+
+    ckpt, onnx_path = shipped_lifter_path(), shipped_lifter_path(".onnx")
+    meta = OnnxLifter(onnx_path).extra["onnx_metadata"]
+    assert meta["vidpose_source"] == ckpt.name
+    assert meta["vidpose_source_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert compare_lifter_onnx(load(ckpt), onnx_path) < 1e-5
+    assert SHIPPED_LIFTER_EXPORT.split()[2] == f"src/vidpose/weights/{ckpt.name}" and onnx_path.name in SHIPPED_LIFTER_EXPORT
+    code = ("import sys; from vidpose.stages.lift import DGNetSmoothLift; s = DGNetSmoothLift(); "
+            "print(type(s.lifter.model).__name__, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["OnnxLifter", "False"]
 
 
 def test_lift_stage_input_is_h36m_with_scores(ckpt):

@@ -67,7 +67,11 @@ def test_overlay_has_every_frame(demo):
 def test_csv_and_run_report(demo):
     rows = sum(1 for _ in csv.DictReader(open(demo / "poses.csv")))
     poses = json.loads((demo / "poses.json").read_text())
-    assert rows == 17 * sum(len(f["persons"]) for f in poses["frames"])
+    # The default 3D of a file (dgnet-smooth) is H36M-17: 17 COCO-17 rows per person, plus one for each
+    # H36M-17 joint COCO-17 lacks (pelvis, spine, thorax, neck_nose, head), with 3D only.
+    h36m_only = [n for n in poses["skeleton_3d"]["keypoints"] if n not in poses["skeleton"]["keypoints"]]
+    assert poses["skeleton_3d"]["name"] == "h36m17" and len(h36m_only) == 5
+    assert rows == (17 + 5) * sum(len(f["persons"]) for f in poses["frames"])
     report = json.loads((demo / "run.json").read_text())
     assert report["frames"] == 230 and report["vidpose_version"] == vidpose.__version__
     assert set(report["models"]) == {"detector", "landmark"}
@@ -92,7 +96,7 @@ def test_python_api_matches_the_cli(tmp_path):
     # A stream is live: the online stages, no delay; the file run takes the offline ones.
     ran = lambda stages: [r.get("choice") for r in stages["ran"] if r["stage"] in ("refine", "lift")]  # noqa: E731
     assert ran(s._run.model_info["stages"]) == ["flow-online", "blazepose-online"]
-    assert ran(json.loads((out / "run.json").read_text())["stages"]) == ["flow-offline", "blazepose-smooth"]
+    assert ran(json.loads((out / "run.json").read_text())["stages"]) == ["flow-offline", "dgnet-smooth"]
     with pytest.raises(vidpose.InputError, match="unknown option"):
         vidpose.estimate(clip, max_frame=3)
 

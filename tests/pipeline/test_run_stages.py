@@ -110,17 +110,20 @@ def test_registries_and_their_errors():
         parse_refine("flowing")
     with pytest.raises(InputError, match=r"--lift 'nosuch': unknown stage; choose one of: auto, none, blazepose, blazepose-online, blazepose-smooth, dgnet"):
         parse_lift("nosuch")
-    # auto: BlazePose lifts with its world landmarks, low-passed for files and One-Euro filtered for
-    # live sources; a trained model cannot, and run.json says why.
-    assert plan("auto", "auto", model_choice("full"))["lift"] == "blazepose-smooth"
+    # auto with a BlazePose model: DG-Net's low-passed 3D for files, the One-Euro filtered world landmarks
+    # for live sources; a trained 2D model stays 2D unless a lifter is named, and run.json says why.
+    assert plan("auto", "auto", model_choice("full"))["lift"] == "dgnet-smooth"
+    assert plan("auto", "auto", model_choice("heavy"))["lift"] == "dgnet-smooth"
     assert plan("auto", "auto", model_choice("full"), live=True)["lift"] == "blazepose-online"
     p = plan("auto", "auto", model_choice("clnet"))
     assert p["lift"] == "none" and p["refine"] == []
     assert p["skipped"] == [
         {"stage": "refine", "choice": "flow-offline",
          "reason": "model 'clnet' does not give BlazePose's 39-channel 64x64 heatmaps"},
-        {"stage": "lift", "choice": "blazepose-smooth",
-         "reason": "model 'clnet' does not give BlazePose's world landmarks (3D, metres)"}]
+        {"stage": "lift", "choice": "dgnet-smooth",
+         "reason": "--lift auto lifts the BlazePose models' output only; name --lift dgnet or dgnet-smooth "
+                   "to lift model 'clnet''s 2D"}]
+    assert plan("auto", "dgnet-smooth", model_choice("clnet"))["lift"] == "dgnet-smooth"
     with pytest.raises(InputError, match=r"--lift blazepose needs BlazePose's world landmarks .* 'clnet'"):
         plan("auto", "blazepose", model_choice("clnet"))
 

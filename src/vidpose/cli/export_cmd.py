@@ -1,4 +1,5 @@
-"""``vidpose export CHECKPOINT --onnx FILE``: export a trained model's raw outputs to ONNX."""
+"""``vidpose export CHECKPOINT --onnx FILE``: export a trained model's raw outputs to ONNX (a 2D model's
+heatmaps/offsets, or a 2D->3D lifter's 3D: :func:`vidpose.models.export.export_lifter_onnx`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def main(args: argparse.Namespace) -> int:
     from vidpose.models.export import compare_onnx, export_onnx
 
     model = load(args.checkpoint)
+    if hasattr(model, "predict_views"):  # a 2D->3D lifter (dgnet, gcn-fixed, tcn)
+        return _export_lifter(model, args)
     path = export_onnx(model, args.onnx, opset=args.opset)
     cfg = model.cfg
     h, w = cfg.heatmap_size
@@ -40,3 +43,25 @@ def main(args: argparse.Namespace) -> int:
 
 # Largest accepted onnxruntime-vs-PyTorch difference, relative to each output's scale.
 CHECK_TOLERANCE = 1e-3
+# ... and for a lifter's 3D, in metres (0.01 mm).
+LIFTER_CHECK_TOLERANCE = 1e-5
+
+
+def _export_lifter(model, args: argparse.Namespace) -> int:
+    from vidpose.errors import InputError
+    from vidpose.methods import resolve
+    from vidpose.models.export import compare_lifter_onnx, export_lifter_onnx
+
+    path = export_lifter_onnx(model, args.onnx, opset=args.opset, source=resolve(args.checkpoint))
+    cfg = model.cfg
+    print(f"wrote {path}: {model.method} lifter, input keypoints_2d (B, T >= {cfg.receptive_field}, "
+          f"{cfg.num_joints}, {cfg.in_channels}), outputs lifted and lifted_mirrored (B, T - {cfg.receptive_field - 1}, "
+          f"{cfg.num_joints}, 3) metres")
+    if args.check:
+        diff = compare_lifter_onnx(model, path)
+        print(f"  onnxruntime vs PyTorch, max abs difference: {diff:.2e} m")
+        if diff > LIFTER_CHECK_TOLERANCE:
+            path.unlink(missing_ok=True)
+            raise InputError(f"{path}: onnxruntime outputs differ from PyTorch by up to {diff:.3g} m "
+                             f"(tolerance {LIFTER_CHECK_TOLERANCE}); the file was removed")
+    return 0

@@ -35,7 +35,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "track_max_age": "frames a lost track is remembered before its id is retired",
         "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
                   + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),
-        "lift": "3D keypoints (metres, root-relative): auto (with BlazePose models blazepose-smooth for files, "
+        "lift": "3D keypoints (metres, root-relative): auto (with BlazePose models dgnet-smooth for files, "
                 "blazepose-online for live sources; else none) or "
                 + "; ".join(f"{k} ({c.description})" for k, c in LIFTERS.items()),
         "overlay": "write overlay.mp4",

@@ -86,6 +86,22 @@ def weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights"
 
 
+# The shipped 2D->3D lifter of `vidpose run --lift dgnet` (``vidpose.methods.dgnet.SHIPPED``): its checkpoint,
+# and its ONNX export, which the run stage loads (onnxruntime, no torch). The export is made from the
+# checkpoint by the command in ``SHIPPED_LIFTER_EXPORT`` and records the checkpoint's sha256 (tested).
+SHIPPED_LIFTER = "dgnet_synth3_pairs"
+# vidpose run's DG-Net lift stages (and part (b) of vidpose bench dgnet) lift with test-time flip
+# augmentation (SequenceLifter.predict_valid): -1.2 to -1.5 mm P-MPJPE on the val videos (docs/lifting.md).
+RUN_FLIP = True
+SHIPPED_LIFTER_EXPORT = ("vidpose export src/vidpose/weights/dgnet_synth3_pairs.safetensors "
+                         "--onnx src/vidpose/weights/dgnet_synth3_pairs.onnx --check")
+
+
+def shipped_lifter_path(suffix: str = ".safetensors") -> Path:
+    """The shipped lifter's checkpoint (``.safetensors``) or ONNX export (``.onnx``)."""
+    return weights_dir() / f"{SHIPPED_LIFTER}{suffix}"
+
+
 def pretrained_path(name: str) -> Path:
     """The shipped checkpoint file of ``name`` (a key of PRETRAINED)."""
     if name not in PRETRAINED:

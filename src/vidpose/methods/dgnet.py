@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+from vidpose.methods import RUN_FLIP, SHIPPED_LIFTER  # noqa: F401  (RUN_FLIP: read from here too)
 from vidpose.methods.base import Method
 from vidpose.models.config import bad
 from vidpose.objectives.sequences import LiftAugment
@@ -48,17 +49,14 @@ LIFT_SKELETONS = ("h36m17", "humaneva15", "mpi_inf_3dhp17")
 # the joints of the synthetic ground truth; kept as its starting point) fine-tuned with BlazePose's own 2D
 # of rendered videos (lift pairs). The bench's family comparison (dgnet / gcn-fixed / tcn at 9, 27, 81
 # frames) keeps its own *_mocap* files.
-SHIPPED = "dgnet_synth3_pairs"
-# vidpose run's DG-Net lift stages (and part (b) of vidpose bench dgnet) lift with test-time flip
-# augmentation (SequenceLifter.predict_valid): -1.2 to -1.5 mm P-MPJPE on the val videos (docs/lifting.md).
-RUN_FLIP = True
+SHIPPED = SHIPPED_LIFTER  # vidpose.methods, with the ONNX export that vidpose run loads
 
 
 def shipped_path():
     """The shipped DG-Net lifter's checkpoint (``vidpose.methods.load`` reads it)."""
-    from vidpose.methods import weights_dir
+    from vidpose.methods import shipped_lifter_path
 
-    return weights_dir() / f"{SHIPPED}.safetensors"
+    return shipped_lifter_path()
 
 
 def load_lifter(spec: str = "dgnet", skeleton: str | None = "h36m17"):

@@ -247,13 +247,20 @@ class SequenceLifter(nn.Module):
         same batch, its 3D mirrored back and averaged with the plain prediction."""
         if not flip:
             return self.forward_valid(x)
+        plain, mirrored = self.predict_views(x)
+        return (plain + mirrored) / 2
+
+    def predict_views(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward_valid` of normalised input and of its mirror image (x negated, left and right
+        joints swapped) in one batch, the second mirrored back: the two views that flip augmentation
+        averages (an ONNX export returns both, :func:`vidpose.models.export.export_lifter_onnx`)."""
         from vidpose.skeletons import get_skeleton
 
         perm = torch.as_tensor(get_skeleton(getattr(self.cfg, "skeleton", "h36m17")).flip_permutation())
         sign = torch.tensor([-1.0] + [1.0] * (x.shape[-1] - 1), dtype=x.dtype)
         b = x.shape[0]
         y = self.forward_valid(torch.cat([x, x[:, :, perm] * sign]))
-        return (y[:b] + y[b:][:, :, perm] * torch.tensor([-1.0, 1.0, 1.0], dtype=y.dtype)) / 2
+        return y[:b], y[b:][:, :, perm] * torch.tensor([-1.0, 1.0, 1.0], dtype=y.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, R, J, C) windows -> (B, J, 3) root-relative 3D of each centre frame (metres);

@@ -12,6 +12,12 @@ for a numpy input.
   onnxruntime, decoded with the codec the caller gives (:func:`vidpose.methods.load`
   builds it from the file's metadata); running it does not need torch.
 * :class:`TorchRunner` wraps a loaded PyTorch model (eval mode, no gradients).
+
+2D->3D lifters have runners of their own with ``receptive_field``, ``in_channels``,
+``num_joints``, ``skeleton``, ``method``, ``extra`` and ``lift_valid(x, flip) -> (B, T - R + 1, J, 3)``
+for screen-normalised 2D ``x`` (B, T, J, C) (numpy in, numpy out): :class:`OnnxLifter` runs an export
+of :func:`vidpose.models.export.export_lifter_onnx` with onnxruntime (no torch: what ``vidpose run
+--lift dgnet`` uses for the shipped lifter), :class:`TorchLifter` a loaded PyTorch lifter.
 """
 
 from __future__ import annotations
@@ -75,20 +81,8 @@ def load_onnx(path: str | os.PathLike, codec, cfg, threads: int | None = None) -
     :func:`vidpose.methods.load` passes the ones a ``vidpose export`` file's metadata
     describes. Bad files raise InputError naming ``path``.
     """
-    import onnxruntime as ort
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: ONNX model not found" if not path.exists() else f"{path}: ONNX model is not a file")
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3  # errors only
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-    try:
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # onnxruntime raises its own exception types for unreadable models
-        raise InputError(f"{path}: not a readable ONNX model: {str(e).splitlines()[0][:300]}") from None
+    session = _session(path, threads, "ONNX model")
     meta = dict(session.get_modelmeta().custom_metadata_map)
     return OnnxPoseModel(path, session, codec, cfg, extra={"onnx_metadata": meta})
 
@@ -149,4 +143,85 @@ def as_runner(model, threads: int | None = None):
     return model if is_runner else TorchRunner(model, threads)
 
 
-__all__ = ["OnnxPoseModel", "TorchRunner", "as_runner", "load_onnx"]
+def _session(path: Path, threads: int | None, what: str):
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found" if not path.exists() else f"{path}: {what} is not a file")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+        raise InputError(f"{path}: not a readable ONNX model: {str(e).splitlines()[0][:300]}") from None
+
+
+def _check_lifter_input(x, receptive_field: int, num_joints: int, in_channels: int, where: str) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 4 or x.shape[2] != num_joints or x.shape[3] != in_channels:
+        raise InputError(f"{where}: expected (B, T, {num_joints}, {in_channels}) screen-normalised 2D joints, "
+                         f"got {x.shape}")
+    if x.shape[1] < receptive_field:
+        raise InputError(f"{where}: {x.shape[1]} frames, the lifter needs at least its receptive field "
+                         f"({receptive_field})")
+    if not np.isfinite(x).all():
+        raise InputError(f"{where}: the 2D input has non-finite values")
+    return x
+
+
+class OnnxLifter:
+    """A 2D->3D lifter exported by :func:`vidpose.models.export.export_lifter_onnx`, run with
+    onnxruntime (CPU, ``threads`` intra-op threads; the network is small, one is plenty)."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = 1) -> None:
+        from vidpose.io.jsonfile import parse_json
+
+        self.path = Path(path)
+        self.session = _session(self.path, threads, "ONNX lifter")
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        names = [o.name for o in self.session.get_outputs()]
+        if meta.get("vidpose_lifter") != "1" or "vidpose_config" not in meta or names != ["lifted", "lifted_mirrored"]:
+            raise InputError(f"{self.path}: not a vidpose lifter export (no vidpose_lifter metadata or outputs "
+                             f"{names}, not lifted, lifted_mirrored); export a lifter checkpoint with 'vidpose export'")
+        cfg = parse_json(meta["vidpose_config"], f"{self.path}: metadata 'vidpose_config'")
+        try:
+            self.receptive_field = int(cfg["receptive_field"])
+            self.in_channels = int(cfg["in_channels"])
+            self.num_joints = int(cfg["num_joints"])
+            self.skeleton = str(cfg["skeleton"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{self.path}: metadata 'vidpose_config' lacks a lifter field ({e})") from None
+        self.method = meta.get("vidpose_method", "onnx")
+        self.extra = {"onnx_metadata": meta}
+        self.input_name = self.session.get_inputs()[0].name
+
+    def lift_valid(self, x, flip: bool = False) -> np.ndarray:
+        x = _check_lifter_input(x, self.receptive_field, self.num_joints, self.in_channels, str(self.path))
+        plain, mirrored = self.session.run(["lifted", "lifted_mirrored"], {self.input_name: x})
+        return (plain + mirrored) / 2 if flip else plain
+
+
+class TorchLifter:
+    """A loaded PyTorch lifter (``vidpose.methods.dgnet.load_lifter``) behind the lifter runner interface."""
+
+    def __init__(self, model) -> None:
+        self.model = model.eval()
+        cfg = model.cfg
+        self.receptive_field, self.in_channels = int(cfg.receptive_field), int(cfg.in_channels)
+        self.num_joints, self.skeleton = int(cfg.num_joints), str(getattr(cfg, "skeleton", "h36m17"))
+        self.method = getattr(model, "method", "torch")
+        self.extra = dict(getattr(model, "extra", {}) or {})
+
+    def lift_valid(self, x, flip: bool = False) -> np.ndarray:
+        import torch
+
+        m = self.model
+        x = _check_lifter_input(x, self.receptive_field, self.num_joints, self.in_channels, f"{self.method} lifter")
+        with torch.no_grad():
+            return m.predict_valid(m.normalize(m.check_input(torch.from_numpy(x))), flip).float().numpy()
+
+
+__all__ = ["OnnxPoseModel", "TorchRunner", "as_runner", "load_onnx", "OnnxLifter", "TorchLifter"]

@@ -57,6 +57,7 @@ import numpy as np
 
 from vidpose.data.mocap import axis_angle_matrix
 from vidpose.errors import InputError
+from vidpose.geometry import normalize_screen
 from vidpose.objectives.base import Objective
 
 try:
@@ -74,11 +75,6 @@ MAX_SPEED_LOG = 1.5  # ... and the largest |log| of its playback speed (speed <=
 MAX_NOISE_TIME = 30.0  # frames: the longest correlation time of the 2D noise (noise_time <= this)
 OUTLIER_SIZE = (0.1, 0.4)  # a gross 2D error moves a joint by this fraction of the person's height ...
 OUTLIER_FRAMES = 8  # ... for 1 to this many frames
-
-
-def normalize_screen(xy: np.ndarray, width: float, height: float) -> np.ndarray:
-    """Pixels (..., 2) -> [-1, 1] across the width, aspect kept (VideoPose3D's convention)."""
-    return xy / width * 2.0 - np.array([1.0, height / width])
 
 
 @dataclass

@@ -48,17 +48,19 @@ def parse_lift(value: str) -> str | None:
 # What ``--refine auto`` runs: the best offline refinement for files (a few frames of delay),
 # the best online one for live sources and vidpose.stream (no delay); see docs/flowing.md.
 AUTO_REFINE = {"offline": "flow-offline", "online": "flow-online"}
-# What ``--lift auto`` runs for models with BlazePose's world landmarks: low-passed over time for
-# files (8 frames late), One-Euro filtered for live sources (docs/lifting.md); none for other models.
-AUTO_LIFT = {"offline": "blazepose-smooth", "online": "blazepose-online"}
+# What ``--lift auto`` runs for the BlazePose models: for files DG-Net on each track's 2D, low-passed
+# (H36M-17 3D; on the synth-single test videos of `vidpose bench dgnet` it beats the world landmarks,
+# per frame and low-passed, on P-MPJPE and MPJVE: docs/lifting.md); for live sources BlazePose's world
+# landmarks through the One-Euro filter (no delay). None for other models (2D only unless named).
+AUTO_LIFT = {"offline": "dgnet-smooth", "online": "blazepose-online"}
 
 
 def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict:
     """Which refine and lift stages run for ``model``, and why the skipped ones do not.
 
     ``auto`` picks the best stage the model can feed (refine: ``AUTO_REFINE``, lift:
-    ``AUTO_LIFT``; the online ones for ``live`` sources; ``none`` where the model
-    cannot feed it). A stage named explicitly that needs outputs the model does not
+    ``AUTO_LIFT`` for the BlazePose models; the online ones for ``live`` sources; ``none`` where the
+    model cannot feed it). A stage named explicitly that needs outputs the model does not
     give is an InputError.
     """
     skipped: list[dict] = []
@@ -77,7 +79,12 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
         name = best("refine", REFINERS, AUTO_REFINE)
         refine_names = [] if name == "none" else [name]
     lift_name = parse_lift(lift)
-    if lift_name is None:
+    if lift_name is None and not model.is_blazepose:
+        lift_name = "none"
+        skipped.append({"stage": "lift", "choice": AUTO_LIFT["online" if live else "offline"],
+                        "reason": f"--lift auto lifts the BlazePose models' output only; name --lift dgnet or "
+                                  f"dgnet-smooth to lift model {model.spec!r}'s 2D"})
+    elif lift_name is None:
         lift_name = best("lift", LIFTERS, AUTO_LIFT)
     for flag, names, registry in (("--refine", refine_names, REFINERS), ("--lift", [lift_name], LIFTERS)):
         for n in names:

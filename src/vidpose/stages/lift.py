@@ -9,9 +9,9 @@ stage then brings the 3D to the output skeleton.
 ``LIFTERS``: ``none`` (no 3D), ``blazepose`` (BlazePose's world landmarks,
 which only the BlazePose models give, per frame), ``blazepose-online`` (the same through the
 One-Euro filter per track: what ``auto`` picks for live sources), ``blazepose-smooth`` (low-passed
-over time per track, offline: what ``auto`` picks for files), ``dgnet`` (graph-convolutional
+over time per track, offline), ``dgnet`` (graph-convolutional
 lifting of H36M-17 keypoint tracks, :mod:`vidpose.stages.lift_dgnet`) and ``dgnet-smooth`` (its 3D
-low-passed per track like ``blazepose-smooth``). 3D that
+low-passed per track like ``blazepose-smooth``: what ``auto`` picks for files). 3D that
 the output skeleton cannot hold stays in the lifter's skeleton (poses.json's
 ``skeleton_3d``; :class:`vidpose.stages.convert.ConvertStage`).
 """
@@ -176,5 +176,5 @@ LIFTERS: dict[str, StageChoice] = {
     "dgnet": StageChoice("dgnet", "DG-Net: each track's 2D, as H36M-17, lifted to H36M-17 3D (metres, camera axes)", DGNetLift, auto=False),
     "dgnet-smooth": StageChoice(
         "dgnet-smooth", "DG-Net's 3D low-passed per track like blazepose-smooth (offline: 8 more frames late)",
-        DGNetSmoothLift, auto=False),
+        DGNetSmoothLift),
 }

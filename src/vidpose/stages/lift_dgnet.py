@@ -4,11 +4,14 @@ The stage buffers frames until ``chunk`` of them have ``R // 2`` frames of
 future context (R the model's receptive field), then lifts every track's run of
 consecutive frames among them in one dense pass (:meth:`SequenceLifter.forward_valid`
 over the run plus R // 2 frames of context each side; with test-time flip augmentation,
-``methods.dgnet.RUN_FLIP``) and passes them on; at
+``methods.RUN_FLIP``) and passes them on; at
 the end of the video it flushes the rest. Context missing because a track starts,
 ends or has a gap is filled by repeating its first/last frame, exactly as
 :meth:`SequenceLifter.lift` pads a whole track, so the result does not depend on
 ``chunk`` (tested). A person without a track id is lifted on its own frame.
+
+The shipped lifter runs from its ONNX export with onnxruntime (:func:`load_lift_runner`), so a run
+needs no PyTorch; a lifter checkpoint of the user's runs with PyTorch.
 
 Input: the estimator's keypoints converted to H36M-17 with scores
 (:func:`vidpose.skeletons.convert_with_scores`), normalised to the image
@@ -24,29 +27,60 @@ from collections import deque
 import numpy as np
 
 from vidpose.errors import InputError
+from vidpose.geometry import normalize_screen
 from vidpose.skeletons import H36M17, convert_with_scores
 from vidpose.stages.base import Stage
 from vidpose.types import FramePoses
 
 
+# Frames lifted per pass. The stage holds chunk + R // 2 frames (with their images, which the overlay
+# needs later), so a small chunk keeps a run's memory low; the result does not depend on it (tested).
+# On the sample clip (1768x994) a default run peaked at 921 MB with 4, 989 MB with 16 and 1,787 MB with
+# 128 (and PyTorch), against 751 MB with blazepose-smooth (docs/lifting.md).
+CHUNK = 8
+
+
+def load_lift_runner(model: str = "dgnet"):
+    """The lifter runner (:mod:`vidpose.models.runtime`) of ``--lift dgnet``'s ``model``: ``"dgnet"``, the
+    shipped lifter's ONNX export (onnxruntime: no torch); an ``.onnx`` export of a lifter; or a lifter
+    checkpoint (PyTorch). InputError naming the file when it is not an H36M-17 lifter."""
+    from vidpose.models.runtime import OnnxLifter, TorchLifter
+
+    if str(model) == "dgnet":
+        from vidpose.methods import shipped_lifter_path
+
+        path = shipped_lifter_path(".onnx")
+        if not path.is_file():
+            raise InputError(f"the shipped lifter {path} is missing from this installation")
+        runner = OnnxLifter(path)
+    elif str(model).endswith(".onnx"):
+        runner = OnnxLifter(model)
+    else:
+        from vidpose.methods.dgnet import load_lifter
+
+        return TorchLifter(load_lifter(model))  # checks the skeleton itself
+    if runner.skeleton != H36M17.name:
+        raise InputError(f"{runner.path}: a lifter for the {runner.skeleton} joints; --lift dgnet needs an "
+                         f"{H36M17.name} lifter")
+    return runner
+
+
 class DGNetLift(Stage):
-    """The lift stage of ``--lift dgnet`` (see the module docstring); ``model``: ``"dgnet"`` (shipped) or a path."""
+    """The lift stage of ``--lift dgnet`` (see the module docstring); ``model``: ``"dgnet"`` (shipped, run from
+    its ONNX export) or a path (:func:`load_lift_runner`)."""
 
     name = "lift"
     input_skeleton = H36M17
     output_skeleton = H36M17
 
-    def __init__(self, model: str = "dgnet", chunk: int = 128, flip: bool | None = None) -> None:
-        import torch
-
-        from vidpose.methods.dgnet import RUN_FLIP, load_lifter
+    def __init__(self, model: str = "dgnet", chunk: int = CHUNK, flip: bool | None = None) -> None:
+        from vidpose.methods import RUN_FLIP
 
         try:
-            self.model = load_lifter(model)
+            self.model = load_lift_runner(model)
         except InputError as e:
             raise InputError(f"--lift dgnet: {e}") from None
-        self.torch = torch
-        self.half = self.model.cfg.receptive_field // 2
+        self.half = self.model.receptive_field // 2
         self.chunk = max(1, int(chunk))
         self.flip = RUN_FLIP if flip is None else bool(flip)  # test-time flip augmentation
         self.pending: deque[FramePoses] = deque()
@@ -54,8 +88,6 @@ class DGNetLift(Stage):
         self.size: tuple[float, float] | None = None
 
     def _input(self, frame: FramePoses, kp: np.ndarray) -> np.ndarray:
-        from vidpose.objectives.sequences import normalize_screen  # imports torch: only when this stage runs
-
         if frame.image is not None:
             h, w = frame.image.shape[:2]
             self.size = (float(w), float(h))
@@ -67,7 +99,7 @@ class DGNetLift(Stage):
             kp = convert_with_scores(kp, frame.skeleton, self.input_skeleton)
         xy = normalize_screen(kp[:, :2], w, h)
         conf = np.clip(np.nan_to_num(kp[:, 2:3], nan=0.0), 0.0, 1.0)
-        x = np.concatenate([xy, conf], 1) if self.model.cfg.in_channels == 3 else xy
+        x = np.concatenate([xy, conf], 1) if self.model.in_channels == 3 else xy
         return np.nan_to_num(x).astype(np.float32)
 
     def process(self, frame: FramePoses) -> list[FramePoses]:
@@ -106,9 +138,7 @@ class DGNetLift(Stage):
                 frames_in = left + list(range(a, b + 1)) + right
                 x = np.stack([track[t] for t in frames_in])
                 x = np.concatenate([np.repeat(x[:1], h - len(left), 0), x, np.repeat(x[-1:], h - len(right), 0)])
-                with self.torch.no_grad():
-                    y = self.model.predict_valid(self.model.normalize(self.model.check_input(x[None])), self.flip)
-                y = y[0].float().numpy()
+                y = self.model.lift_valid(x[None], self.flip)[0]
                 y = y - y[:, :1]  # the pelvis exactly at the origin
                 for t, pose in zip(range(a, b + 1), y):
                     results[(key, t)] = pose.astype(np.float64)
