@@ -217,7 +217,7 @@ def test_cli_bad_input_is_reported(tmp_path, capsys):
 def test_bench_generation_rows():
     from vidpose.bench import synth as bench_synth
 
-    res = bench_synth.run(quick=True, renderers=(2,), score=False)
+    res = bench_synth.run(quick=True, renderers=(2,), score=False, plan={"synth-single": (2, 32), "synth-crowd": (1, 24)})
     rows = {r["name"]: r for r in res["rows"]}
     assert list(rows) == ["renderer-2", "renderer-2@crowd"]
     for r in rows.values():

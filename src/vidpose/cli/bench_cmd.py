@@ -8,7 +8,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from vidpose.bench import SUITES
 
     p.add_argument("suite", choices=sorted(SUITES), help="benchmark suite")
-    p.add_argument("--quick", action="store_true", help="small subset, under a minute on 2 cores")
+    p.add_argument("--quick", action="store_true",
+                   help="the same rows on less data where that keeps the figures meaningful: a few minutes "
+                        "on 2 cores (dgnet and synth score their whole test sets either way; docs/benchmarks.md)")
     p.add_argument("--json", metavar="FILE", help="also write the result as JSON")
 
 
