@@ -95,7 +95,7 @@ class RunConfig:
         parse_refine(self.refine)
         parse_lift(self.lift)
         choice = model_choice(self.model)  # unknown names and missing files fail here, before any output
-        lift = plan(self.refine, self.lift, choice)["lift"]  # stages the model cannot feed fail here
+        lift = plan(self.refine, self.lift, choice, skeleton=self.skeleton)["lift"]  # stages the model cannot feed fail here
         for flag in ("trc", "bvh"):
             if getattr(self, flag) and lift == "none":
                 raise InputError(
@@ -112,7 +112,7 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
     run.json reports both (:attr:`PoseRun.model_info`).
     """
     choice = model_choice(config.model)
-    p = plan(config.refine, config.lift, choice, live=live)
+    p = plan(config.refine, config.lift, choice, live=live, skeleton=config.skeleton)
     backend, info = build_estimator(config, choice, keep_heatmaps=p["keep_heatmaps"], quiet=quiet)
     native = backend.skeleton
     dst = get_skeleton(config.skeleton)

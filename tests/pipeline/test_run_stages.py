@@ -124,6 +124,13 @@ def test_registries_and_their_errors():
          "reason": "--lift auto lifts the BlazePose models' output only; name --lift dgnet or dgnet-smooth "
                    "to lift model 'clnet''s 2D"}]
     assert plan("auto", "dgnet-smooth", model_choice("clnet"))["lift"] == "dgnet-smooth"
+    # --skeleton blazepose33 asks for hands and feet, which H36M-17 lacks: auto keeps BlazePose's 3D for files
+    p = plan("auto", "auto", model_choice("full"), skeleton="blazepose33")
+    assert p["lift"] == "blazepose-smooth" and p["skipped"][0]["choice"] == "dgnet-smooth"
+    assert "--skeleton blazepose33" in p["skipped"][0]["reason"]
+    assert plan("auto", "auto", model_choice("full"), live=True, skeleton="blazepose33")["lift"] == "blazepose-online"
+    assert plan("auto", "dgnet-smooth", model_choice("full"), skeleton="blazepose33")["lift"] == "dgnet-smooth"
+    assert plan("auto", "auto", model_choice("full"), skeleton="h36m17")["lift"] == "dgnet-smooth"
     with pytest.raises(InputError, match=r"--lift blazepose needs BlazePose's world landmarks .* 'clnet'"):
         plan("auto", "blazepose", model_choice("clnet"))
 

@@ -36,7 +36,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
                   + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),
         "lift": "3D keypoints (metres, root-relative): auto (with BlazePose models dgnet-smooth for files, "
-                "blazepose-online for live sources; else none) or "
+                "blazepose-smooth for files with --skeleton blazepose33, blazepose-online for live sources; "
+                "else none) or "
                 + "; ".join(f"{k} ({c.description})" for k, c in LIFTERS.items()),
         "overlay": "write overlay.mp4",
         "overlay_size": "overlay.mp4's shorter side at most this many pixels; 0 keeps the video's size",

@@ -55,11 +55,17 @@ AUTO_REFINE = {"offline": "flow-offline", "online": "flow-online"}
 AUTO_LIFT = {"offline": "dgnet-smooth", "online": "blazepose-online"}
 
 
-def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict:
+# Output skeletons whose users ask for joints DG-Net's H36M-17 3D cannot give (BlazePose-33's hands and
+# feet: heel and toe markers for OpenSim, say): for them ``--lift auto`` keeps BlazePose's own 3D for files.
+KEEP_WORLD_3D = ("blazepose33",)
+
+
+def plan(refine: str, lift: str, model: ModelChoice, live: bool = False, skeleton: str = "coco17") -> dict:
     """Which refine and lift stages run for ``model``, and why the skipped ones do not.
 
     ``auto`` picks the best stage the model can feed (refine: ``AUTO_REFINE``, lift:
-    ``AUTO_LIFT`` for the BlazePose models; the online ones for ``live`` sources; ``none`` where the
+    ``AUTO_LIFT`` for the BlazePose models, ``blazepose-smooth`` for files when the output
+    ``skeleton`` is one of ``KEEP_WORLD_3D``; the online ones for ``live`` sources; ``none`` where the
     model cannot feed it). A stage named explicitly that needs outputs the model does not
     give is an InputError.
     """
@@ -84,6 +90,11 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
         skipped.append({"stage": "lift", "choice": AUTO_LIFT["online" if live else "offline"],
                         "reason": f"--lift auto lifts the BlazePose models' output only; name --lift dgnet or "
                                   f"dgnet-smooth to lift model {model.spec!r}'s 2D"})
+    elif lift_name is None and not live and skeleton in KEEP_WORLD_3D:
+        lift_name = "blazepose-smooth"
+        skipped.append({"stage": "lift", "choice": AUTO_LIFT["offline"],
+                        "reason": f"--skeleton {skeleton}: DG-Net's H36M-17 3D has no hands, feet or face points, "
+                                  "so --lift auto keeps BlazePose's own 3D (blazepose-smooth)"})
     elif lift_name is None:
         lift_name = best("lift", LIFTERS, AUTO_LIFT)
     for flag, names, registry in (("--refine", refine_names, REFINERS), ("--lift", [lift_name], LIFTERS)):
@@ -107,5 +118,5 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False) -> dict
 __all__ = [
     "OUTPUTS", "Stage", "StageChoice", "EstimateStage", "TrackStage", "RefineStage", "LiftStage",
     "BlazePoseLift", "ConvertStage", "REFINERS", "LIFTERS", "ModelChoice", "model_choice",
-    "build_estimator", "parse_refine", "parse_lift", "plan", "AUTO_REFINE", "AUTO_LIFT",
+    "build_estimator", "parse_refine", "parse_lift", "plan", "AUTO_REFINE", "AUTO_LIFT", "KEEP_WORLD_3D",
 ]
