@@ -126,7 +126,7 @@ def _throughput(model, inputs: list, runs: int) -> float:
 
 # Part (b) runs on every synth-single test clip (24), with --quick too: on the first 2 or 6 clips the
 # P-MPJPE reduction swung from 9 to 12 % where all 24 give 15 % (docs/lifting.md), too wide for a 15 %
-# target. About 3.5 minutes of one core (BlazePose four times per clip: one pass per lift stage).
+# target. One BlazePose pass per clip, every lift stage on a copy of its frames (blazepose_runs).
 VIDEO_CLIPS = 24
 VIDEO_RENDERER = 3  # skinned bodies, the synth default (docs/lifting.md keeps the renderer-2 figures apart)
 BLAZEPOSE_MODEL = "full"
@@ -161,30 +161,75 @@ def _video_scores(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, f
     return {"p_mpjpe_mm": p_mpjpe(p, g), "mpjve_mm": _mpjve_mm(preds, gts, align=True), "bone_cv": _bone_cv(preds)}
 
 
+class _Tee:
+    """A run stage after the refine stages: it passes every frame on unchanged and feeds a copy of it
+    through each of ``branches`` (a lift stage and the convert stage after it), so that several lift
+    stages see the very same 2D from one BlazePose pass. ``outputs[i]``: branch i's frames, in order."""
+
+    name = "tee"
+
+    def __init__(self, branches: list[list]) -> None:
+        self.branches = branches
+        self.outputs: list[list] = [[] for _ in branches]
+
+    def _through(self, i: int, frames: list, finish: bool = False) -> None:
+        for stage in self.branches[i]:
+            out = []
+            for f in frames:
+                out += stage.process(f)
+            if finish:
+                out += stage.finish()
+            frames = out
+        self.outputs[i] += frames
+
+    def process(self, frame) -> list:
+        import copy
+
+        for i in range(len(self.branches)):
+            self._through(i, [copy.deepcopy(frame)])
+        return [frame]
+
+    def finish(self) -> list:
+        for i in range(len(self.branches)):
+            self._through(i, [], finish=True)
+        return []
+
+
 def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[dict], float]:
     """BlazePose (``BLAZEPOSE_MODEL``, the default 2D refinement) on one rendered synth clip's frames,
-    through ``vidpose.api.estimate`` (skeleton h36m17): per frame the best-scored person, cut into runs
-    of consecutive frames with a detection and a ground-truth person. Each run: ``first_frame``,
-    ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world landmarks), ``filtered``
-    (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage, the 2D checked equal),
-    ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2), ``width``, ``height``,
-    ``fps``. Also returns the seconds of the first (timed) BlazePose run."""
-    from vidpose.api import estimate
+    through the run pipeline (``vidpose.pipeline.PoseRun``, skeleton h36m17, ``lift="blazepose"``), once:
+    each lift stage of ``lifts`` runs on a copy of the same refined frames (:class:`_Tee`). Per frame the
+    best-scored person, cut into runs of consecutive frames with a detection and a ground-truth person.
+    Each run: ``first_frame``, ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world
+    landmarks), ``filtered`` (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage,
+    the 2D checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
+    ``width``, ``height``, ``fps``. Also returns the seconds of the run."""
+    from vidpose.api import _config
     from vidpose.io.jsonfile import read_json
+    from vidpose.pipeline import PoseRun, build_stages, frame_dict
+    from vidpose.skeletons import get_skeleton
+    from vidpose.stages import LIFTERS, ConvertStage
     from vidpose.stages.lift_dgnet import consecutive_runs
 
     ann = read_json(ann_path)
     v = ann["video"]
     gt = {fr["index"]: fr["persons"][0] for fr in ann["frames"] if fr["persons"]}
+    cfg = _config({"model": BLAZEPOSE_MODEL, "lift": "blazepose", "skeleton": "h36m17", "fps": float(v["fps"]),
+                   "overlay": False, "threads": THREADS})
+    stages = build_stages(cfg, quiet=True)  # estimate, track, refine..., lift (blazepose), convert
+    branches = []
+    for name in lifts:
+        lifter = LIFTERS[name].build()
+        branches.append([lifter, ConvertStage(get_skeleton(cfg.skeleton), lifter.output_skeleton)])
+    tee = _Tee(branches)
+    stages.insert(len(stages) - 2, tee)  # after the refine stages, before blazepose's lift
     t0 = time.perf_counter()
-    res = estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift="blazepose", skeleton="h36m17",
-                   fps=float(v["fps"]), overlay=False, threads=THREADS)
+    frames = [frame_dict(f) for f in PoseRun(str(ann_path.parent / "frames"), cfg, stages=stages)]
     seconds = time.perf_counter() - t0
-    # The same run through each other lift stage (the 2D is the same: checked below).
-    twins = [estimate(str(ann_path.parent / "frames"), model=BLAZEPOSE_MODEL, lift=name, skeleton="h36m17",
-                      fps=float(v["fps"]), overlay=False, threads=THREADS)["frames"] for name in lifts]
+    twins = [[frame_dict(f) for f in out] for out in tee.outputs]
+    assert all([f["index"] for f in tw] == [f["index"] for f in frames] for tw in twins)
     det = {}
-    for k_frame, fr in enumerate(res["frames"]):
+    for k_frame, fr in enumerate(frames):
         ps = [p for p in fr["persons"] if p["keypoints_3d"] is not None]
         if ps and fr["index"] in gt:
             k = max(range(len(ps)), key=lambda i: ps[i]["score"])
