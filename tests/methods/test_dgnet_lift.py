@@ -175,6 +175,16 @@ def test_an_onnx_file_that_is_not_a_lifter_is_refused(tmp_path):
         DGNetLift(str(bad))
 
 
+def test_a_missing_onnxruntime_is_named(monkeypatch):
+    from vidpose.methods import shipped_lifter_path
+    from vidpose.stages.lift_dgnet import DGNetLift
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(InputError, match=r"--lift dgnet: .*dgnet_synth3_pairs.onnx: running an ONNX model needs the onnxruntime"):
+        DGNetLift()
+    assert shipped_lifter_path(".onnx").is_file()
+
+
 def test_shipped_lifter_export_matches_the_checkpoint_and_needs_no_torch():
     """The shipped .onnx is the export of the shipped .safetensors (its sha256 recorded, same 3D), made by
     SHIPPED_LIFTER_EXPORT; vidpose run's default lift stage loads it without importing torch."""

@@ -144,8 +144,11 @@ def as_runner(model, threads: int | None = None):
 
 
 def _session(path: Path, threads: int | None, what: str):
-    import onnxruntime as ort
-
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError(f"{path}: running an ONNX model needs the onnxruntime package, a dependency of "
+                         "vidpose that is missing here (pip install 'onnxruntime>=1.17')") from None
     if not path.is_file():
         raise InputError(f"{path}: {what} not found" if not path.exists() else f"{path}: {what} is not a file")
     opts = ort.SessionOptions()
