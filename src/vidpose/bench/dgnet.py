@@ -46,6 +46,7 @@ HumanEva-I, MPI-INF-3DHP in their protocols) into an .npz that ``vidpose eval`` 
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -130,8 +131,9 @@ def _throughput(model, inputs: list, runs: int) -> float:
 VIDEO_CLIPS = 24
 VIDEO_RENDERER = 3  # skinned bodies, the synth default (docs/lifting.md keeps the renderer-2 figures apart)
 BLAZEPOSE_MODEL = "full"
-# Lift stages run through vidpose.api.estimate on the same 2D: BlazePose's world landmarks filtered over
-# time (the default 3D of files, and of live sources), and the shipped DG-Net's 3D low-passed per track.
+# Lift stages run in the pipeline on the same refined 2D (blazepose_runs): BlazePose's world landmarks
+# filtered over time (for files with --skeleton blazepose33, and for live sources), and the shipped DG-Net's
+# 3D low-passed per track (the default 3D of files).
 FILTERED_LIFTS = ("blazepose-smooth", "blazepose-online", "dgnet-smooth")
 
 
@@ -183,10 +185,10 @@ class _Tee:
         self.outputs[i] += frames
 
     def process(self, frame) -> list:
-        import copy
-
         for i in range(len(self.branches)):
-            self._through(i, [copy.deepcopy(frame)])
+            twin = copy.copy(frame)  # the image is only read; the people are changed by the branch
+            twin.persons = copy.deepcopy(frame.persons)
+            self._through(i, [twin])
         return [frame]
 
     def finish(self) -> list:
@@ -253,9 +255,10 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
 
 def video_rows(model, clips: int = VIDEO_CLIPS) -> tuple[list[dict], dict]:
     """Rows ``lift=blazepose``, ``lift=dgnet`` and ``lift=<FILTERED_LIFTS>`` on synth-single test videos:
-    BlazePose (``full``) 2D and world landmarks through ``vidpose.api.estimate`` (skeleton h36m17), DG-Net
-    lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and one more run per
-    filtered lift (the same 2D, checked); ground truth: the clips' ``h36m_3d`` (:func:`blazepose_runs`).
+    BlazePose (``full``) 2D and world landmarks through the run pipeline (skeleton h36m17), DG-Net
+    lifting BlazePose's 2D (with its scores) per run of consecutive detected frames, and each filtered
+    lift stage on the same frames (the 2D checked equal); ground truth: the clips' ``h36m_3d``
+    (:func:`blazepose_runs`).
     ``clips``: the first N synth-single test clips."""
     from vidpose.bench.clnet import SUBSET, ensure_test_clips
     from vidpose.methods.dgnet import RUN_FLIP

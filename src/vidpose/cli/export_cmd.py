@@ -17,7 +17,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vidpose.errors import InputError
     from vidpose.methods import load
     from vidpose.models.export import compare_onnx, export_onnx
 
@@ -34,10 +33,7 @@ def main(args: argparse.Namespace) -> int:
         diffs = compare_onnx(model, path)
         print("  onnxruntime vs PyTorch, max abs difference / output scale: "
               + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
-        if max(diffs.values()) > CHECK_TOLERANCE:
-            path.unlink(missing_ok=True)  # a file that does not match must not be left for use
-            raise InputError(f"{path}: onnxruntime outputs differ from PyTorch by up to {max(diffs.values()):.3g} "
-                             f"of their scale (tolerance {CHECK_TOLERANCE}); the file was removed")
+        _keep_or_remove(path, max(diffs.values()), CHECK_TOLERANCE, " of their scale")
     return 0
 
 
@@ -48,7 +44,6 @@ LIFTER_CHECK_TOLERANCE = 1e-5
 
 
 def _export_lifter(model, args: argparse.Namespace) -> int:
-    from vidpose.errors import InputError
     from vidpose.methods import resolve
     from vidpose.models.export import compare_lifter_onnx, export_lifter_onnx
 
@@ -60,8 +55,16 @@ def _export_lifter(model, args: argparse.Namespace) -> int:
     if args.check:
         diff = compare_lifter_onnx(model, path)
         print(f"  onnxruntime vs PyTorch, max abs difference: {diff:.2e} m")
-        if diff > LIFTER_CHECK_TOLERANCE:
-            path.unlink(missing_ok=True)
-            raise InputError(f"{path}: onnxruntime outputs differ from PyTorch by up to {diff:.3g} m "
-                             f"(tolerance {LIFTER_CHECK_TOLERANCE}); the file was removed")
+        _keep_or_remove(path, diff, LIFTER_CHECK_TOLERANCE, " m")
     return 0
+
+
+def _keep_or_remove(path, worst: float, tolerance: float, unit: str) -> None:
+    """--check: a file whose outputs differ from PyTorch's by more than ``tolerance`` must not be left
+    for use: remove it and say so."""
+    from vidpose.errors import InputError
+
+    if worst > tolerance:
+        path.unlink(missing_ok=True)
+        raise InputError(f"{path}: onnxruntime outputs differ from PyTorch by up to {worst:.3g}{unit} "
+                         f"(tolerance {tolerance}); the file was removed")

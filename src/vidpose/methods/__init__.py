@@ -90,11 +90,11 @@ def weights_dir() -> Path:
 # and its ONNX export, which the run stage loads (onnxruntime, no torch). The export is made from the
 # checkpoint by the command in ``SHIPPED_LIFTER_EXPORT`` and records the checkpoint's sha256 (tested).
 SHIPPED_LIFTER = "dgnet_synth3_pairs"
+SHIPPED_LIFTER_EXPORT = (f"vidpose export src/vidpose/weights/{SHIPPED_LIFTER}.safetensors "
+                         f"--onnx src/vidpose/weights/{SHIPPED_LIFTER}.onnx --check")
 # vidpose run's DG-Net lift stages (and part (b) of vidpose bench dgnet) lift with test-time flip
 # augmentation (SequenceLifter.predict_valid): -1.2 to -1.5 mm P-MPJPE on the val videos (docs/lifting.md).
 RUN_FLIP = True
-SHIPPED_LIFTER_EXPORT = ("vidpose export src/vidpose/weights/dgnet_synth3_pairs.safetensors "
-                         "--onnx src/vidpose/weights/dgnet_synth3_pairs.onnx --check")
 
 
 def shipped_lifter_path(suffix: str = ".safetensors") -> Path:

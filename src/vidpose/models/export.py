@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from vidpose.errors import InputError
 from vidpose.io.atomic import atomic_write_bytes
 from vidpose.settings import to_dict
+from vidpose.store import sha256_file
 
 DEFAULT_OPSET = 17
 
@@ -143,12 +144,6 @@ class _LifterViews(nn.Module):
         return self.model.predict_views(self.model.normalize(x))
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def export_lifter_onnx(model: nn.Module, path: str | os.PathLike, opset: int = DEFAULT_OPSET,
                        source: str | os.PathLike | None = None) -> Path:
     """Export a 2D->3D lifter (a ``SequenceLifter``: DG-Net, gcn-fixed, tcn) to ONNX at ``path``,
@@ -175,7 +170,7 @@ def export_lifter_onnx(model: nn.Module, path: str | os.PathLike, opset: int = D
     }
     if source is not None:
         meta["vidpose_source"] = Path(source).name
-        meta["vidpose_source_sha256"] = _sha256(Path(source))
+        meta["vidpose_source_sha256"] = sha256_file(source)
     return _export(model, _LifterViews(model), x, {"keypoints_2d": {0: "batch", 1: "frames"}},
                    {n: {0: "batch", 1: "centre_frames"} for n in LIFTER_OUTPUTS}, opset, meta, path)
 

@@ -85,18 +85,19 @@ def plan(refine: str, lift: str, model: ModelChoice, live: bool = False, skeleto
         name = best("refine", REFINERS, AUTO_REFINE)
         refine_names = [] if name == "none" else [name]
     lift_name = parse_lift(lift)
-    if lift_name is None and not model.is_blazepose:
-        lift_name = "none"
-        skipped.append({"stage": "lift", "choice": AUTO_LIFT["online" if live else "offline"],
-                        "reason": f"--lift auto lifts the BlazePose models' output only; name --lift dgnet or "
-                                  f"dgnet-smooth to lift model {model.spec!r}'s 2D"})
-    elif lift_name is None and not live and skeleton in KEEP_WORLD_3D:
-        lift_name = "blazepose-smooth"
-        skipped.append({"stage": "lift", "choice": AUTO_LIFT["offline"],
-                        "reason": f"--skeleton {skeleton}: DG-Net's H36M-17 3D has no hands, feet or face points, "
-                                  "so --lift auto keeps BlazePose's own 3D (blazepose-smooth)"})
-    elif lift_name is None:
-        lift_name = best("lift", LIFTERS, AUTO_LIFT)
+    if lift_name is None:
+        choice = AUTO_LIFT["online" if live else "offline"]
+        if not model.is_blazepose:
+            lift_name, reason = "none", (f"--lift auto lifts the BlazePose models' output only; name --lift dgnet "
+                                         f"or dgnet-smooth to lift model {model.spec!r}'s 2D")
+        elif not live and skeleton in KEEP_WORLD_3D:
+            lift_name, reason = "blazepose-smooth", (f"--skeleton {skeleton}: DG-Net's H36M-17 3D has no hands, "
+                                                     "feet or face points, so --lift auto keeps BlazePose's own 3D "
+                                                     "(blazepose-smooth)")
+        else:
+            lift_name, reason = best("lift", LIFTERS, AUTO_LIFT), None
+        if reason:
+            skipped.append({"stage": "lift", "choice": choice, "reason": reason})
     for flag, names, registry in (("--refine", refine_names, REFINERS), ("--lift", [lift_name], LIFTERS)):
         for n in names:
             missing = missing_outputs(registry[n], model.provides)
