@@ -56,7 +56,7 @@ def test_model_rows_are_defined_with_their_training():
 
 @pytest.mark.slow
 def test_quick_suite():
-    r = flowing.run(quick=True)
+    r = flowing.run(quick=True, plan={"synth-single": 2, "synth-crowd": 1})
     names = [x["name"] for x in r["rows"]]
     assert len(names) == len(set(names))
     want = [n + s for s in ("", "@crowd") for n in flowing.REFINE_ROWS] + ["raw@sample", "default@sample"]
@@ -70,6 +70,26 @@ def test_quick_suite():
             assert {"pck@0.2", "mean_px_error", "accel_error", "cpu_ms"} <= set(row)
     by = {x["name"]: x for x in r["rows"]}
     assert by["flow-offline"]["jitter_pct"] < by["raw"]["jitter_pct"]
+
+
+@pytest.mark.slow
+def test_refine_runs_match_separate_runs(tmp_path):
+    """One BlazePose pass feeding every refinement gives each the frames of its own run."""
+    import json
+
+    from vidpose.data.synth.generate import generate_split
+
+    generate_split("synth-crowd", tmp_path, "test", clips=1, frames=12, seed=0)
+    clip = str(tmp_path / "synth-crowd" / "test" / "test_00000" / "frames")
+    runs = flowing.refine_runs(clip, fps=30.0)
+    assert list(runs) == list(flowing.REFINE_ROWS)
+    for name in ("raw", "butterworth", "flow-offline"):
+        alone, _ = flowing._run(clip, name, fps=30.0)
+        assert alone["frames"] and any(f["persons"] for f in alone["frames"])
+        assert json.dumps(runs[name][0]["frames"]) == json.dumps(alone["frames"]), name
+        assert runs[name][1] > 0
+    # the refinements really differ from the raw output
+    assert json.dumps(runs["flow-offline"][0]["frames"]) != json.dumps(runs["raw"][0]["frames"])
 
 
 @pytest.mark.parametrize("row", list(flowing.MODEL_ROWS))

@@ -46,7 +46,6 @@ HumanEva-I, MPI-INF-3DHP in their protocols) into an .npz that ``vidpose eval`` 
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 
@@ -163,50 +162,17 @@ def _video_scores(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, f
     return {"p_mpjpe_mm": p_mpjpe(p, g), "mpjve_mm": _mpjve_mm(preds, gts, align=True), "bone_cv": _bone_cv(preds)}
 
 
-class _Tee:
-    """A run stage after the refine stages: it passes every frame on unchanged and feeds a copy of it
-    through each of ``branches`` (a lift stage and the convert stage after it), so that several lift
-    stages see the very same 2D from one BlazePose pass. ``outputs[i]``: branch i's frames, in order."""
-
-    name = "tee"
-
-    def __init__(self, branches: list[list]) -> None:
-        self.branches = branches
-        self.outputs: list[list] = [[] for _ in branches]
-
-    def _through(self, i: int, frames: list, finish: bool = False) -> None:
-        for stage in self.branches[i]:
-            out = []
-            for f in frames:
-                out += stage.process(f)
-            if finish:
-                out += stage.finish()
-            frames = out
-        self.outputs[i] += frames
-
-    def process(self, frame) -> list:
-        for i in range(len(self.branches)):
-            twin = copy.copy(frame)  # the image is only read; the people are changed by the branch
-            twin.persons = copy.deepcopy(frame.persons)
-            self._through(i, [twin])
-        return [frame]
-
-    def finish(self) -> list:
-        for i in range(len(self.branches)):
-            self._through(i, [], finish=True)
-        return []
-
-
 def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[dict], float]:
     """BlazePose (``BLAZEPOSE_MODEL``, the default 2D refinement) on one rendered synth clip's frames,
     through the run pipeline (``vidpose.pipeline.PoseRun``, skeleton h36m17, ``lift="blazepose"``), once:
-    each lift stage of ``lifts`` runs on a copy of the same refined frames (:class:`_Tee`). Per frame the
-    best-scored person, cut into runs of consecutive frames with a detection and a ground-truth person.
+    each lift stage of ``lifts`` runs on a copy of the same refined frames (:class:`vidpose.bench.tee.Tee`).
+    Per frame the best-scored person, cut into runs of consecutive frames with a detection and a ground-truth person.
     Each run: ``first_frame``, ``keypoints_2d`` (T, 17, 3: x, y, score), ``world`` (T, 17, 3: the world
     landmarks), ``filtered`` (one (T, 17, 3) per name of ``lifts``: the same run's 3D from that lift stage,
     the 2D checked equal), ``gt`` (T, 17, 3: the clip's ``h36m_3d``, camera metres), ``gt_2d`` (T, 17, 2),
     ``width``, ``height``, ``fps``. Also returns the seconds of the run."""
     from vidpose.api import _config
+    from vidpose.bench.tee import Tee
     from vidpose.io.jsonfile import read_json
     from vidpose.pipeline import PoseRun, build_stages, frame_dict
     from vidpose.skeletons import get_skeleton
@@ -223,7 +189,7 @@ def blazepose_runs(ann_path: Path, lifts: tuple[str, ...] = ()) -> tuple[list[di
     for name in lifts:
         lifter = LIFTERS[name].build()
         branches.append([lifter, ConvertStage(get_skeleton(cfg.skeleton), lifter.output_skeleton)])
-    tee = _Tee(branches)
+    tee = Tee(branches)
     stages.insert(len(stages) - 2, tee)  # after the refine stages, before blazepose's lift
     t0 = time.perf_counter()
     frames = [frame_dict(f) for f in PoseRun(str(ann_path.parent / "frames"), cfg, stages=stages)]

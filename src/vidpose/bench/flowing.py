@@ -18,7 +18,8 @@ Refinement rows (part b) on BlazePose full's output (``vidpose run --refine NAME
   ``accel_error`` (px/frame²), ``lr_swap_frames`` (frames where swapping the prediction's left and
   right joints brings it closer to the ground truth by more than half), ``lag_frames`` (the shift
   in frames that best aligns the predicted with the true trajectories, mean over tracks) and
-  ``fps`` (frames per wall second of the whole run: decode, estimate, track, refine);
+  ``fps`` (frames per second of the run with every stage on one thread: decode, estimate, track
+  and that refinement; :func:`refine_runs`);
 * ``raw@sample``, ``default@sample`` on the sample clip (no ground truth): ``jitter_pct`` (% of
   the predicted box height), ``lr_swap_frames`` by a detector that needs no ground truth: frames
   whose sided joints sit closer to the previous frame's when swapped, i.e. flips of the left/right
@@ -31,8 +32,10 @@ refinement rows' (:data:`REFINE_RENDERER`) are those on which BlazePose — trai
 works as on real footage, and on which the shipped pooling weights were learned.
 
 Predictions are matched to ground-truth people per frame by the smallest mean distance over the
-visible joints (one-to-one). ``--quick`` uses 2 single and 1 crowd test clip of 48 frames and the
-first 90 frames of the sample clip.
+visible joints (one-to-one). Part (b) runs BlazePose once per clip and every refinement on a copy of
+its tracked frames (:func:`refine_runs`; the same frames as separate runs, tested), on every test clip
+of both splits (:data:`REFINE_PLAN`), with ``--quick`` too; ``--quick`` scores part (a) on the
+first 2 test clips, times it with fewer passes and uses the first 90 frames of the sample clip.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ import numpy as np
 REFINE_ROWS = ("raw", "one-euro", "butterworth", "flow-online", "flow-offline")
 MODEL_RENDERER = 3  # the data the shipped flowing-* checkpoints were trained on
 REFINE_RENDERER = 3  # the data the refinement rows (and the shipped pooling weights) use
+# part (b)'s clips: every test clip of each split (None), with --quick too
+REFINE_PLAN: dict[str, int | None] = {"synth-single": None, "synth-crowd": None}
 BASE_CONFIG = "configs/flowing_fusion_synth_single.toml"
 # Stage 2 (the pooling alone, from the stage-1 "fusion" checkpoint): 2 epochs at lr 0.05 on 2048 clips
 # (at lr 0.001 for 1 epoch the pooling never left the centre frame; chosen on val, docs/flowing.md)
@@ -157,10 +162,11 @@ SPLITS = (("", "synth-single"), ("@crowd", "synth-crowd"))
 MAX_LAG = 5
 
 
-def _clips(split: str, n: int, frames: int, root: Path) -> list[Path]:
+def _clips(split: str, n: int | None, root: Path) -> list[Path]:
+    """The first ``n`` (None: all) test clips of ``split`` (seed 0, the split's clip length)."""
     from vidpose.data.synth.generate import generate_split
 
-    generate_split(split, root, "test", clips=n, frames=frames, seed=0, renderer=REFINE_RENDERER)
+    generate_split(split, root, "test", clips=n, seed=0, renderer=REFINE_RENDERER)
     return sorted((root / split / "test").iterdir())
 
 
@@ -171,6 +177,45 @@ def _run(source: str, refine: str, max_frames: int | None = None, fps: float | N
     out = estimate(source, refine="none" if refine == "raw" else refine, lift="none", max_people=8, fps=fps,
                    max_frames=max_frames, skeleton="coco17")
     return out, time.perf_counter() - t0
+
+
+def refine_runs(source: str, fps: float | None = None,
+                names: tuple[str, ...] = REFINE_ROWS) -> dict[str, tuple[dict, float]]:
+    """Every refinement of ``names`` on one BlazePose pass over ``source`` (``vidpose run`` with
+    ``--refine NAME --lift none --max-people 8 --skeleton coco17``, everything else default): the
+    estimate and track stages run once and each refinement, with the convert stage after it, runs on
+    a copy of their frames (:class:`vidpose.bench.tee.Tee`). ``raw`` is the convert stage alone.
+
+    Returns ``{name: ({"frames": [...]}, seconds)}``: the frames as ``vidpose.api.estimate`` gives
+    them, and the seconds of that run with the stages on one thread (decoding on its own, as always):
+    the shared estimate/track time plus that refinement's own; copying the frames for the branches is
+    counted in neither. ``vidpose run`` overlaps the refinement with estimation on a second thread,
+    so its frame rate is higher; these seconds compare the refinements' costs."""
+    from vidpose.api import _config
+    from vidpose.bench.tee import Tee
+    from vidpose.pipeline import PoseRun, build_stages, frame_dict
+    from vidpose.skeletons import get_skeleton
+    from vidpose.stages import REFINERS, ConvertStage, RefineStage
+
+    flow = [n for n in names if n != "raw"]
+    # all refinements named: the estimate stage keeps what any of them needs (BlazePose's heatmaps)
+    cfg = _config({"refine": ",".join(flow) or "none", "lift": "none", "max_people": 8, "fps": fps,
+                   "skeleton": "coco17"})
+    stages = build_stages(cfg, quiet=True)  # estimate, track, [refine], convert
+    branches = []
+    for name in names:
+        refiners = [] if name == "raw" else [REFINERS[name].build()]
+        if refiners and isinstance(refiners[-1], RefineStage):
+            refiners[-1].release_heatmaps = True
+        branches.append([*refiners, ConvertStage(get_skeleton(cfg.skeleton), None)])
+    tee = Tee(branches)
+    stages = [*stages[:2], tee]
+    t0 = time.perf_counter()
+    for _ in PoseRun(source, cfg, stages=stages, stage_thread=False):
+        pass
+    shared = time.perf_counter() - t0 - sum(tee.seconds) - tee.copy_seconds
+    return {name: ({"frames": [frame_dict(f) for f in out]}, shared + sec)
+            for name, out, sec in zip(names, tee.outputs, tee.seconds)}
 
 
 def _tracks_vs_gt(pred: dict, ann: dict) -> list[dict]:
@@ -308,28 +353,33 @@ def swap_frames_without_gt(pred: dict) -> tuple[int, float]:
     return swaps, jit / max(jn, 1)
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, plan: dict[str, int | None] | None = None) -> dict:
+    """The suite. Part (b) runs on every test clip of synth-single and synth-crowd
+    (:data:`REFINE_PLAN`, with ``quick`` too); ``plan`` overrides the clip counts (the tests use fewer).
+    ``quick``: fewer timing passes in part (a) and the first 90 frames of the sample clip."""
     from vidpose import store
     from vidpose.io.jsonfile import read_json
 
     t_start = time.perf_counter()
-    n_single, n_crowd, frames = (2, 1, 48) if quick else (8, 3, 64)
+    plan = {**REFINE_PLAN, **(plan or {})}
     rows = _model_rows(quick)
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        clips = {"synth-single": _clips("synth-single", n_single, frames, root),
-                 "synth-crowd": _clips("synth-crowd", n_crowd, frames, root)}
+        clips = {split: _clips(split, plan[split], root) for _, split in SPLITS}
         for suffix, split in SPLITS:
-            anns = [read_json(c / "annotations.json") for c in clips[split]]
+            tracks: dict[str, list] = {name: [] for name in REFINE_ROWS}
+            seconds = dict.fromkeys(REFINE_ROWS, 0.0)
+            count = 0
+            for c in clips[split]:
+                ann = read_json(c / "annotations.json")
+                runs = refine_runs(str(c / "frames"), fps=float(ann["video"]["fps"]))
+                for name, (pred, dt) in runs.items():
+                    tracks[name] += _tracks_vs_gt(pred, ann)
+                    seconds[name] += dt
+                count += len(runs["raw"][0]["frames"])
             for name in REFINE_ROWS:
-                tracks, seconds, count = [], 0.0, 0
-                for c, ann in zip(clips[split], anns):
-                    pred, dt = _run(str(c / "frames"), name, fps=float(ann["video"]["fps"]))
-                    tracks += _tracks_vs_gt(pred, ann)
-                    seconds += dt
-                    count += len(pred["frames"])
-                rows.append({"name": name + suffix, **score_tracks(tracks), "fps": count / seconds,
-                             "clips": len(anns), "frames": count})
+                rows.append({"name": name + suffix, **score_tracks(tracks[name]), "fps": count / seconds[name],
+                             "clips": len(clips[split]), "frames": count})
     clip = str(store.path("sample-sports2d"))
     max_frames = 90 if quick else None
     for name, refine in (("raw@sample", "raw"), ("default@sample", "auto")):
