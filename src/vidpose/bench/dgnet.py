@@ -227,7 +227,7 @@ def video_rows(model, clips: int = VIDEO_CLIPS) -> tuple[list[dict], dict]:
     (:func:`blazepose_runs`).
     ``clips``: the first N synth-single test clips."""
     from vidpose.bench.clnet import SUBSET, ensure_test_clips
-    from vidpose.methods.dgnet import RUN_FLIP
+    from vidpose.methods import RUN_FLIP
     from vidpose.geometry import normalize_screen
 
     n = int(clips)

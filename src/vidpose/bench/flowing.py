@@ -195,19 +195,21 @@ def refine_runs(source: str, fps: float | None = None,
     from vidpose.bench.tee import Tee
     from vidpose.pipeline import PoseRun, build_stages, frame_dict
     from vidpose.skeletons import get_skeleton
-    from vidpose.stages import REFINERS, ConvertStage, RefineStage
+    from vidpose.stages import ConvertStage, RefineStage
 
     flow = [n for n in names if n != "raw"]
     # all refinements named: the estimate stage keeps what any of them needs (BlazePose's heatmaps)
     cfg = _config({"refine": ",".join(flow) or "none", "lift": "none", "max_people": 8, "fps": fps,
                    "skeleton": "coco17"})
-    stages = build_stages(cfg, quiet=True)  # estimate, track, [refine], convert
+    stages = build_stages(cfg, quiet=True)  # estimate, track, one refine stage per name of flow, convert
+    assert len(stages) == len(flow) + 3, [s.name for s in stages]
+    built = dict(zip(flow, stages[2:-1]))  # each refine stage runs alone in its branch
     branches = []
     for name in names:
-        refiners = [] if name == "raw" else [REFINERS[name].build()]
-        if refiners and isinstance(refiners[-1], RefineStage):
-            refiners[-1].release_heatmaps = True
-        branches.append([*refiners, ConvertStage(get_skeleton(cfg.skeleton), None)])
+        stage = built.get(name)  # None for raw
+        if isinstance(stage, RefineStage):
+            stage.release_heatmaps = True
+        branches.append([*([stage] if stage is not None else []), ConvertStage(get_skeleton(cfg.skeleton), None)])
     tee = Tee(branches)
     stages = [*stages[:2], tee]
     t0 = time.perf_counter()

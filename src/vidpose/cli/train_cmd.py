@@ -32,13 +32,13 @@ def main(args: argparse.Namespace) -> int:
         overrides.append(f"run.out_dir={args.out}")
     cfg = load_config(args.config, overrides)
 
-    from vidpose.training.trainer import train
+    from vidpose.training.trainer import launched_world_size, train
 
     metrics = train(cfg, resume=args.resume, quiet=args.quiet)
     if not args.quiet and os.environ.get("RANK", "0") == "0":
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
         print(json.dumps(clean, sort_keys=True), file=sys.stdout)
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+    if launched_world_size() > 1:
         _exit_now(0)
     return 0
 

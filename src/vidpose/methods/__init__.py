@@ -86,7 +86,7 @@ def weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights"
 
 
-# The shipped 2D->3D lifter of `vidpose run --lift dgnet` (``vidpose.methods.dgnet.SHIPPED``): its checkpoint,
+# The shipped 2D->3D lifter of `vidpose run --lift dgnet` (``vidpose.methods.dgnet.shipped_path``): its checkpoint,
 # and its ONNX export, which the run stage loads (onnxruntime, no torch). The export is made from the
 # checkpoint by the command in ``SHIPPED_LIFTER_EXPORT`` and records the checkpoint's sha256 (tested).
 SHIPPED_LIFTER = "dgnet_synth3_pairs"

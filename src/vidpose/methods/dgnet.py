@@ -33,7 +33,6 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vidpose.methods import RUN_FLIP, SHIPPED_LIFTER  # noqa: F401  (RUN_FLIP: read from here too)
 from vidpose.methods.base import Method
 from vidpose.models.config import bad
 from vidpose.objectives.sequences import LiftAugment
@@ -44,12 +43,11 @@ INPUT_NORMS = ("screen", "person")
 # The joint layouts a lifter can be built for: H36M-17 (the shipped lifters, vidpose run --lift) and
 # the 3D datasets' own (HumanEva-I, MPI-INF-3DHP's test joints), scored in their protocols.
 LIFT_SKELETONS = ("h36m17", "humaneva15", "mpi_inf_3dhp17")
-# The shipped lifter (vidpose run --lift dgnet): vidpose/weights/dgnet_synth3_pairs.safetensors,
-# configs/dgnet_synth3_pairs.toml: dgnet_synth3 (configs/dgnet_synth3.toml, renderer-3 synth-3d: Anny bodies,
+# The shipped lifter (vidpose run --lift dgnet; its name is vidpose.methods.SHIPPED_LIFTER):
+# vidpose/weights/dgnet_synth3_pairs.safetensors, configs/dgnet_synth3_pairs.toml: dgnet_synth3 (configs/dgnet_synth3.toml, renderer-3 synth-3d: Anny bodies,
 # the joints of the synthetic ground truth; kept as its starting point) fine-tuned with BlazePose's own 2D
 # of rendered videos (lift pairs). The bench's family comparison (dgnet / gcn-fixed / tcn at 9, 27, 81
 # frames) keeps its own *_mocap* files.
-SHIPPED = SHIPPED_LIFTER  # vidpose.methods, with the ONNX export that vidpose run loads
 
 
 def shipped_path():

@@ -74,9 +74,14 @@ class _Dist:
             dist.barrier()
 
 
+def launched_world_size() -> int:
+    """The number of processes torchrun started (its WORLD_SIZE; 1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
 def _setup_dist() -> _Dist:
     """DDP over gloo (CPU) when torchrun set WORLD_SIZE > 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world = launched_world_size()
     if world <= 1:
         return _Dist()
     import torch.distributed as dist
