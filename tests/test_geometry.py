@@ -15,14 +15,18 @@ from vidpose.geometry import (
 
 
 def test_the_two_directions_are_inverse():
+    c, s, r, out = (310.5, 122.0), (90.0, 120.0), 0.4, (128, 96)
+    pts = np.array([[0.0, 0.0], [95.0, 127.0], [40.0, 10.0]])
     for pixel_centres in (True, False):
-        for flip in (False,):
-            c, s, r, out = (310.5, 122.0), (90.0, 120.0), 0.4, (128, 96)
-            a = crop_to_image_affine(c, s, r, out, pixel_centres)
-            b = image_to_crop_affine(c, s, r, out, pixel_centres, flip)
-            pts = np.array([[0.0, 0.0], [95.0, 127.0], [40.0, 10.0]])
-            assert np.allclose(apply_affine(b, apply_affine(a, pts)), pts)
-            assert np.allclose(invert_affine(a), b)
+        a = crop_to_image_affine(c, s, r, out, pixel_centres)
+        b = image_to_crop_affine(c, s, r, out, pixel_centres)
+        assert np.allclose(apply_affine(b, apply_affine(a, pts)), pts)
+        assert np.allclose(invert_affine(a), b)
+        # flip: the same crop mirrored, x -> W-1-x with pixel centres, W-x with pixel corners
+        f = image_to_crop_affine(c, s, r, out, pixel_centres, True)
+        img = apply_affine(a, pts)
+        mirrored = np.c_[(95.0 if pixel_centres else 96.0) - pts[:, 0], pts[:, 1]]
+        assert np.allclose(apply_affine(f, img), mirrored)
 
 
 def test_centre_conventions():

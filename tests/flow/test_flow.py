@@ -215,11 +215,12 @@ def test_clip_flows_point_every_frame_at_the_centre():
         assert abs(np.median(f[k, 30:-30, 30:-30, 0]) - want) < 0.4
 
 
-def test_carry_equals_trace_for_every_frame_and_shares_the_steps():
-    """FlowCache.carry moves the points of several frames to one frame in shared steps; each lands
-    exactly where trace() puts it."""
+def test_carry_equals_trace_for_every_frame_and_shares_the_steps(monkeypatch):
+    """FlowCache.carry moves the points of several frames to one frame in shared steps (one flow
+    sample per frame pair on each side); each lands exactly where trace() puts it."""
     import numpy as np
 
+    import vidpose.flow as flowmod
     from vidpose.flow import FlowCache
 
     rng = np.random.default_rng(0)
@@ -228,7 +229,16 @@ def test_carry_equals_trace_for_every_frame_and_shares_the_steps():
     for i in range(9):
         cache.add(i, np.roll(base, (i, 2 * i), axis=(0, 1)))
     pts = {i: rng.uniform(10, 80, (5, 2)) for i in (0, 1, 2, 3, 5, 6, 8)}
+    calls = []
+    real = flowmod.warp_points
+    monkeypatch.setattr(flowmod, "warp_points", lambda p, f: calls.append(len(p)) or real(p, f))
     got = cache.carry(pts, 4)
+    assert len(calls) == 8  # frame pairs 0-1 .. 3-4 and 8-7 .. 5-4, each sampled once for all the points
+    assert calls == [5, 5, 10, 15, 5, 10, 15, 20]  # points join on the way: frame 8's, +6's, +5's; 0's, +1's, ...
+    monkeypatch.setattr(flowmod, "warp_points", real)
     for i, p in pts.items():
         assert np.array_equal(got[i], cache.trace(p, i, 4)[-1]), i
-    assert set(cache.carry({4: pts[3], 7: pts[8]}, 4)) == {4, 7}
+    mixed = cache.carry({4: pts[3], 7: pts[8]}, 4)
+    assert set(mixed) == {4, 7}
+    assert np.array_equal(mixed[4], pts[3])  # the target frame's own points stay as they are
+    assert np.array_equal(mixed[7], cache.trace(pts[8], 7, 4)[-1])

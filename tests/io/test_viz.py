@@ -96,6 +96,15 @@ def test_untracked_person_and_other_skeleton():
     kpts = [[50.0, 10.0 + 2 * j, 1.0] for j in range(BLAZEPOSE33.num_keypoints)]
     out = draw_poses(image, [{"track_id": None, "keypoints": kpts}], BLAZEPOSE33)
     assert (out != 255).any() and out.shape == (100, 100, 3)
+    # BlazePose's own bones are drawn: only the left wrist and the left index finger (a bone COCO-17
+    # lacks) score above the threshold, so their bone is all that appears
+    kpts = [[50.0, 90.0, 0.0] for _ in range(BLAZEPOSE33.num_keypoints)]
+    kpts[BLAZEPOSE33.index("left_wrist")] = [20.0, 50.0, 1.0]
+    kpts[BLAZEPOSE33.index("left_index")] = [80.0, 50.0, 1.0]
+    out = draw_poses(image, [{"track_id": None, "keypoints": kpts}], BLAZEPOSE33)
+    drawn = (out != 255).any(axis=2)
+    assert drawn[50, 35:66].all()  # along the wrist-index bone
+    assert not drawn[80:, :].any() and not drawn[:35, :].any()  # nothing else
 
 
 def test_bad_inputs():

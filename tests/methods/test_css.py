@@ -187,6 +187,7 @@ def test_frozen_probe_changes_only_its_head():
     cfg = make_config("css-probe", dict(input_size=(SIZE, SIZE), channels=8, pose_dim=8, appearance_dim=8))
     model = ProbeModel(cfg)
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    head_before = {k: v.clone() for k, v in model.head.state_dict().items()}
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     batch = {"keypoints": torch.zeros(4, 17, 2), "visible": torch.ones(4, 17, dtype=torch.bool),
              "joints_3d": torch.zeros(4, 17, 3), "has_3d": torch.ones(4, dtype=torch.bool)}
@@ -194,4 +195,5 @@ def test_frozen_probe_changes_only_its_head():
     loss.backward()
     opt.step()
     assert all(torch.equal(before[k], v) for k, v in model.encoder.state_dict().items())
+    assert any(not torch.equal(head_before[k], v) for k, v in model.head.state_dict().items())  # the head learns
     assert model.predict(torch.zeros(2, 3, SIZE, SIZE)).shape == (2, 17, 3)

@@ -18,15 +18,25 @@ torch.set_num_threads(1)
 LIFTERS = ("dgnet", "gcn-fixed", "tcn")
 
 
+def varied(m):
+    """``m`` with its output layer off the zero start (every joint at the root), so that the
+    comparisons below compare real, varying poses rather than zeros with zeros."""
+    last = m.head if hasattr(m, "head") else m.shrink
+    torch.nn.init.normal_(last.weight, std=0.3)
+    torch.nn.init.normal_(last.bias, std=0.3)
+    return m
+
+
 @pytest.mark.parametrize("name", LIFTERS)
 def test_window_and_dense_sequence_mode_agree(name):
     torch.manual_seed(0)
-    m = build(name, receptive_field=9, channels=16).eval()
+    m = varied(build(name, receptive_field=9, channels=16).eval())
     assert m.method == name and get(name).config.method == name
     seq = torch.randn(20, 17, 3)
     with torch.no_grad():
         dense = m.lift(seq)
         assert dense.shape == (20, 17, 3)
+        assert dense.std(0).max() > 0.1  # the pose varies over the frames: the checks below can fail
         # frame t of the dense pass == the window around t, ends padded by repeating the edge frames
         padded = torch.cat([seq[:1].expand(4, -1, -1), seq, seq[-1:].expand(4, -1, -1)])
         for t in (0, 3, 10, 19):
@@ -43,13 +53,27 @@ def test_window_and_dense_sequence_mode_agree(name):
 
 
 def test_dynamic_graphs_change_the_output_of_dgnet_only():
-    """gcn-fixed has no DSG/DTG parameters; DG-Net has them and they act."""
+    """gcn-fixed has no DSG/DTG parameters; DG-Net has them and they act: changing the weights that
+    make its dynamic spatial and temporal graphs changes its output."""
     torch.manual_seed(0)
-    dg, fixed = build("dgnet", receptive_field=9), build("gcn-fixed", receptive_field=9)
+    dg, fixed = varied(build("dgnet", receptive_field=9).eval()), build("gcn-fixed", receptive_field=9)
     keys_dg = set(dg.state_dict())
     keys_fixed = set(fixed.state_dict())
-    assert keys_fixed < keys_dg and any("embed.weight" in k and "temporal" in k for k in keys_dg - keys_fixed)
+    dynamic = sorted(k for k in keys_dg - keys_fixed if "embed" in k)
+    assert keys_fixed < keys_dg and any("embed.weight" in k and "temporal" in k for k in dynamic)
+    assert any("embed" in k and "spatial" in k for k in dynamic)
+    assert not any(("spatial." in k or "temporal." in k) and "embed" in k for k in keys_fixed)
     assert sum(p.numel() for p in fixed.parameters()) < sum(p.numel() for p in dg.parameters())
+    x = torch.randn(1, 9, 17, 3)
+    for part in ("spatial.", "temporal."):
+        m = varied(build("dgnet", receptive_field=9).eval())
+        m.load_state_dict(dg.state_dict())
+        with torch.no_grad():
+            before = m(x)
+            for k, p in m.named_parameters():
+                if k.startswith(part) and "embed" in k:
+                    p.add_(torch.randn_like(p) * 0.5)
+            assert (m(x) - before).abs().max() > 1e-3, part  # that graph acts on the output
 
 
 def test_config_errors_name_the_field():
@@ -165,11 +189,12 @@ def test_chunked_training_samples_equal_their_single_windows():
     one = SequenceWindows([seq], 3, 17, "toy", train=True, in_channels=3)
     chunked = SequenceWindows([seq], 3, 17, "toy", train=True, in_channels=3, chunk=5)
     assert len(chunked) == 3 and chunked.index == [(0, 0), (0, 5), (0, 10)]
-    m = build("dgnet", receptive_field=3, channels=8).eval()
+    m = varied(build("dgnet", receptive_field=3, channels=8).eval())
     sample = chunked[1]
     assert sample["keypoints_2d"].shape == (7, 17, 3) and sample["joints_3d"].shape == (5, 17, 3)
     with torch.no_grad():
         pred = m(sample["keypoints_2d"][None])[0]
+        assert pred.std(0).max() > 0.1  # real, varying predictions (not the zero start)
         for k in range(5):
             single = one[5 + k]
             assert torch.equal(single["joints_3d"], sample["joints_3d"][k])

@@ -101,6 +101,20 @@ def test_dgnet_smooth_is_dgnet_low_passed_per_track(ckpt):
     # The untracked person in frame 7 has no run to filter.
     assert got[7].persons[2].track_id is None
     assert np.allclose(got[7].persons[2].keypoints_3d, raw[7].persons[2].keypoints_3d)
+    # A run of at most 9 frames (the filter's padding) keeps DG-Net's 3D: track 2 seen in frames 15..20 only.
+    def short_run():
+        frames = _frames(60)
+        for f in frames:
+            if not 15 <= f.index <= 20:
+                f.persons = [p for p in f.persons if p.track_id != 2]
+        return frames
+
+    raw_s, got_s = _run(DGNetLift(ckpt), short_run()), _run(DGNetSmoothLift(ckpt), short_run())
+    for t in range(15, 21):
+        (p,) = [p for p in got_s[t].persons if p.track_id == 2]
+        (q,) = [q for q in raw_s[t].persons if q.track_id == 2]
+        assert np.allclose(p.keypoints_3d, q.keypoints_3d, atol=1e-9)
+    assert not np.allclose(got_s[18].persons[0].keypoints_3d, raw_s[18].persons[0].keypoints_3d, atol=1e-4)
     for f, r in zip(got, raw):
         for p, q in zip(f.persons, r.persons):
             assert p.keypoints_3d.shape == (17, 3) and np.allclose(p.keypoints, q.keypoints)  # the 2D untouched

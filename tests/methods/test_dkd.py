@@ -160,8 +160,12 @@ def test_teacher_objective_trains_on_unlabelled_videos_without_labels(tmp_path):
     assert (tmp_path / "run" / "last.safetensors").is_file()
 
 
-def test_blazepose_teacher_gives_coco17_in_crop_pixels():
+def test_blazepose_teacher_gives_coco17_in_crop_pixels(synth_root):
+    """On rendered 128x96 person crops the teacher's points are COCO-17 in the student's crop pixels:
+    near the labelled joints (x and y not exchanged, not in BlazePose's own 256-px crop)."""
     from vidpose import store
+    from vidpose.data.loaders import DataConfig, load_dataset
+    from vidpose.data.topdown import TopDownDataset
     from vidpose.errors import ModelStoreError
     from vidpose.methods.base import load_teacher
 
@@ -170,8 +174,17 @@ def test_blazepose_teacher_gives_coco17_in_crop_pixels():
     except ModelStoreError:
         pytest.skip("BlazePose heavy is not in the model store here (needs npm to fetch)")
     model = build("dkd", distillator=False, adversarial_weight=0.0)
-    kp = load_teacher("blazepose-heavy", model)(torch.zeros(1, 3, 128, 96))
-    assert kp.shape == (1, 17, 3) and torch.isfinite(kp).all()
+    teacher = load_teacher("blazepose-heavy", model)
+    assert teacher(torch.zeros(1, 3, 128, 96)).shape == (1, 17, 3)
+    crops = TopDownDataset(load_dataset(DataConfig(root=str(synth_root)), "val"), (128, 96), None)
+    batch = [crops[i] for i in range(0, len(crops), 2)]
+    kp = teacher(torch.stack([b["image"] for b in batch]))
+    gt = torch.stack([b["keypoints"] for b in batch])
+    assert kp.shape == gt.shape and torch.isfinite(kp).all()
+    lab = gt[..., 2] > 0
+    err = (kp[..., :2] - gt[..., :2]).norm(dim=-1)[lab]
+    assert err.median() < 6.0, err.median()  # px in the 128x96 crop
+    assert ((kp[..., 0] >= -10) & (kp[..., 0] <= 106) & (kp[..., 1] >= -10) & (kp[..., 1] <= 138)).float().mean() > 0.95
 
 
 def test_topdown_backend_keeps_each_tracks_kernels(synth_root):

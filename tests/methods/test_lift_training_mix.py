@@ -75,10 +75,13 @@ def test_person_normalised_input_ignores_where_and_how_large_the_person_is():
     torch.manual_seed(0)
     for name in ("dgnet", "tcn"):
         m = build(name, receptive_field=9, channels=8, input_norm="person").eval()
+        last = m.head if name == "dgnet" else m.shrink  # off the zero start: varying poses to compare
+        torch.nn.init.normal_(last.weight, std=0.3)
         seq = torch.randn(12, 17, 3) * torch.tensor([0.2, 0.2, 0.0]) + torch.tensor([0.0, 0.0, 0.8])
         moved = seq.clone()
         moved[..., :2] = seq[..., :2] * 0.3 + torch.tensor([0.5, -0.2])
         dense = m.lift(seq)
+        assert dense.std(0).max() > 0.1
         assert torch.allclose(m.lift(moved), dense, atol=1e-4)
         padded = torch.cat([seq[:1].expand(4, -1, -1), seq, seq[-1:].expand(4, -1, -1)])
         assert torch.allclose(m(padded[None, 5:14])[0], dense[5], atol=1e-5)  # dense == windowed

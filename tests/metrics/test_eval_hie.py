@@ -59,6 +59,21 @@ def test_occluded_joints_weigh_their_person_up(tmp_path):
     # Person 1 (the middle one, noisier than person 0) now counts more: w_AP moves, AP ignores weights.
     assert occl["w_AP"] != pytest.approx(plain["w_AP"])
     assert occl["AP"] == pytest.approx(plain["AP"])
+    # ... by exactly the weights 1 + occlusion: 7 of person 1's 14 joints invisible -> 1.5, the others 1
+    from vidpose.metrics.evaluate import parse_hie, parse_video, to_skeleton
+    from vidpose.metrics.keypoints import sigmas_for
+    from vidpose.metrics.mot import weighted_oks_ap
+
+    gt_path, pred_path = tmp_path / "b" / "video01.json", tmp_path / "b" / "poses.json"
+    gt = parse_hie(json.loads(gt_path.read_text()), str(gt_path))
+    pred = to_skeleton(parse_video(json.loads(pred_path.read_text()), str(pred_path), "poses"), gt.skeleton)
+    idx = sorted(gt.frames)
+    assert all(np.array_equal(gt.occlusion[i], [0.0, 0.5, 0.0]) for i in idx)
+    g_list = [gt.frames[i] for i in idx]
+    for g in g_list:
+        g.weights = np.array([1.0, 1.5, 1.0])
+    want = weighted_oks_ap(g_list, [pred.frames[i] for i in idx], sigmas_for(gt.skeleton))["w_AP"]
+    assert occl["w_AP"] == pytest.approx(want, abs=1e-12)
 
 
 def test_vidpose_eval_metric_w_ap_on_hie_files(tmp_path):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from vidpose.errors import InputError
+from vidpose.metrics.coco import coco_keypoint_ap
 from vidpose.metrics.evaluate import to_coco
 from vidpose.metrics.keypoints import COCO_SIGMAS
 from vidpose.metrics.mot import TrackedFrame, mot_metrics, posetrack_map, voc_ap, weighted_oks_ap
@@ -150,3 +151,16 @@ def test_to_coco_roundtrip_matches_frames(coco_pair):
     gf, pf = _frames_from_coco(gt, res)
     g2, r2 = to_coco([0, 1], gf, pf)
     assert len(g2["annotations"]) == len(gt["annotations"]) and len(r2) == len(res)
+    pos = {im["id"]: i for i, im in enumerate(gt["images"])}  # to_coco's image id = the frame's position
+    key = lambda a: (a["image_id"], list(a["keypoints"]))  # noqa: E731
+    for a, b in zip(sorted(gt["annotations"], key=lambda a: (pos[a["image_id"]], list(a["keypoints"]))),
+                    sorted(g2["annotations"], key=key)):
+        assert b["image_id"] == pos[a["image_id"]]
+        np.testing.assert_allclose(b["bbox"], a["bbox"])
+        np.testing.assert_allclose(b["area"], a["area"])
+        np.testing.assert_allclose(b["keypoints"], a["keypoints"])
+    for a, b in zip(sorted(res, key=lambda r: (pos[r["image_id"]], r["score"])), sorted(r2, key=lambda r: (r["image_id"], r["score"]))):
+        assert b["image_id"] == pos[a["image_id"]] and b["score"] == pytest.approx(a["score"])
+        np.testing.assert_allclose(b["keypoints"], a["keypoints"])
+    # and pycocotools scores the round trip exactly as the original
+    assert coco_keypoint_ap(g2, r2)["stats"] == coco_keypoint_ap(gt, res)["stats"]

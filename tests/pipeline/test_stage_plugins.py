@@ -6,7 +6,7 @@ import pytest
 
 import vidpose
 from vidpose.pipeline import PoseRun, RunConfig
-from vidpose.skeletons import H36M17
+from vidpose.skeletons import COCO17, H36M17, convert
 from vidpose.stages import LIFTERS, REFINERS, LiftStage, RefineStage, StageChoice
 
 pytestmark = pytest.mark.slow
@@ -56,11 +56,19 @@ def test_lifter_gets_the_2d_skeleton_it_needs(monkeypatch, clip):
     monkeypatch.setitem(LIFTERS, "pelvis", StageChoice("pelvis", "test", PelvisLifter))
     PelvisLifter.got = []
     poses = vidpose.estimate(clip, model="clnet", lift="pelvis", skeleton="h36m17", max_frames=3, overlay=False)
-    assert PelvisLifter.got and all(s == (17, 3) for s in PelvisLifter.got)  # H36M-17 from the COCO-17 model
-    p = next(p for f in poses["frames"] for p in f["persons"])
-    assert p["keypoints_3d"][0] == [0.0, 0.0, 0.0] and len(p["keypoints_3d"]) == 17
+    assert PelvisLifter.got and all(s == (17, 3) for s in PelvisLifter.got)
+    people = [p for f in poses["frames"] for p in f["persons"]]
+    assert people
+    for p in people:  # the lifter's 3D is the H36M-17 2D that was written, relative to its pelvis:
+        h = np.asarray(p["keypoints"])[:, :2]  # so it got H36M-17 converted from the COCO-17 model
+        assert len(p["keypoints_3d"]) == 17 and p["keypoints_3d"][0] == [0.0, 0.0, 0.0]
+        np.testing.assert_allclose(np.asarray(p["keypoints_3d"])[:, :2], (h - h[0]) / 1000, atol=2e-4)
     # Its 3D is in H36M-17, which COCO-17 cannot hold: the 2D is COCO-17, the 3D stays H36M-17 and says so.
     poses = vidpose.estimate(clip, model="clnet", lift="pelvis", skeleton="coco17", max_frames=1)
     assert poses["skeleton"]["name"] == "coco17" and poses["skeleton_3d"]["name"] == "h36m17"
-    p = next(p for f in poses["frames"] for p in f["persons"])
-    assert len(p["keypoints"]) == 17 and len(p["keypoints_3d"]) == 17 and p["keypoints_3d"][0] == [0.0, 0.0, 0.0]
+    people = [p for f in poses["frames"] for p in f["persons"]]
+    assert people
+    for p in people:
+        assert len(p["keypoints"]) == 17 and len(p["keypoints_3d"]) == 17 and p["keypoints_3d"][0] == [0.0, 0.0, 0.0]
+        h = convert(np.asarray(p["keypoints"])[:, :2], COCO17, H36M17)
+        np.testing.assert_allclose(np.asarray(p["keypoints_3d"])[:, :2], (h - h[0]) / 1000, atol=2e-4)
