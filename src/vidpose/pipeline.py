@@ -20,6 +20,8 @@ stages after tracking run on a thread of their own too (:class:`PoseRun`).
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import os
 import queue
 import shutil
@@ -90,6 +92,15 @@ class RunConfig:
             raise InputError(f"--detector must be one of {', '.join(DETECTOR_THRESHOLDS)}, got {self.detector!r}")
         if self.detector_size < 32 or self.detector_size % 32:
             raise InputError(f"--detector-size must be a positive multiple of 32, got {self.detector_size}")
+        for flag, value, low in (("max-people", self.max_people, 1), ("detect-every", self.detect_every, 1),
+                                 ("track-max-age", self.track_max_age, 0), ("threads", self.threads, 1)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise InputError(f"--{flag} must be an integer >= {low}, got {value!r}")
+        for flag, value in (("detection-threshold", self.detection_threshold), ("min-score", self.min_score)):
+            if value is not None and not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):  # NaN fails too
+                raise InputError(f"--{flag} must be a number in [0, 1], got {value!r}")
+        if self.fps is not None and not (isinstance(self.fps, numbers.Real) and math.isfinite(self.fps) and self.fps > 0):
+            raise InputError(f"--fps must be a positive number, got {self.fps!r}")
         if isinstance(self.lift, bool):  # the former boolean field: True = what the model gives, False = none
             self.lift = "auto" if self.lift else "none"
         parse_refine(self.refine)
@@ -506,6 +517,8 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     t_start = time.perf_counter()
     pr = PoseRun(source, config, stages=stages)  # a bad source fails here, before anything is created
     try:
+        _check_targets(out, ["poses.json", "run.json", *(["poses.csv"] if config.csv else []),
+                             *(["overlay.mp4"] if config.overlay else []), *(["report.html"] if config.report else [])])
         stage, created = make_staging_dir(out)
     except BaseException:
         pr.source.close()
@@ -582,8 +595,11 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
             report["report_seconds"] = round(time.perf_counter() - t0, 3)
             report["outputs"] = sorted(p.name for p in stage.iterdir()) + ["run.json"]
         atomic_write_text(stage / "run.json", json.dumps(report, indent=2) + "\n")
-        # Everything is complete: move it into place (renames within one folder).
-        for p in sorted(stage.iterdir(), key=lambda p: p.name == "run.json"):
+        # Everything is complete: move it into place (renames within one folder), once every
+        # target is known to be replaceable, so that a failure leaves no mixed set behind.
+        done = sorted(stage.iterdir(), key=lambda p: p.name == "run.json")
+        _check_targets(out, [p.name for p in done])
+        for p in done:
             os.replace(p, out / p.name)
         stage.rmdir()
     except BaseException:
@@ -598,6 +614,14 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     if pr.decode_error:
         warnings.warn(f"{info.path}: {pr.decode_error}; outputs cover the {pr.frames} frames decoded", stacklevel=2)
     return report
+
+
+def _check_targets(out: Path, names: list[str]) -> None:
+    """An output about to be replaced must not be a folder (os.replace cannot put a file there)."""
+    for name in names:
+        if (out / name).is_dir():
+            raise InputError(f"{out / name}: exists and is a folder, where vidpose run writes its {name}; "
+                             "move it away or choose another --out (nothing was written)")
 
 
 __all__ = ["RunConfig", "Stage", "PoseRun", "build_stages", "frame_dict", "run"]

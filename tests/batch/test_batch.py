@@ -61,6 +61,9 @@ def test_six_clips_two_workers(clips, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1  # one video failed
     assert "6 videos: 5 done, 0 skipped, 1 failed" in err
+    assert [l for l in err.splitlines() if l.startswith("vidpose: failed: ")] == [
+        l for l in err.splitlines() if "corrupt.mp4: not a readable video" in l and l.startswith("vidpose: failed: ")]
+    assert any(l.startswith("vidpose: failed: ") for l in err.splitlines())  # each failure named on stderr
     rows = _csv(out)
     with open(out / "batch.csv", newline="") as f:
         assert next(csv.reader(f)) == ["video", "status", "error", "frames", "persons", "seconds"]

@@ -108,3 +108,22 @@ def test_cli_export_errors(tmp_path, capsys):
     with pytest.raises(InputError, match="--opset"):
         export_onnx(m, tmp_path / "x.onnx", opset=5)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_an_altered_input_shape_and_a_lifter_export_are_named_when_loaded(tmp_path):
+    """An export whose graph input no longer matches its metadata fails at load, naming the file and both
+    shapes; a lifter's export given where a 2D model is expected says what it is."""
+    out = tmp_path / "sb.onnx"
+    assert cli_main(["export", "simplebaseline", "--onnx", str(out)]) == 0
+    proto = onnx.load(str(out))
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value, dims[3].dim_value = 256, 192
+    bad = tmp_path / "sb_256.onnx"
+    onnx.save(proto, str(bad))
+    with pytest.raises(InputError, match=r"sb_256.onnx: the graph's input is .*256, 192\), but its metadata says "
+                                         r"input_size \(128, 96\)"):
+        load(bad)
+    from vidpose.methods import shipped_lifter_path
+
+    with pytest.raises(InputError, match="a dgnet export is not a 2D keypoint model"):
+        load(shipped_lifter_path(".onnx"))

@@ -116,3 +116,33 @@ def test_a_failed_run_leaves_no_output_folder_it_created(make_video, tmp_path):
     with pytest.raises(RuntimeError):
         run(video, kept, RunConfig(overlay=False, quiet=True), stages=[Breaks()])
     assert kept.is_dir() and list(kept.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--threads", "0", "--threads must be an integer >= 1, got 0"),
+    ("--max-people", "0", "--max-people must be an integer >= 1, got 0"),
+    ("--detect-every", "0", "--detect-every must be an integer >= 1, got 0"),
+    ("--track-max-age", "-1", "--track-max-age must be an integer >= 0, got -1"),
+    ("--detection-threshold", "nan", "--detection-threshold must be a number in [0, 1], got nan"),
+    ("--detection-threshold", "2", "--detection-threshold must be a number in [0, 1], got 2.0"),
+    ("--min-score", "5", "--min-score must be a number in [0, 1], got 5.0"),
+    ("--fps", "-1", "--fps must be a positive number, got -1.0"),
+    ("--fps", "nan", "--fps must be a positive number, got nan"),
+])
+def test_bad_option_values_are_named_before_anything_runs(make_video, tmp_path, capsys, flag, value, message):
+    clip = make_video("clip.mp4", n=3)
+    rc, err = run_cli(capsys, clip, "--out", tmp_path / "out", flag, value)
+    assert rc == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["overlay.mp4", "poses_track0.trc"])
+def test_an_output_name_taken_by_a_folder_fails_with_nothing_written(clip, tmp_path, capsys, name):
+    """overlay.mp4 is checked before the run; a track's .trc, named only at the end, before anything is
+    moved in: either way no mixed set of old and new outputs is left."""
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)
+    rc, err = run_cli(capsys, clip, "--out", out, "--trc", "--lift", "blazepose", "--refine", "none",
+                      "--max-frames", "2")
+    assert rc == 1 and f"{out / name}: exists and is a folder" in err
+    assert sorted(p.name for p in out.iterdir()) == [name]

@@ -112,6 +112,17 @@ def test_read_synth_returns_dataset(crowd):
     assert seqs and all(s.joints_3d.shape[1:] == (17, 3) and s.joints_2d.shape[0] == s.joints_3d.shape[0] for s in seqs)
 
 
+def test_a_clip_folder_without_annotations_is_named_not_skipped(crowd, tmp_path):
+    root = tmp_path / "synth-crowd"
+    shutil.copytree(crowd / "synth-crowd" / "val", root / "val")
+    (root / "val" / "val_00001").mkdir()  # an incomplete copy: frames, no annotations.json
+    with pytest.raises(InputError, match=r"val_00001: clip folder has no annotations.json"):
+        read_synth(root, "val")
+    (root / "val" / "val_00001").rmdir()
+    (root / "val" / ".val_00002.tmp").mkdir()  # the generator's hidden temp folders are not clips
+    assert len(read_synth(root, "val")) == _ann(crowd, "val")["video"]["num_frames"]
+
+
 def test_malformed_annotation_names_file_and_field(crowd, tmp_path):
     root = tmp_path / "bad"
     shutil.copytree(crowd / "synth-crowd" / "test", root / "test")

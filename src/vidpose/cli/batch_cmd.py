@@ -29,6 +29,9 @@ def main(args: argparse.Namespace) -> int:
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
     rows = run_batch(args.inputs, args.out, options, address=args.address, workers=args.workers, quiet=args.quiet)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "failed")}
+    for r in rows:  # each failure with its reason, not only in batch.csv
+        if r["status"] == "failed":
+            print(f"vidpose: failed: {r['video']}: {r['error']}", file=sys.stderr)
     print(f"vidpose: {len(rows)} videos: {counts['done']} done, {counts['skipped']} skipped, "
           f"{counts['failed']} failed -> {args.out}/batch.csv", file=sys.stderr)
     return 1 if counts["failed"] else 0

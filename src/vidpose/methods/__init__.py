@@ -188,7 +188,11 @@ def _load_onnx(path: Path):
     settings = parse_json(meta["vidpose_config"], f"{path}: metadata 'vidpose_config'")
     method = meta["vidpose_method"]
     cfg = make_config(method, settings, f"{path}: metadata 'vidpose_config'")
-    codec = get(method).build(cfg).codec
+    built = get(method).build(cfg)
+    if not hasattr(built, "codec"):
+        raise InputError(f"{path}: a {method} export is not a 2D keypoint model (no keypoint decoder); a lifter "
+                         "export runs in `vidpose run --lift`, not as --model")
+    codec = built.codec
     from vidpose.models.runtime import load_onnx
 
     model = load_onnx(path, codec, cfg)

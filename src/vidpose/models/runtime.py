@@ -84,6 +84,13 @@ def load_onnx(path: str | os.PathLike, codec, cfg, threads: int | None = None) -
     path = Path(path)
     session = _session(path, threads, "ONNX model")
     meta = dict(session.get_modelmeta().custom_metadata_map)
+    size = getattr(cfg, "input_size", None)
+    declared = session.get_inputs()[0].shape  # (B, 3, H, W); symbolic dimensions are names, not ints
+    if size is not None and len(declared) == 4:
+        fixed = [(d, want) for d, want in zip(declared[2:], size) if isinstance(d, int)]
+        if any(d != want for d, want in fixed):
+            raise InputError(f"{path}: the graph's input is {tuple(declared)}, but its metadata says input_size "
+                             f"{tuple(size)} (H, W); the file was altered or not made by `vidpose export`")
     return OnnxPoseModel(path, session, codec, cfg, extra={"onnx_metadata": meta})
 
 

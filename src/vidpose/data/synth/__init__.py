@@ -98,9 +98,13 @@ def _clip_dirs(root: Path, subset: str) -> list[Path]:
     d = root / subset
     if not d.is_dir():
         raise InputError(f"{d}: no such folder (expected <out>/<split>/{subset}/ written by 'vidpose synth')")
-    clips = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".") and (c / "annotations.json").is_file())
+    clips = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith("."))
     if not clips:
         raise InputError(f"{d}: contains no clip folders with annotations.json")
+    for c in clips:  # a clip without its annotations is an incomplete copy, not one to skip in silence
+        if not (c / "annotations.json").is_file():
+            raise InputError(f"{c}: clip folder has no annotations.json (an incomplete copy? remove the folder "
+                             "or generate it again with 'vidpose synth')")
     return clips
 
 
