@@ -358,6 +358,31 @@ def test_cli_coco_custom_skeleton(tmp_path, coco_pair, capsys):
     assert r["AP"] == coco_keypoint_ap(gt, res, sigmas=sigmas_for("hie14"))["AP"]
 
 
+def test_options_and_inputs_that_do_not_fit_are_named(tmp_path, coco_pair):
+    gt, res = coco_pair(np.random.default_rng(8), num_joints=17)
+    gp, rp = write(tmp_path, "coco.json", gt), write(tmp_path, "res.json", res)
+    with pytest.raises(InputError, match="--skeleton must be one of .*, got 'nonsense'"):
+        evaluate(gp, rp, ["oks_ap"], skeleton="nonsense")
+    with pytest.raises(InputError, match=r"--skeleton blazepose33 has 33 keypoints but .*coco.json has 17"):
+        evaluate(gp, rp, ["oks_ap"], skeleton="blazepose33")
+    s = make_synth()
+    pr = poses_from(s)
+    sp, pp = write(tmp_path, "gt.json", s), write(tmp_path, "pred.json", pr)
+    with pytest.raises(InputError, match="--skeleton picks the OKS sigmas of COCO keypoint files; .*gt.json is a synth"):
+        evaluate(sp, pp, ["pck@0.2"], skeleton="coco17")
+    with pytest.raises(InputError, match="--root-joint applies to 3D .npz poses only"):
+        evaluate(sp, pp, ["pck@0.2"], root_joint=3)
+    with pytest.raises(InputError, match=r"gt.json: predictions are missing \(--pred\)"):
+        evaluate(sp, None, ["pck@0.2"])
+    with pytest.raises(InputError, match=r": is a folder, expected a file"):
+        evaluate(sp, tmp_path, ["pck@0.2"])
+    pr["frames"][0]["persons"][0]["keypoints_3d"] = [[0.0, float("nan"), 0.0]] * 17
+    bad = tmp_path / "nan3d.json"
+    bad.write_text(json.dumps(pr))  # json writes NaN, as a careless tool would
+    with pytest.raises(InputError, match=r"nan3d.json: frames\[0\].persons\[0\].keypoints_3d: contains NaN or inf"):
+        evaluate(sp, bad, ["pck@0.2"])
+
+
 def test_untracked_predictions(tmp_path):
     s = make_synth()
     pr = poses_from(s)

@@ -47,6 +47,8 @@ def _is_zip(path: Path) -> bool:
 def load_any(path: str | os.PathLike) -> tuple[str, object]:
     """Read ``path`` and name its format: coco_gt, coco_results, synth, hie, poses or npz."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, expected a file")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     if _is_zip(p):
@@ -176,6 +178,9 @@ def parse_video(d: dict, path: str, kind: str) -> VideoPoses:
             if isinstance(kp, list) and len(kp) != j:
                 raise InputError(f"{pw}.keypoints: {len(kp)} keypoints but skeleton {name} has {j}")
             kp = _arr(kp, f"{pw}.keypoints", (j, 3))
+            k3 = pe.get("keypoints_3d")
+            if k3 is not None:  # not scored here, but a damaged file is named rather than passed over
+                _arr(k3, f"{pw}.keypoints_3d", (len(k3) if isinstance(k3, list) else -1, 3))
             if kind == "synth":
                 if not np.all(np.isin(kp[:, 2], (0, 1, 2))):
                     raise InputError(f"{pw}.keypoints: visibility must be 0, 1 or 2")
@@ -559,8 +564,17 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
     ``notes``, when given, receives sentences describing conventions applied (the root).
     """
     gt_path = str(gt_path)
+    no_pred = pred_path is None
     pred_path = gt_path if pred_path is None else str(pred_path)
     gk, gd = load_any(gt_path)
+    if no_pred and gk != "npz":
+        raise InputError(f"{gt_path}: predictions are missing (--pred); only an .npz holding both 'gt' and "
+                         "'pred' needs none")
+    if skeleton is not None and gk != "coco_gt":
+        raise InputError(f"--skeleton picks the OKS sigmas of COCO keypoint files; {gt_path} is a "
+                         f"{gk.replace('_', ' ')} file, whose skeleton is read from the file")
+    if root_joint not in ("auto", None) and gk != "npz":
+        raise InputError(f"--root-joint applies to 3D .npz poses only; {gt_path} is a {gk.replace('_', ' ')} file")
     pk, pd = (gk, gd) if pred_path == gt_path else load_any(pred_path)
     if gk == "npz":
         if pk != "npz":
@@ -580,7 +594,20 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
         ms = _check_metrics(metrics, METRICS_COCO, "COCO keypoints")
         from vidpose.metrics.coco import coco_keypoint_ap
 
-        r = coco_keypoint_ap(gt_path, pred_path, sigmas=sigmas_for(skeleton) if skeleton else None)
+        sigmas = None
+        if skeleton:
+            if skeleton not in SKELETONS:
+                raise InputError(f"--skeleton must be one of {', '.join(SKELETONS)}, got {skeleton!r}")
+            cats = [c for c in gd.get("categories", []) if isinstance(c, dict) and "keypoints" in c]
+            anns = [a for a in gd.get("annotations", []) if isinstance(a, dict) and isinstance(a.get("keypoints"), list)]
+            have = len(cats[0]["keypoints"]) if cats else len(anns[0]["keypoints"]) // 3 if anns else None
+            try:
+                sigmas = sigmas_for(skeleton)
+            except InputError as e:
+                raise InputError(f"--skeleton {skeleton}: {str(e).removeprefix('sigmas_for: ')}") from None
+            if have is not None and have != len(sigmas):
+                raise InputError(f"--skeleton {skeleton} has {len(sigmas)} keypoints but {gt_path} has {have}")
+        r = coco_keypoint_ap(gt_path, pred_path, sigmas=sigmas)
         return {k: v for k, v in r.items() if k != "stats"} if ms else {}
     if gk == "synth":
         if pk != "poses":
