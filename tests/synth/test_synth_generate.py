@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -243,3 +244,23 @@ def test_bench_generation_rows():
         assert r["frames_per_s"] > 0 and r["cpu_frames_per_s"] > 0 and r["frames"] > 0 and r["width"] > 0
         assert "llvmpipe" in r["threads"]
     assert rows["renderer-2@crowd"]["occluded"] > 0.1
+
+
+def test_a_failed_replacement_keeps_the_old_clip_and_leaves_no_temp_folder(tmp_path, monkeypatch):
+    from vidpose.data.synth import generate as gen
+
+    generate_split("synth-single", tmp_path, "test", clips=1, frames=2, seed=0, renderer=2)
+    clip = tmp_path / "synth-single" / "test" / "test_00000"
+    before = (clip / "annotations.json").read_bytes()
+    real = os.replace
+
+    def failing(src, dst):
+        if Path(src) == clip:  # moving the old clip aside fails (e.g. an immutable folder)
+            raise PermissionError(1, "Operation not permitted", str(src), None, str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(gen.os, "replace", failing)
+    with pytest.raises(PermissionError):
+        generate_split("synth-single", tmp_path, "test", clips=1, frames=3, seed=1, renderer=2)
+    assert sorted(p.name for p in clip.parent.iterdir()) == ["test_00000"]  # no hidden .old / temp folder
+    assert (clip / "annotations.json").read_bytes() == before

@@ -136,3 +136,20 @@ def test_cli_reports_bad_config(tmp_path, capsys):
     assert err.startswith("vidpose: error: ") and "bad.toml: unknown key optim.learning_rate" in err
     assert cli_main(["train", str(tmp_path / "missing.toml")]) == 1
     assert "missing.toml: config file not found" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path, synth_root, write_config, capsys):
+    """A data fault found mid-way (an undecodable frame) fails naming the file, and the fresh --out folder
+    (its config.toml) is removed; a config fault from the CLI names the config file."""
+    data = tmp_path / "data"
+    shutil.copytree(synth_root, data)
+    bad = sorted((data / "train").glob("*/frames/*.jpg"))[3]
+    bad.write_bytes(b"not a jpeg")
+    cfg = write_config("c.toml", out_dir=tmp_path / "run", epochs=1)
+    assert cli_main(["train", str(cfg), "--set", f"data.root={data}", "--quiet"]) == 1
+    assert f"{bad}: cannot decode image" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert cli_main(["train", str(cfg), "--set", "model.num_keypoints=33", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"{cfg}: model.num_keypoints is 33" in err and "config:" not in err
+    assert not (tmp_path / "run").exists()

@@ -37,6 +37,14 @@ def main(args: argparse.Namespace) -> int:
         from vidpose.errors import InputError
 
         raise InputError(f"--contact-sheet: {args.contact_sheet} must end in .png or .jpg")
+    if args.contact_sheet:  # checked before hours of rendering, not after
+        from vidpose.errors import InputError
+
+        sheet = Path(args.contact_sheet)
+        if sheet.is_dir():
+            raise InputError(f"--contact-sheet: {sheet} is a folder, expected an image file name")
+        if not sheet.parent.is_dir():
+            raise InputError(f"--contact-sheet: {sheet}: folder {sheet.parent} does not exist")
     bars: dict[str, Progress] = {}
 
     def progress(sub: str, k: int, n: int) -> None:

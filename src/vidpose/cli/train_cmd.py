@@ -32,9 +32,16 @@ def main(args: argparse.Namespace) -> int:
         overrides.append(f"run.out_dir={args.out}")
     cfg = load_config(args.config, overrides)
 
+    from vidpose.errors import InputError
     from vidpose.training.trainer import launched_world_size, train
 
-    metrics = train(cfg, resume=args.resume, quiet=args.quiet)
+    try:
+        metrics = train(cfg, resume=args.resume, quiet=args.quiet)
+    except InputError as e:  # a config fault found while building the run: name the file it came from
+        text = str(e)
+        if text.startswith("config: "):
+            raise InputError(f"{args.config}: {text[len('config: '):]}") from None
+        raise
     if not args.quiet and os.environ.get("RANK", "0") == "0":
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
         print(json.dumps(clean, sort_keys=True), file=sys.stdout)

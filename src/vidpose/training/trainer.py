@@ -33,6 +33,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -270,8 +271,15 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[s
     validation metrics, ``best`` and its key ``select``). With ``resume``, continue from ``run.out_dir``."""
     validate(cfg)
     dist_ = _setup_dist()
+    out = Path(cfg.run.out_dir)
+    fresh = not out.exists()  # made by this run: removed again if it fails before its first checkpoint
     try:
-        metrics = _train(cfg, resume, quiet, dist_)
+        try:
+            metrics = _train(cfg, resume, quiet, dist_)
+        except BaseException:
+            if fresh and dist_.main and out.is_dir() and not (out / LAST_FILE).exists():
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         # Every process reaches the shutdown together: a process that tears its process group
         # down while another is still in a collective makes gloo abort that one at exit.
         dist_.barrier()

@@ -435,8 +435,17 @@ def generate_clip(cfg: SplitConfig, subset: str, index: int, seed: int, out_dir:
         if final.exists():
             # Move the old clip aside first so the new one appears in one rename.
             old = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out_dir))
-            os.replace(final, old / name)
-            os.replace(tmp, final)
+            try:
+                os.replace(final, old / name)
+            except BaseException:
+                shutil.rmtree(old, ignore_errors=True)  # the old clip stays where it was
+                raise
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old / name, final)  # put the old clip back (if that fails too, it stays in `old`)
+                old.rmdir()
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
