@@ -182,6 +182,23 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """``HOST:PORT`` (or ``ray://HOST:PORT``) must accept a TCP connection; ``auto`` and ``local`` are
+    left to Ray."""
+    import socket
+
+    hostport = address.split("://", 1)[-1]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        if address in ("auto", "local"):
+            return
+        raise InputError(f"--address {address}: expected HOST:PORT of a Ray head (ray start --head), or auto")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise InputError(f"--address {address}: no Ray cluster answered ({e.strerror or e})") from None
+
+
 def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = None, address: str | None = None,
               workers: int | None = None, quiet: bool = False) -> list[dict]:
     """Run every video of ``inputs`` into ``out/<name>/``; return the batch.csv rows (input order).
@@ -199,6 +216,8 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
     videos = expand_inputs(inputs)
+    if address:
+        _check_reachable(address)  # an unreachable head fails in seconds, not after Ray's long retries
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a folder")
@@ -243,6 +262,8 @@ def run_batch(inputs: list[str], out: str | os.PathLike, options: dict | None = 
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except Exception as e:
                 _restore_signal_handlers(handlers)
+                if not any(rows):  # nothing ran: no batch.csv of this attempt is left behind
+                    csv_path.unlink(missing_ok=True)
                 raise VidposeError(f"--address {address}: cannot connect to a Ray cluster ({_one_line(e)})") from None
         else:
             ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,

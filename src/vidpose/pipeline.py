@@ -224,6 +224,10 @@ class PoseRun:
         except BaseException:
             self.source.close()
             raise
+        temporal = [s.name for s in self.stages if isinstance(s, RefineStage)]
+        if temporal and self.info.num_frames == 1 and self.config.refine != "auto":
+            warnings.warn(f"{self.info.path}: one image, so --refine {','.join(temporal)} has no neighbouring "
+                          "frames to use and changes nothing", stacklevel=2)
         self.timings = Timings()
         self.frames = 0
         # the stages after tracking run on their own thread (files; see _split)

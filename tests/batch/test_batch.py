@@ -168,6 +168,14 @@ def test_bad_options_and_out_fail_before_ray(tmp_path, capsys):
         batch.run_batch([str(v)], tmp_path / "f")
     with pytest.raises(InputError, match="--workers must be >= 1"):
         batch.run_batch([str(v)], tmp_path / "o", workers=0)
+    assert main(["batch", str(v), "--out", str(tmp_path / "o3"), "--max-people", "0"]) == 1
+    assert "--max-people must be an integer >= 1, got 0" in capsys.readouterr().err
+    # a cluster address that nobody answers fails at once, before any output (port 1: refused)
+    with pytest.raises(InputError, match=r"--address 127.0.0.1:1: no Ray cluster answered"):
+        batch.run_batch([str(v)], tmp_path / "o4", address="127.0.0.1:1")
+    with pytest.raises(InputError, match=r"--address nohost: expected HOST:PORT"):
+        batch.run_batch([str(v)], tmp_path / "o4", address="nohost")
+    assert not (tmp_path / "o3").exists() and not (tmp_path / "o4").exists()
 
 
 def test_without_ray_a_clear_message(tmp_path, monkeypatch, capsys):

@@ -37,6 +37,19 @@ def test_decode_file_frames_times_size(make_video, frame_factory):
     assert src.decode_error is None
 
 
+def test_fps_given_for_a_video_that_declares_its_own_is_not_used_and_says_so(make_video):
+    path = make_video("clip.mp4", n=3, width=64, height=48, fps=30)
+    with pytest.warns(UserWarning, match=r"clip.mp4: --fps 60 is not used: the video declares 30 frames/s"):
+        with open_source(path, fps=60) as src:
+            assert src.info.fps == pytest.approx(30.0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same rate, or none given: nothing to say
+        with open_source(path, fps=30) as src:
+            assert src.info.fps == pytest.approx(30.0)
+
+
 def test_colour_order_is_rgb(tmp_path):
     import av
 

@@ -104,6 +104,11 @@ def test_cli_export_check_failure_removes_the_file(tmp_path, capsys, monkeypatch
 def test_cli_export_errors(tmp_path, capsys):
     assert cli_main(["export", str(tmp_path / "none.safetensors"), "--onnx", str(tmp_path / "x.onnx")]) == 1
     assert "none.safetensors" in capsys.readouterr().err
+    (tmp_path / "folder.onnx").mkdir()
+    assert cli_main(["export", "simplebaseline", "--onnx", str(tmp_path / "folder.onnx")]) == 1
+    assert f"--onnx {tmp_path / 'folder.onnx'}: is a folder" in capsys.readouterr().err
+    assert cli_main(["models", "fetch", "simplebaseline"]) == 0
+    assert "simplebaseline: ships with vidpose" in capsys.readouterr().out
     m = load("clnet")
     with pytest.raises(InputError, match="--opset"):
         export_onnx(m, tmp_path / "x.onnx", opset=5)

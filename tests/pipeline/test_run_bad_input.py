@@ -146,3 +146,16 @@ def test_an_output_name_taken_by_a_folder_fails_with_nothing_written(clip, tmp_p
                       "--max-frames", "2")
     assert rc == 1 and f"{out / name}: exists and is a folder" in err
     assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_a_temporal_refinement_named_for_one_image_says_it_changes_nothing(tmp_path):
+    import cv2
+    import numpy as np
+
+    from vidpose.pipeline import PoseRun, RunConfig
+
+    img = tmp_path / "one.png"
+    cv2.imwrite(str(img), np.full((64, 64, 3), 128, np.uint8))
+    with pytest.warns(UserWarning, match=r"one.png: one image, so --refine butterworth has no neighbouring frames"):
+        pr = PoseRun(img, RunConfig(refine="butterworth", lift="none", overlay=False, quiet=True))
+    assert len(list(pr)) == 1

@@ -128,6 +128,9 @@ def _os_error_line(e: OSError, args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = None
+    # OpenCV's own log lines ("[ WARN:0@...] ... can't open camera by index") would come before
+    # vidpose's one-line error about the same fault; the user may still ask for them.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     try:
         with signals_raise():
             parser = build_parser()

@@ -31,6 +31,7 @@ def format_table(metrics: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     import json
+    import os
 
     from vidpose.errors import InputError
     from vidpose.io.atomic import atomic_write_text
@@ -39,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
     if not metrics:
         raise InputError("--metric: no metric named")
+    if args.json and os.path.isdir(args.json):
+        raise InputError(f"--json {args.json}: is a folder, expected the file to write the scores to")
     notes: list[str] = []
     scores = evaluate(args.gt, args.pred, metrics, root_joint=args.root_joint, skeleton=args.skeleton, notes=notes)
     for note in notes:

@@ -4,6 +4,7 @@ heatmaps/offsets, or a 2D->3D lifter's 3D: :func:`vidpose.models.export.export_l
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,6 +21,10 @@ def main(args: argparse.Namespace) -> int:
     from vidpose.methods import load
     from vidpose.models.export import compare_onnx, export_onnx
 
+    from vidpose.errors import InputError
+
+    if Path(args.onnx).is_dir():  # checked before the export, not when moving the finished file in
+        raise InputError(f"--onnx {args.onnx}: is a folder, expected the .onnx file to write")
     model = load(args.checkpoint)
     if hasattr(model, "predict_views"):  # a 2D->3D lifter (dgnet, gcn-fixed, tcn)
         return _export_lifter(model, args)

@@ -52,6 +52,12 @@ def main(args: argparse.Namespace) -> int:
         list_trained()
         return 0
     names = list(store.CATALOG) if args.name == "all" else [args.name]
+    if args.name not in store.CATALOG and args.name != "all":
+        from vidpose.methods import PRETRAINED, weights_dir
+
+        if args.name in PRETRAINED or args.name == "dgnet":
+            print(f"{args.name}: ships with vidpose ({weights_dir()}); nothing to fetch")
+            return 0
     for n in names:
         print(f"{n}: {store.fetch(n)}")
     return 0

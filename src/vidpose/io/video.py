@@ -252,6 +252,10 @@ class _VideoFileSource(FrameSource):
                 break
         if fps is None:
             fps = self._fps_hint or DEFAULT_IMAGE_FPS
+        elif self._fps_hint is not None and abs(self._fps_hint - fps) > 1e-6:
+            warnings.warn(f"{self.path}: --fps {self._fps_hint:g} is not used: the video declares {fps:g} frames/s "
+                          "(--fps sets the rate of image folders, images and webcams, and of videos that declare "
+                          "none)", stacklevel=2)
         return VideoInfo(
             path=str(self.path), width=w, height=h, fps=fps,
             num_frames=stream.frames or None, rotation=rot, codec=stream.codec_context.name,
