@@ -19,6 +19,7 @@ stages after tracking run on a thread of their own too (:class:`PoseRun`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -603,8 +604,12 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
         # target is known to be replaceable, so that a failure leaves no mixed set behind.
         done = sorted(stage.iterdir(), key=lambda p: p.name == "run.json")
         _check_targets(out, [p.name for p in done])
+        stale = _previous_outputs(out) - {p.name for p in done}
         for p in done:
             os.replace(p, out / p.name)
+        for name in sorted(stale):  # a previous run's files this run did not remake (its 2nd track's .trc, ...)
+            with contextlib.suppress(FileNotFoundError):
+                (out / name).unlink()
         stage.rmdir()
     except BaseException:
         progress.close()
@@ -618,6 +623,20 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
     if pr.decode_error:
         warnings.warn(f"{info.path}: {pr.decode_error}; outputs cover the {pr.frames} frames decoded", stacklevel=2)
     return report
+
+
+def _previous_outputs(out: Path) -> set[str]:
+    """The files a previous ``vidpose run`` into ``out`` wrote (its run.json's ``outputs``; plain names
+    only, files only), so that a new run into the same folder does not leave them beside its own."""
+    try:
+        prev = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        names = prev["outputs"] if isinstance(prev, dict) else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and n == Path(n).name and n not in ("", ".", "..")
+            and (out / n).is_file()}
 
 
 def _check_targets(out: Path, names: list[str]) -> None:

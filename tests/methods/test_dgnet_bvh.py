@@ -83,3 +83,51 @@ def test_bvh_errors_name_the_file(tmp_path):
                   '[{"track_id": 0, "keypoints_3d": [[0, 0, 0]]}]}]}')
     with pytest.raises(InputError, match="poses.json: BVH export needs H36M-17 3D keypoints: .*hie14"):
         poses_json_to_bvh(pj, 0, tmp_path / "x.bvh")
+
+
+def test_channels_stay_continuous_through_a_half_turn(tmp_path):
+    """A body turning steadily about the vertical through ±180°: every channel moves by small steps
+    (no 360° jump where an angle wraps), and the file still replays the input."""
+    from scipy.spatial.transform import Rotation
+
+    x0 = _rigid_track(1)[0]
+    root = x0[0].copy()
+    frames = []
+    for f in range(40):
+        r = Rotation.from_euler("y", 120 + 3 * f, degrees=True).as_matrix()  # camera axes: y is vertical
+        frames.append((x0 - root) @ r.T + root)
+    x = np.stack(frames)
+    b = read_bvh(write_bvh(tmp_path / "turn.bvh", x, 30.0))
+    assert np.abs(np.diff(b["motion"][:, 3:], axis=0)).max() < 20.0  # degrees per frame
+    assert np.abs(bvh_positions(b) - x @ TO_BVH.T * CM).max() < 0.05
+
+
+def test_poses_json_track_with_a_gap_holds_the_pose_like_the_run_writer(tmp_path):
+    import json
+    import warnings
+
+    from vidpose.io.bvh import BvhWriter
+
+    x = _rigid_track(12)
+    frames = [{"index": i, "time": i / 30, "persons": [] if 4 <= i < 7 else
+               [{"track_id": 3, "keypoints_3d": x[i].tolist()}]} for i in range(12)]
+    pj = tmp_path / "poses.json"
+    pj.write_text(json.dumps({"format": "vidpose.poses/1", "skeleton": {"name": "h36m17"},
+                              "video": {"fps": 30.0}, "frames": frames}))
+    b = read_bvh(poses_json_to_bvh(pj, 3, tmp_path / "a.bvh"))
+    assert b["motion"].shape[0] == 12  # frames 4-6 are kept, holding frame 3's pose
+    np.testing.assert_array_equal(b["motion"][4], b["motion"][3])
+    w = BvhWriter(tmp_path, "run", "h36m17", 30.0)
+    for fr in frames:
+        w.write_frame(fr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # evenly spaced frames: no timing warning
+        w.close()
+    assert (tmp_path / "run_track3.bvh").read_text() == (tmp_path / "a.bvh").read_text()
+    # frames that are not evenly spaced (a variable frame rate) are named: BVH cannot hold them
+    w = BvhWriter(tmp_path / "vfr", "run", "h36m17", 30.0)
+    (tmp_path / "vfr").mkdir()
+    for i, fr in enumerate(frames):
+        w.write_frame({**fr, "time": i / 30 if i < 6 else 6 / 30 + (i - 6) / 15})
+    with pytest.warns(UserWarning, match="not evenly spaced"):
+        w.close()

@@ -159,3 +159,17 @@ def test_a_temporal_refinement_named_for_one_image_says_it_changes_nothing(tmp_p
     with pytest.warns(UserWarning, match=r"one.png: one image, so --refine butterworth has no neighbouring frames"):
         pr = PoseRun(img, RunConfig(refine="butterworth", lift="none", overlay=False, quiet=True))
     assert len(list(pr)) == 1
+
+
+def test_a_second_run_into_the_same_folder_leaves_only_its_own_outputs(clip, tmp_path, capsys):
+    """The first run's files that the second does not make (its overlay, csv, report) are removed, as its
+    run.json listed them; a file vidpose did not write stays."""
+    out = tmp_path / "out"
+    assert run_cli(capsys, clip, "--out", out, "--refine", "none", "--lift", "none", "--max-frames", "2")[0] == 0
+    first = json.loads((out / "run.json").read_text())["outputs"]
+    assert {"overlay.mp4", "poses.csv", "report.html"} <= set(first)
+    (out / "notes.txt").write_text("mine")
+    assert run_cli(capsys, clip, "--out", out, "--refine", "none", "--lift", "none", "--max-frames", "2",
+                   "--no-overlay", "--no-csv", "--no-report")[0] == 0
+    second = json.loads((out / "run.json").read_text())["outputs"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*second, "notes.txt"])

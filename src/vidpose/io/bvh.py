@@ -9,8 +9,15 @@ position and rotation channels, every other joint rotation channels
 turns its rest bones onto the observed ones: the best-fitting rotation
 (Kabsch) for the pelvis and thorax (three children each), the smallest
 rotation for single-child joints (positions carry no twist). With constant
-bone lengths, forward kinematics of the file gives back the input positions
-(tested with :func:`read_bvh` and :func:`bvh_positions`).
+bone lengths, forward kinematics of the file gives back the input positions of
+every bone below a single-child joint exactly; the pelvis's and the thorax's
+three bones share one rotation and keep the T-pose's angles between them, so
+their directions come back only as close as the body allows that (a few
+degrees for real poses; exactly for a rigidly turned T-pose, as tested with
+:func:`read_bvh` and :func:`bvh_positions`). The pelvis's position channels
+carry the input's root path: ``vidpose run``'s 3D is relative to the pelvis, so
+there they stay 0 (the body turns and bends in place, with no travel). Each Euler channel is kept continuous over the frames (no jump of 360°
+where an angle passes ±180°).
 
 :class:`BvhWriter` is ``vidpose run --bvh``'s writer (one file per track);
 :func:`poses_json_to_bvh` converts one track of a ``poses.json`` written with a lift stage.
@@ -121,13 +128,13 @@ def write_bvh(path: str | os.PathLike, joints_3d: np.ndarray, fps: float) -> Pat
 
     emit(0, 0)
     lines += ["MOTION", f"Frames: {len(p)}", f"Frame Time: {1.0 / fps:.6f}"]
+    parents = np.where(np.array(PARENTS)[None, :, None, None] >= 0, g[:, np.maximum(PARENTS, 0)], np.eye(3))
+    local = np.swapaxes(parents, -1, -2) @ g  # (T, 17, 3, 3): each joint's rotation in its parent's frame
+    euler = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler("ZXY", degrees=True).reshape(len(p), 17, 3)
+    euler = np.unwrap(euler, period=360.0, axis=0)  # continuous channels: 179.6 -> 181.2, not -178.8
     for f in range(len(p)):
-        vals = list(p[f, 0])
-        for j in range(17):
-            parent = g[f, PARENTS[j]] if PARENTS[j] >= 0 else np.eye(3)
-            local = parent.T @ g[f, j]
-            vals += list(Rotation.from_matrix(local).as_euler("ZXY", degrees=True))
-        lines.append(" ".join(f"{v:.4f}" for v in vals))
+        vals = np.concatenate([p[f, 0], euler[f].reshape(-1)])
+        lines.append(" ".join(f"{v:.4f}" for v in np.round(vals, 4) + 0.0))  # + 0.0: no "-0.0000"
     from vidpose.io.atomic import atomic_write_text
 
     path = Path(path)
@@ -259,6 +266,17 @@ def to_h36m(joints_3d: np.ndarray, skeleton) -> np.ndarray:
         raise InputError(f"BVH export needs H36M-17 3D keypoints: {e}") from None
 
 
+def held_frames(frames: dict[int, np.ndarray]) -> np.ndarray:
+    """A track's poses ``{frame index: (J, 3)}`` from its first to its last frame, a missing frame
+    repeating the pose before it (BVH has no missing frames)."""
+    idx = sorted(frames)
+    held, last = [], frames[idx[0]]
+    for k in range(idx[0], idx[-1] + 1):
+        last = frames.get(k, last)
+        held.append(last)
+    return np.stack(held)
+
+
 class BvhWriter:
     """``vidpose run --bvh``: one BVH file per track (``<stem>_track<id>.bvh``) from the 3D keypoints,
     converted to H36M-17 (from ``skeleton_3d``), written by :func:`write_bvh` when the run closes.
@@ -271,25 +289,29 @@ class BvhWriter:
         self.folder, self.stem, self.skeleton_3d, self.fps = Path(folder), stem, get_skeleton(skeleton_3d), fps
         to_h36m(np.zeros((self.skeleton_3d.num_keypoints, 3)), self.skeleton_3d)  # fails now, not at the end
         self._tracks: dict[int, dict[int, np.ndarray]] = {}
+        self._times: dict[int, float] = {}
         self.paths: list[Path] = []
 
     def write_frame(self, frame: dict) -> None:
+        self._times[frame["index"]] = float(frame["time"])
         for p in frame["persons"]:
             if p["keypoints_3d"] is not None and p["track_id"] is not None:
                 self._tracks.setdefault(p["track_id"], {})[frame["index"]] = np.asarray(p["keypoints_3d"], np.float64)
 
     def close(self) -> None:
+        import warnings
+
         from vidpose.errors import output_error
 
+        steps = np.diff([self._times[k] for k in sorted(self._times)])
+        if len(steps) and self.fps and np.abs(steps * self.fps - 1.0).max() > 0.25:
+            warnings.warn(f"{self.folder}: the video's frames are not evenly spaced ({steps.min():.4f}-"
+                          f"{steps.max():.4f} s apart); BVH assumes even frames, so its Frame Time is the mean "
+                          f"1/{self.fps:g} s and the motion's timing is off where the rate changes", stacklevel=2)
         for tid, frames in sorted(self._tracks.items()):
-            idx = sorted(frames)
-            held, last = [], frames[idx[0]]
-            for k in range(idx[0], idx[-1] + 1):
-                last = frames.get(k, last)
-                held.append(last)
             path = self.folder / f"{self.stem}_track{tid}.bvh"
             try:
-                write_bvh(path, to_h36m(np.stack(held), self.skeleton_3d), self.fps)
+                write_bvh(path, to_h36m(held_frames(frames), self.skeleton_3d), self.fps)
             except OSError as e:
                 raise output_error(path, e) from e
             self.paths.append(path)
@@ -300,7 +322,8 @@ class BvhWriter:
 
 def poses_json_to_bvh(poses_json: str | os.PathLike, track_id: int, out: str | os.PathLike) -> Path:
     """One track's ``keypoints_3d`` of a ``poses.json`` written with a lift stage, as BVH (in H36M-17,
-    converted from ``skeleton_3d``, else ``skeleton``; frames where the track is missing are left out)."""
+    converted from ``skeleton_3d``, else ``skeleton``): the same file as ``vidpose run --bvh`` writes, a
+    frame where the track is missing repeating the pose before it."""
     from vidpose.io.jsonfile import read_json
 
     d = read_json(poses_json)
@@ -308,10 +331,11 @@ def poses_json_to_bvh(poses_json: str | os.PathLike, track_id: int, out: str | o
         raise InputError(f"{poses_json}: not a poses.json file")
     try:
         sk = (d.get("skeleton_3d") or d.get("skeleton") or {}).get("name", "h36m17")
-        frames = [p["keypoints_3d"] for f in d.get("frames", []) for p in f.get("persons", [])
-                  if p.get("track_id") == track_id and p.get("keypoints_3d") is not None]
+        frames = {int(f.get("index", i)): np.asarray(p["keypoints_3d"], np.float64)
+                  for i, f in enumerate(d.get("frames", [])) for p in f.get("persons", [])
+                  if p.get("track_id") == track_id and p.get("keypoints_3d") is not None}
         fps = float(d.get("video", {}).get("fps") or d.get("fps") or 30.0)
-        x = np.asarray(frames, np.float64)
+        x = held_frames(frames) if frames else None
     except (AttributeError, TypeError, ValueError):  # a list where poses.json has an object, ragged keypoints
         raise InputError(f"{poses_json}: not a poses.json file (malformed skeleton, frames or video)") from None
     if not frames:

@@ -196,7 +196,8 @@ class TrcWriter:
             for k in range(first, last + 1):
                 t = self._times.get(k, (k - first) / self.fps)
                 row = frames.get(k)
-                vals = "\t".join(f"{v:.5f}" for v in row.ravel()) if row is not None else "\t" * (3 * len(names) - 1)
+                vals = ("\t".join(f"{v:.5f}" for v in np.round(row.ravel(), 5) + 0.0)  # + 0.0: no "-0.00000"
+                        if row is not None else "\t" * (3 * len(names) - 1))
                 f.write(f"{k + 1}\t{t:.6f}\t{vals}\n")
 
     def abort(self) -> None:
