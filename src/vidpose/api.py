@@ -10,12 +10,23 @@ def _config(options: dict) -> RunConfig:
 
     from vidpose.errors import InputError
 
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(options) - known)
+    known = {f.name for f in dataclasses.fields(RunConfig)} - set(FILE_OPTIONS)
+    unknown = sorted(set(options) - known - set(FILE_OPTIONS))
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    asked = sorted(k for k in FILE_OPTIONS if k in options and options[k] not in (False, None, FILE_OPTIONS[k]))
+    if asked:
+        import warnings
+
+        warnings.warn(f"option(s) {', '.join(asked)} choose `vidpose run`'s output files; vidpose.estimate and "
+                      "vidpose.stream write no files, so they are ignored", stacklevel=3)
+    options = {k: v for k, v in options.items() if k not in FILE_OPTIONS}
     options.setdefault("quiet", True)
-    return RunConfig(**options)
+    return RunConfig(**options, overlay=False, csv=False, report=False)
+
+
+# RunConfig fields that only choose `vidpose run`'s files, with their defaults: the Python API ignores them.
+FILE_OPTIONS = {"overlay": True, "overlay_size": 720, "csv": True, "trc": False, "bvh": False, "report": True}
 
 
 class PoseStream:

@@ -83,9 +83,10 @@ class RunConfig:
     report: bool = True  # write report.html (files and image folders; not webcams); not in the fps figure
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.skeleton not in OUTPUT_SKELETONS:
             raise InputError(f"--skeleton must be one of {', '.join(OUTPUT_SKELETONS)}, got {self.skeleton!r}")
-        if self.overlay_size is None or self.overlay_size < 0 or (0 < self.overlay_size < 16):
+        if self.overlay_size < 0 or (0 < self.overlay_size < 16):
             raise InputError(f"--overlay-size must be 0 (the video's size) or >= 16 pixels, got {self.overlay_size}")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"--max-frames must be >= 1, got {self.max_frames}")
@@ -95,12 +96,12 @@ class RunConfig:
             raise InputError(f"--detector-size must be a positive multiple of 32, got {self.detector_size}")
         for flag, value, low in (("max-people", self.max_people, 1), ("detect-every", self.detect_every, 1),
                                  ("track-max-age", self.track_max_age, 0), ("threads", self.threads, 1)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            if value < low:
                 raise InputError(f"--{flag} must be an integer >= {low}, got {value!r}")
         for flag, value in (("detection-threshold", self.detection_threshold), ("min-score", self.min_score)):
-            if value is not None and not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):  # NaN fails too
+            if value is not None and not 0.0 <= value <= 1.0:  # NaN fails too
                 raise InputError(f"--{flag} must be a number in [0, 1], got {value!r}")
-        if self.fps is not None and not (isinstance(self.fps, numbers.Real) and math.isfinite(self.fps) and self.fps > 0):
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise InputError(f"--fps must be a positive number, got {self.fps!r}")
         if isinstance(self.lift, bool):  # the former boolean field: True = what the model gives, False = none
             self.lift = "auto" if self.lift else "none"
@@ -114,6 +115,42 @@ class RunConfig:
                     f"--{flag} writes the 3D keypoints, but no lift stage runs (--lift {self.lift}, --model {self.model}); "
                     f"use --lift dgnet, or a BlazePose --model with --lift blazepose, or drop --{flag}"
                 )
+
+
+    def _check_types(self) -> None:
+        """Each field's type (the Python API passes them unchecked): a bad one is an InputError naming
+        the flag and the keyword, not a TypeError further in."""
+        def bad(name: str, want: str, value) -> InputError:
+            return InputError(f"--{name.replace('_', '-')} ({name}=) must be {want}, got {value!r:.60}")
+
+        def is_bool(v) -> bool:
+            return isinstance(v, bool) or type(v).__name__ == "bool_"
+
+        def is_int(v) -> bool:
+            return isinstance(v, numbers.Integral) and not is_bool(v)
+
+        def is_real(v) -> bool:
+            return isinstance(v, numbers.Real) and not is_bool(v)
+
+        for name in ("skeleton", "model", "detector", "refine"):
+            if not isinstance(getattr(self, name), str):
+                raise bad(name, "a string", getattr(self, name))
+        if not isinstance(self.lift, str) and not is_bool(self.lift):  # a bool: the former field (below)
+            raise bad("lift", "a string", self.lift)
+        for name in ("max_people", "detect_every", "track_max_age", "threads", "detector_size", "overlay_size"):
+            if not is_int(getattr(self, name)):
+                raise bad(name, "an integer", getattr(self, name))
+        if self.max_frames is not None and not is_int(self.max_frames):
+            raise bad("max_frames", "an integer (or None: every frame)", self.max_frames)
+        for name in ("detector_tiles", "overlay", "csv", "trc", "bvh", "quiet", "report"):
+            if not is_bool(getattr(self, name)):
+                raise bad(name, "True or False", getattr(self, name))
+        if not is_real(self.min_score):
+            raise bad("min_score", "a number in [0, 1]", self.min_score)
+        for name in ("detection_threshold", "fps"):
+            v = getattr(self, name)
+            if v is not None and not is_real(v):
+                raise bad(name, "a number (or None: the default)", v)
 
 
 def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> list[Stage]:
@@ -296,6 +333,9 @@ class PoseRun:
                 except queue.Empty:
                     th.join(0.05)
             self.source.close()
+            for s in self.stages:  # worker threads of the estimator (people's landmark calls side by side)
+                if isinstance(s, EstimateStage):
+                    s.close()
 
     def _split(self) -> int | None:
         """Where the stage thread takes over (the first stage after estimate and track), or None to run

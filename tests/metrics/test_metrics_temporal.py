@@ -19,7 +19,8 @@ def test_jitter_gap_is_not_a_jump():
     x = np.zeros((5, 1, 2))
     x[3:] = 100.0  # a different position after a gap at frame 2
     valid = np.array([True, True, False, True, True])
-    assert jitter(x, valid) == 0.0  # no full triple: nothing measured
+    assert np.isnan(jitter(x, valid))  # no full triple: nothing measured (not "no jitter")
+    assert np.isnan(jitter(np.zeros((2, 17, 2))))
     assert jitter(x) > 0
 
 
@@ -33,8 +34,19 @@ def test_accel_error_hand_computed():
     assert accel_error(pred, gt) == pytest.approx(2.0)
     vis = np.ones((5, 1), bool)
     vis[2] = False  # every triple touches frame 2 -> nothing measured
-    assert accel_error(pred, gt, vis) == 0.0
+    assert np.isnan(accel_error(pred, gt, vis))
     with pytest.raises(InputError, match="does not match"):
         accel_error(pred[:4], gt)
     with pytest.raises(InputError, match="valid"):
         accel_error(pred, gt, np.ones(4, bool))
+
+
+def test_3d_errors_of_nothing_or_of_booleans_are_refused():
+    from vidpose.metrics.pose3d import auc, mpjpe, n_mpjpe, p_mpjpe, pck3d
+
+    empty = np.zeros((0, 17, 3))
+    for f in (mpjpe, p_mpjpe, n_mpjpe, pck3d, auc):
+        with pytest.raises(InputError, match="hold no poses to score"):
+            f(empty, empty)
+    with pytest.raises(InputError, match="booleans"):
+        mpjpe(np.ones((2, 17, 3), bool), np.ones((2, 17, 3), bool))

@@ -120,3 +120,44 @@ def test_image_folder_and_single_image_sources(tmp_path):
     assert all(len(f["persons"]) >= 1 for f in poses["frames"])
     single = vidpose.estimate(folder / "img_3.png")
     assert len(single["frames"]) == 1 and len(single["frames"][0]["persons"]) >= 1
+
+
+def test_closing_a_stream_stops_the_landmark_threads():
+    """Two people's landmark calls run side by side on worker threads; close() (or the end of the
+    stream) stops them, so a long-lived program does not collect idle threads and model files."""
+    import threading
+
+    from vidpose import store
+
+    clip = store.path("sample-sports2d", quiet=True)
+
+    def workers():
+        return [t.name for t in threading.enumerate() if t.name.startswith("vidpose-landmark")]
+
+    s = vidpose.stream(clip, max_frames=200)
+    for i, f in enumerate(s):
+        if i == 150:  # both people are in view here
+            assert len(f["persons"]) == 2
+            break
+    assert workers()
+    s.close()
+    assert workers() == []
+
+
+def test_python_api_checks_types_and_ignores_file_options():
+    from vidpose import store
+
+    clip = store.path("sample-sports2d", quiet=True)
+    for kw, msg in ((dict(max_frames=2.5), r"max_frames=\) must be an integer"),
+                    (dict(skeleton=["coco17"]), r"skeleton=\) must be a string"),
+                    (dict(detector_tiles="no"), r"detector_tiles=\) must be True or False"),
+                    (dict(detection_threshold=True), r"detection_threshold=\) must be a number")):
+        with pytest.raises(vidpose.InputError, match=msg):
+            vidpose.estimate(clip, **kw)
+    for src, msg in ((-1, "webcam index must be between 0 and 9999, got -1"),
+                     (__import__("numpy").zeros((5, 8, 8, 3)), r"got ndarray of shape \(5, 8, 8, 3\)$")):
+        with pytest.raises(vidpose.InputError, match=msg):
+            vidpose.estimate(src)
+    with pytest.warns(UserWarning, match="option.s. trc choose `vidpose run`'s output files"):
+        out = vidpose.estimate(clip, max_frames=2, trc=True, lift="none")
+    assert len(out["frames"]) == 2

@@ -532,6 +532,13 @@ class BlazePose:
                 self.stats["landmark_calls"] += 1
         return out
 
+    def close(self) -> None:
+        """Stop the side-by-side landmark threads and drop their interpreters (made again on next use)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._workers.clear()
+
     def __call__(self, image: np.ndarray) -> list[PersonPose]:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"BlazePose expects an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import re
 import time as _time
@@ -421,6 +422,13 @@ class _WebcamSource(FrameSource):
 # --- entry point -----------------------------------------------------------------------------
 
 
+def _webcam_index(index: int) -> int:
+    """A webcam index OpenCV can be asked for: a negative or huge one crashes or overflows inside it."""
+    if not 0 <= index < 10_000:
+        raise InputError(f"webcam index must be between 0 and 9999, got {index}")
+    return index
+
+
 def open_source(source: str | os.PathLike | int, fps: float | None = None) -> FrameSource:
     """Open a video file, image folder, single image or webcam index for reading.
 
@@ -430,13 +438,15 @@ def open_source(source: str | os.PathLike | int, fps: float | None = None) -> Fr
     A string of digits that is not an existing path is a webcam index.
     Raises :class:`InputError` naming the source and the fault.
     """
-    if isinstance(source, bool):
-        raise InputError(f"source must be a path or a webcam index, got {source!r}")
+    if isinstance(source, bool) or not isinstance(source, (str, os.PathLike, numbers.Integral)):
+        shape = getattr(source, "shape", None)  # an array's repr would be pages long
+        what = f"{type(source).__name__} of shape {tuple(shape)}" if shape is not None else f"{source!r:.60}"
+        raise InputError(f"source must be a path (video file, image folder, image) or a webcam index, got {what}")
     fps = _check_fps(fps, str(source))
-    if isinstance(source, int):
-        return _WebcamSource(source, fps)
+    if isinstance(source, numbers.Integral):
+        return _WebcamSource(_webcam_index(int(source)), fps)
     if isinstance(source, str) and source.strip().isdigit() and not os.path.exists(source):
-        return _WebcamSource(int(source), fps)
+        return _WebcamSource(_webcam_index(int(source)), fps)
     try:
         path = Path(source)
     except TypeError:

@@ -84,6 +84,8 @@ def _finite(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def _array(x, name: str, ndim: int, last: tuple[int, ...] | None = None) -> np.ndarray:
+    if np.asarray(x).dtype == bool:  # true/false are not coordinates
+        raise InputError(f"{name}: not a numeric array (booleans)")
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as e:

@@ -23,6 +23,8 @@ def _pair(pred, gt) -> tuple[np.ndarray, np.ndarray]:
     g = _array(gt, "gt", 3, (3,))
     if p.shape != g.shape:
         raise InputError(f"pred shape {p.shape} does not match gt shape {g.shape}")
+    if p.shape[0] == 0 or p.shape[1] == 0:  # an error of nothing is undefined, not a perfect 0 mm
+        raise InputError(f"pred and gt hold no poses to score (shape {p.shape})")
     return p, g
 
 
@@ -42,8 +44,7 @@ def joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     """Mean Per-Joint Position Error: mean over poses and joints of ||pred - gt||."""
-    e = joint_errors(pred, gt)
-    return float(e.mean()) if e.size else 0.0
+    return float(joint_errors(pred, gt).mean())
 
 
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -74,8 +75,6 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     """MPJPE after per-pose Procrustes alignment (Protocol #2)."""
     p, g = _pair(pred, gt)
-    if p.shape[0] == 0:
-        return 0.0
     return mpjpe(procrustes_align(p, g), g)
 
 
@@ -85,8 +84,6 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     Applied to the poses as given: root-align first (:func:`root_align`) for the usual protocol.
     """
     p, g = _pair(pred, gt)
-    if p.shape[0] == 0:
-        return 0.0
     pp = (p * p).sum((1, 2))
     pg = (p * g).sum((1, 2))
     s = np.where(pp > 0, pg / np.where(pp > 0, pp, 1.0), 0.0)
@@ -118,15 +115,12 @@ def _warn_if_metres(gt: np.ndarray) -> None:
 def pck3d(pred: np.ndarray, gt: np.ndarray, threshold: float = PCK3D_THRESHOLD_MM) -> float:
     """3DPCK: fraction of joints with error strictly below ``threshold`` (150 mm)."""
     _warn_if_metres(gt)
-    e = joint_errors(pred, gt)
-    return float((e < threshold).mean()) if e.size else 0.0
+    return float((joint_errors(pred, gt) < threshold).mean())
 
 
 def auc(pred: np.ndarray, gt: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> float:
     """Area under the 3DPCK curve: mean 3DPCK over ``thresholds`` (0..150 mm, 31 steps)."""
     _warn_if_metres(gt)
     e = joint_errors(pred, gt)
-    if not e.size:
-        return 0.0
     t = np.asarray(thresholds, dtype=np.float64)
     return float(np.mean([(e < x).mean() for x in t]))

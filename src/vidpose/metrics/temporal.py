@@ -43,9 +43,10 @@ def jitter_sum(pred: np.ndarray, valid: np.ndarray | None = None) -> tuple[float
 
 
 def jitter(pred: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """Mean ||p[t+1] - 2 p[t] + p[t-1]|| of predictions; pred (T, J, D), valid (T,) or (T, J)."""
+    """Mean ||p[t+1] - 2 p[t] + p[t-1]|| of predictions; pred (T, J, D), valid (T,) or (T, J).
+    NaN when no three consecutive valid frames exist (nothing measured is not "no jitter")."""
     s, n = jitter_sum(pred, valid)
-    return s / n if n else 0.0
+    return s / n if n else float("nan")
 
 
 def accel_error_sum(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, int]:
@@ -63,6 +64,7 @@ def accel_error_sum(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None =
 
 
 def accel_error(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """Acceleration error: mean ||Δ²pred − Δ²gt||; pred, gt (T, J, D), valid (T,) or (T, J)."""
+    """Acceleration error: mean ||Δ²pred − Δ²gt||; pred, gt (T, J, D), valid (T,) or (T, J).
+    NaN when no three consecutive valid frames exist (nothing measured is not a perfect score)."""
     s, n = accel_error_sum(pred, gt, valid)
-    return s / n if n else 0.0
+    return s / n if n else float("nan")

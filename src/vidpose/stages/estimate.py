@@ -87,6 +87,12 @@ class EstimateStage(Stage):
         self.backend, self.keep_world = backend, keep_world
         self.info = info or {}
 
+    def close(self) -> None:
+        """Release what the backend holds beyond the run (threads), if it has a ``close``."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+
     def __call__(self, frame: FramePoses) -> None:
         persons = self.backend(frame.image)
         for p in persons:
