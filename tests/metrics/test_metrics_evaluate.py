@@ -372,6 +372,7 @@ def test_options_and_inputs_that_do_not_fit_are_named(tmp_path, coco_pair):
         evaluate(sp, pp, ["pck@0.2"], skeleton="coco17")
     with pytest.raises(InputError, match="--root-joint applies to 3D .npz poses only"):
         evaluate(sp, pp, ["pck@0.2"], root_joint=3)
+    assert evaluate(sp, pp, "pck@0.2, jitter") == evaluate(sp, pp, ["pck@0.2", "jitter"])  # as on the command line
     with pytest.raises(InputError, match=r"gt.json: predictions are missing \(--pred\)"):
         evaluate(sp, None, ["pck@0.2"])
     with pytest.raises(InputError, match=r": is a folder, expected a file"):

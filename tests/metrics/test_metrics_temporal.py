@@ -50,3 +50,23 @@ def test_3d_errors_of_nothing_or_of_booleans_are_refused():
             f(empty, empty)
     with pytest.raises(InputError, match="booleans"):
         mpjpe(np.ones((2, 17, 3), bool), np.ones((2, 17, 3), bool))
+
+
+def test_secondary_api_misuse_is_named(tmp_path):
+    from vidpose.data.synth import generate_split
+    from vidpose.methods import load, make_config
+    from vidpose.metrics.keypoints import pck, torso_norm
+
+    gt = np.zeros((2, 17, 3))
+    vis = np.ones((2, 17), bool)
+    with pytest.raises(InputError, match="torso_norm: .*nosuch"):
+        torso_norm(gt, vis, "nosuch")
+    for alpha in ("0.2", True):
+        with pytest.raises(InputError, match="alpha: must be a positive number"):
+            pck(gt[..., :2], gt[..., :2], vis, np.ones(2), alpha)
+    with pytest.raises(InputError, match="model: expected a shipped name or a checkpoint path, got object"):
+        load(object())
+    with pytest.raises(InputError, match="settings must be a dict"):
+        make_config("clnet", "abc")
+    with pytest.raises(InputError, match="--clips: must be an integer, got '1'"):
+        generate_split("synth-single", tmp_path, "test", "1", 8)

@@ -153,3 +153,12 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path,
     err = capsys.readouterr().err
     assert f"{cfg}: model.num_keypoints is 33" in err and "config:" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_python_api_misuse_is_named(tmp_path):
+    with pytest.raises(InputError, match="train: expected a TrainConfig .* got str"):
+        train("configs/clnet_synth_single.toml")
+    with pytest.raises(InputError, match="load_config: path must be a TOML file's path"):
+        load_config({"model": {}})
+    with pytest.raises(InputError, match="load_config: overrides must be a list of 'section.key=value' strings"):
+        load_config(None, "data.root=/x")

@@ -69,6 +69,8 @@ def make_config(name: str, settings: dict[str, Any] | None = None, source: str =
     """The config dataclass of method ``name`` from a dict of settings (checked, errors name ``source``)."""
     from vidpose.settings import from_dict
 
+    if settings is not None and not isinstance(settings, dict):
+        raise InputError(f"{source}: settings must be a dict of the method's fields, got {type(settings).__name__}")
     return from_dict(get(name).config, dict(settings or {}), source)
 
 
@@ -117,6 +119,8 @@ def is_checkpoint_spec(spec: str | os.PathLike) -> bool:
 
 def resolve(spec: str | os.PathLike) -> Path:
     """Shipped name or path -> an existing checkpoint path (InputError naming the spec otherwise)."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputError(f"model: expected a shipped name or a checkpoint path, got {type(spec).__name__}")
     s = str(spec)
     if s in PRETRAINED:
         p = pretrained_path(s)

@@ -563,6 +563,8 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
     ``skeleton`` (COCO files only) picks the OKS sigmas (:func:`sigmas_for`); default COCO's.
     ``notes``, when given, receives sentences describing conventions applied (the root).
     """
+    if isinstance(metrics, str):  # "pck@0.2,oks_ap", as on the command line
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     gt_path = str(gt_path)
     no_pred = pred_path is None
     pred_path = gt_path if pred_path is None else str(pred_path)

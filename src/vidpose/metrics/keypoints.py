@@ -201,8 +201,8 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, norm: np.ndarray,
     n = np.asarray(norm, dtype=np.float64)
     if n.shape != (p.shape[0],):
         raise InputError(f"norm: expected shape ({p.shape[0]},), got {n.shape}")
-    if not np.isfinite(alpha) or alpha <= 0:
-        raise InputError(f"alpha: must be a positive number, got {alpha}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not np.isfinite(alpha) or alpha <= 0:
+        raise InputError(f"alpha: must be a positive number, got {alpha!r}")
     used = v.any(1)
     bad = used & ~(np.isfinite(n) & (n > 0))
     if bad.any():
@@ -247,9 +247,14 @@ def torso_norm(gt: np.ndarray, visible: np.ndarray, skeleton: str = "coco17") ->
     v = np.asarray(visible).astype(bool)
     if v.shape != g.shape[:2]:
         raise InputError(f"visible: expected shape {g.shape[:2]}, got {v.shape}")
-    sk = get_skeleton(skeleton)
+    try:
+        sk = get_skeleton(skeleton)
+    except ValueError as e:
+        raise InputError(f"torso_norm: {e}") from None
     if g.shape[1] != sk.num_keypoints:
         raise InputError(f"gt: {g.shape[1]} keypoints but skeleton {sk.name} has {sk.num_keypoints}")
+    if not all(n in sk.keypoints for n in _TORSO):
+        raise InputError(f"torso_norm: skeleton {sk.name} has no {' or '.join(_TORSO)}")
     a, b = sk.index(_TORSO[0]), sk.index(_TORSO[1])
     d = np.linalg.norm(g[:, a] - g[:, b], axis=-1)
     return np.where(v[:, a] & v[:, b], d, np.nan)

@@ -14,6 +14,7 @@ and the key.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,11 @@ def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dic
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read a TOML training config (None: all defaults) and apply ``--set`` overrides."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"load_config: path must be a TOML file's path (or None), got {type(path).__name__}; "
+                         "for nested dicts use config_from_dict")
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise InputError(f"load_config: overrides must be a list of 'section.key=value' strings, got {overrides!r:.80}")
     raw: dict[str, dict[str, Any]] = {}
     source = "--set"
     if path is not None:

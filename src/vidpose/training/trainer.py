@@ -269,6 +269,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...])
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False) -> dict[str, float]:
     """Train per ``cfg``; returns the final metrics (epoch, step, train_loss, lr, the objective's
     validation metrics, ``best`` and its key ``select``). With ``resume``, continue from ``run.out_dir``."""
+    if not isinstance(cfg, TrainConfig):
+        raise InputError(f"train: expected a TrainConfig (vidpose.training.load_config(PATH) or config_from_dict(d)), "
+                         f"got {type(cfg).__name__}")
     validate(cfg)
     dist_ = _setup_dist()
     out = Path(cfg.run.out_dir)

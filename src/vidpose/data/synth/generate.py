@@ -15,6 +15,7 @@ clips were generated before it, and annotations are byte-identical run to run
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -490,6 +491,9 @@ def generate_split(split: str, out: str | os.PathLike, subset: str = "all", clip
     cfg = get_split(split)
     if subset not in (*SUBSETS, "all"):
         raise InputError(f"--subset: must be train, val, test or all, got {subset!r}")
+    for name, v in (("clips", clips), ("frames", frames), ("seed", seed)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+            raise InputError(f"--{name}: must be an integer, got {v!r}")
     if clips is not None and clips < 1:
         raise InputError(f"--clips: must be at least 1, got {clips}")
     if frames is not None and frames < 1:
