@@ -78,6 +78,14 @@ def test_repeats_are_interleaved_with_median_and_spread():
     assert "peak_rss_growth_mb" in res["summary"]
     assert res["mediapipe"]["version"] == "0.10.14"
     assert res["cpu_count"] and "num_threads=" in res["threads"]["vidpose"]
+    # the first pipeline issue's names: the headline pair under its row names and ratio key
+    names = [r["name"] for r in res["rows"]]
+    assert len(names) == len(set(names))
+    by = {r["name"]: r for r in res["rows"]}
+    assert by["vidpose-2d"] == {"name": "vidpose-2d", "same_as": "vidpose-full-1p-decode", "fps": row["fps"],
+                                "peak_rss_mb": row["peak_rss_mb"]}
+    assert by["mediapipe-legacy"]["fps"] == by["mediapipe-full-decode"]["fps"]
+    assert res["ratio_vs_mediapipe"] == s["median"]
     json.dumps(res)  # what --json writes
 
 
@@ -99,6 +107,7 @@ def test_without_mediapipe_its_rows_say_not_installed():
     mp_rows = [r for r in res["rows"] if r["name"].startswith("mediapipe")]
     assert mp_rows and all(r["status"].startswith("not installed") for r in mp_rows)
     assert "vidpose_full_vs_mediapipe_full_decode" not in res["summary"]
+    assert res["ratio_vs_mediapipe"] is None and "mediapipe-legacy" not in [r["name"] for r in res["rows"]]
     assert res["summary"]["run_overlay_vs_no_overlay"]["median"] == pytest.approx(1.0)
 
 
