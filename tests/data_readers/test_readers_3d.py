@@ -275,3 +275,13 @@ def test_scipy_reader_reports_v73_file(tmp_path):
     p.write_bytes(_v73_header() + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     with pytest.raises(InputError, match=r"joints\.mat: MATLAB v7\.3 \(HDF5\) file; scipy cannot read it"):
         read_lsp(p, tmp_path)
+
+
+def test_an_original_h36m_cdf_file_is_named_with_the_conversion_it_needs(tmp_path):
+    from vidpose.data.readers import read_h36m_npz
+    from vidpose.errors import InputError
+
+    cdf = tmp_path / "S1_Directions.cdf"
+    cdf.write_bytes(b"\xcd\xf3\x00\x01" + bytes(60))  # the NASA CDF magic of the original pose files
+    with pytest.raises(InputError, match=r"S1_Directions.cdf: an original Human3.6M .cdf file; .*data_3d_h36m.npz"):
+        read_h36m_npz(cdf)

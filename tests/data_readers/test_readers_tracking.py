@@ -55,6 +55,41 @@ def test_read_posetrack18_dir_values(tmp_path):
 
     full = read_posetrack18(d / "000342_mpii_test.json", tmp_path, labeled_only=False)
     assert full.sequences == {"000342": [0, 1, 2]} and full.frames[1].persons == []
+    assert [f.extra["labeled"] for f in full.frames] == [True, False, True]
+
+
+def test_posetrack18_ignore_regions_and_clips_over_every_frame(tmp_path):
+    """The unannotated people's polygons are kept; the training loader keeps unlabelled frames so that a
+    clip's neighbours are the video's, and a sequence that skips frames is refused by the clip objective."""
+    from vidpose.data.loaders import DataConfig, load_dataset
+    from vidpose.data.topdown import TopDownDataset
+    from vidpose.objectives.clips import ClipDataset
+
+    d = _pt_video()
+    d["images"][-1]["ignore_regions_x"] = [[10, 20, 20], []]  # images are listed in reverse: the first frame
+    d["images"][-1]["ignore_regions_y"] = [[5, 5, 30], []]
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "000342_mpii_test.json").write_text(json.dumps(d))
+    ds = read_posetrack18(tmp_path / "val", tmp_path)
+    (poly,) = ds.frames[0].extra["ignore_regions"]
+    np.testing.assert_allclose(poly, [[10, 5], [20, 5], [20, 30]])
+    with pytest.raises(InputError, match=r"sequence '000342' skips frames \(frame 0, then 2\)"):
+        ClipDataset(TopDownDataset(ds, (64, 48)), 3)
+    loaded = load_dataset(DataConfig(dataset="posetrack18", root=str(tmp_path), ann_file="{subset}"), "val")
+    assert loaded.sequences == {"000342": [0, 1, 2]}
+    ClipDataset(TopDownDataset(loaded, (64, 48)), 3)  # every frame: accepted
+
+
+def test_a_coco_file_with_other_17_names_is_not_coco17(tmp_path):
+    from vidpose.data.readers import read_coco
+
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "keypoints": [1, 1, 2] * 17,
+                           "bbox": [0, 0, 5, 5], "area": 25, "iscrowd": 0}],
+          "categories": [{"id": 1, "name": "person", "keypoints": list(POSETRACK17_KEYPOINTS)}]}
+    (tmp_path / "pt.json").write_text(json.dumps(gt))
+    ds = read_coco(tmp_path / "pt.json", tmp_path)
+    assert ds.skeleton != "coco17" and ds.keypoint_names == POSETRACK17_KEYPOINTS
 
 
 @pytest.mark.parametrize(

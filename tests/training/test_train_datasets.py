@@ -23,8 +23,14 @@ def test_mpii_boxes_from_centre_and_scale(tmp_path):
     ds = load_dataset(DataConfig(dataset="mpii", root=str(tmp_path), ann_file="annot/{subset}.json",
                                  image_root="images"), "valid")
     assert len(ds.frames) == 1 and ds.frames[0].image == tmp_path / "images" / "a.jpg"
-    np.testing.assert_allclose(ds.frames[0].persons[0].bbox, [-50, -30, 250, 270])
-    np.testing.assert_allclose(ds.frames[0].persons[1].bbox, [0, 10, 100, 110])
+    # MATLAB's 1-based pixels become 0-based: the box around the centre, and the joints, move by -1
+    np.testing.assert_allclose(ds.frames[0].persons[0].bbox, [-51, -31, 249, 269])
+    np.testing.assert_allclose(ds.frames[0].persons[1].bbox, [-1, 9, 99, 109])
+    np.testing.assert_allclose(ds.frames[0].persons[0].keypoints[:, :2], joints - 1.0)
+    # HRNet's file is valid.json: the subset "val" (data.val_subset's default) finds it
+    val = load_dataset(DataConfig(dataset="mpii", root=str(tmp_path), ann_file="annot/{subset}.json",
+                                  image_root="images"), "val")
+    np.testing.assert_allclose(val.frames[0].persons[0].bbox, [-51, -31, 249, 269])
     # MPII names its sides right_/left_: the flip permutation pairs them by name.
     perm = flip_permutation_for(ds)
     names = ds.keypoint_names
@@ -37,8 +43,9 @@ def test_lsp_train_and_test_halves(tmp_path):
     scipy.io.savemat(tmp_path / "joints.mat", {"joints": joints})
     cfg = DataConfig(dataset="lsp", root=str(tmp_path), ann_file="joints.mat", image_root="images")
     train, test = load_dataset(cfg, "train"), load_dataset(cfg, "test")
-    assert [f.persons[0].keypoints[0, 0] for f in train.frames] == [5, 15]
-    assert [f.persons[0].keypoints[0, 0] for f in test.frames] == [25, 35]
+    # x encodes the image number, 1-based in the file, 0-based once loaded
+    assert [f.persons[0].keypoints[0, 0] for f in train.frames] == [4, 14]
+    assert [f.persons[0].keypoints[0, 0] for f in test.frames] == [24, 34]
     with pytest.raises(InputError, match="subset 'valid' for lsp"):
         load_dataset(cfg, "valid")
 

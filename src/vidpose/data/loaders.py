@@ -64,13 +64,48 @@ def _coco(cfg: DataConfig, subset: str) -> PoseDataset:
     return read_coco(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
 
 
-def _mpii(cfg: DataConfig, subset: str) -> PoseDataset:
-    """MPII JSON; the person box is MPII's own: centre +- 100 * scale (scale = height / 200 px)."""
+def _zero_based(ds: PoseDataset) -> PoseDataset:
+    """MATLAB datasets store 1-based pixel coordinates; vidpose's crops and every other dataset use
+    0-based pixel centres. Labelled keypoints, boxes, MPII's centres and head boxes move by -1."""
     import numpy as np
 
-    from vidpose.data.readers import read_mpii_json
+    for frame in ds.frames:
+        for p in frame.persons:
+            kp = np.array(p.keypoints, np.float64)
+            lab = kp[:, 2] > 0
+            kp[lab, :2] -= 1.0
+            p.keypoints = kp
+            if p.bbox is not None:
+                p.bbox = np.asarray(p.bbox, np.float64) - 1.0
+            for key in ("center", "head_box"):
+                if p.extra.get(key) is not None:
+                    p.extra[key] = np.asarray(p.extra[key], np.float64) - 1.0
+    return ds
 
-    ds = read_mpii_json(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+
+def _mpii(cfg: DataConfig, subset: str) -> PoseDataset:
+    """MPII: HRNet's JSON (train.json / valid.json; ``{subset}`` "val" finds valid.json too) or the
+    official ``mpii_human_pose_v1_u12_1.mat`` (train: its img_train images; it has no val half). The
+    person box is MPII's own: centre +- 100 * scale (scale = height / 200 px). Coordinates 0-based."""
+    import numpy as np
+
+    from vidpose.data.readers import read_mpii_json, read_mpii_mat
+
+    ann = _path(cfg, cfg.ann_file, subset, "ann_file")
+    if subset == "val" and not ann.exists() and "{subset}" in cfg.ann_file:
+        valid = _path(cfg, cfg.ann_file, "valid", "ann_file")
+        ann = valid if valid.exists() else ann
+    images = _path(cfg, cfg.image_root or ".", subset, "image_root")
+    if ann.suffix.lower() == ".mat":
+        if subset not in ("train", "test"):
+            raise InputError(f"{ann}: the official MPII .mat has train and (unlabelled) test images only, no "
+                             f"{subset!r} half; validate with HRNet's valid.json or set data.val_subset = \"\"")
+        ds = read_mpii_mat(ann, images)
+        want = subset == "train"
+        ds.frames = [f for f in ds.frames if f.persons and bool(f.persons[0].extra.get("img_train")) == want]
+    else:
+        ds = read_mpii_json(ann, images)
+    _zero_based(ds)
     for frame in ds.frames:
         for p in frame.persons:
             c, s = p.extra.get("center"), p.extra.get("scale")
@@ -86,7 +121,8 @@ def _lsp(cfg: DataConfig, subset: str) -> PoseDataset:
     LSP-extended (10000 images) is training data only: every subset name gives all of it."""
     from vidpose.data.readers import read_lsp
 
-    ds = read_lsp(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+    ds = _zero_based(read_lsp(_path(cfg, cfg.ann_file, subset, "ann_file"),
+                              _path(cfg, cfg.image_root or ".", subset, "image_root")))
     if ds.name == "lspet":
         if subset not in ("train", "all"):
             raise InputError(
@@ -108,7 +144,10 @@ def _posetrack(cfg: DataConfig, subset: str) -> PoseDataset:
     """PoseTrack18: ann_file is one JSON or a folder of them (e.g. annotations/{subset})."""
     from vidpose.data.readers import read_posetrack18
 
-    return read_posetrack18(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"))
+    # Every frame, labelled or not (extra["labeled"]): clip objectives need a video's true neighbours, and
+    # PoseTrack's val/test videos are labelled every 4th frame; person crops come from labelled frames only.
+    return read_posetrack18(_path(cfg, cfg.ann_file, subset, "ann_file"), _path(cfg, cfg.image_root or ".", subset, "image_root"),
+                            labeled_only=False)
 
 
 def _hie(cfg: DataConfig, subset: str) -> PoseDataset:
@@ -134,14 +173,14 @@ def _by_train_flag(ds: PoseDataset, subset: str, name: str) -> PoseDataset:
 def _penn_action(cfg: DataConfig, subset: str) -> PoseDataset:
     from vidpose.data.readers import read_penn_action
 
-    return _by_train_flag(read_penn_action(_root(cfg)), subset, "penn_action")
+    return _by_train_flag(_zero_based(read_penn_action(_root(cfg))), subset, "penn_action")
 
 
 def _jhmdb(cfg: DataConfig, subset: str) -> PoseDataset:
     """JHMDB split 1 (``root`` holds joint_positions/ and the split files)."""
     from vidpose.data.readers import read_jhmdb
 
-    return _by_train_flag(read_jhmdb(_root(cfg), 1), subset, "jhmdb")
+    return _by_train_flag(_zero_based(read_jhmdb(_root(cfg), 1)), subset, "jhmdb")
 
 
 def _videos(cfg: DataConfig, subset: str) -> PoseDataset:

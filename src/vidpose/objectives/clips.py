@@ -38,6 +38,11 @@ class ClipDataset(_TorchDataset):
         pose = crops.dataset
         where: dict[int, tuple[str, int]] = {}
         for name, idx in pose.sequences.items():
+            at = [pose.frames[fi].index for fi in idx]
+            gap = next((k for k in range(1, len(at)) if at[k] != at[k - 1] + 1), None)
+            if gap is not None:  # a clip would take frames that are not neighbours in the video
+                raise InputError(f"dataset {pose.name}: sequence {name!r} skips frames (frame {at[gap - 1]}, then "
+                                 f"{at[gap]}); clip objectives need every frame of a video, labelled or not")
             for pos, fi in enumerate(idx):
                 where[fi] = (name, pos)
         if not where:

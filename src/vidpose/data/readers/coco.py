@@ -123,5 +123,7 @@ def read_coco(ann_file: str | Path, image_root: str | Path) -> PoseDataset:
             )
         )
 
-    skeleton = COCO17.name if names == COCO17.keypoints else f"coco{num}"
+    # COCO's own 17 names only: another 17-name list (PoseTrack's head_bottom/head_top, say) must not pass
+    # for coco17, whose left/right flip and OKS sigmas it does not share.
+    skeleton = COCO17.name if names == COCO17.keypoints else f"coco-format-{num}"
     return PoseDataset(name="coco", skeleton=skeleton, keypoint_names=names, frames=frames)

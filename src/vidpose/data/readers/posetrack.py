@@ -18,7 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vidpose.data.readers._common import (
+    as_array,
     as_id,
     as_int,
     as_name,
@@ -64,6 +67,23 @@ def _flag(value: Any, path: Path, what: str) -> bool:
     return bool(v)
 
 
+def _ignore_regions(img: dict, path: Path, where: str) -> list[np.ndarray]:
+    """PoseTrack18's ``ignore_regions_x`` / ``ignore_regions_y`` (one list of coordinates per polygon):
+    the image's unannotated people, as polygons (N, 2)."""
+    xs, ys = img.get("ignore_regions_x") or [], img.get("ignore_regions_y") or []
+    if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
+        raise fail(path, f"{where}.ignore_regions_x", "expected two lists of polygons of the same length")
+    out = []
+    for k, (px, py) in enumerate(zip(xs, ys)):
+        a = as_array(px, path, f"{where}.ignore_regions_x[{k}]", None)
+        b = as_array(py, path, f"{where}.ignore_regions_y[{k}]", None)
+        if a.ndim != 1 or a.shape != b.shape:
+            raise fail(path, f"{where}.ignore_regions_y[{k}]", "expected as many y as x coordinates")
+        if len(a):
+            out.append(np.stack([a, b], axis=1))
+    return out
+
+
 def read_posetrack18(
     ann_file_or_dir: str | Path, image_root: str | Path, *, labeled_only: bool = True
 ) -> PoseDataset:
@@ -82,7 +102,9 @@ def read_posetrack18(
     with annotations are returned, so every returned frame is annotated and
     ``persons == []`` means "nobody there". With ``labeled_only=False`` all
     frames are returned; then ``persons == []`` on an unlabelled frame means
-    "not annotated".
+    "not annotated". Each frame's ``extra["labeled"]`` says which; the image's
+    ``ignore_regions_x``/``_y`` (unannotated people) are ``extra["ignore_regions"]``,
+    a list of polygons (N, 2).
     """
     ann = Path(ann_file_or_dir)
     root = Path(image_root)
@@ -112,6 +134,7 @@ def read_posetrack18(
                 names = cat_names
 
         videos: dict[str, list[tuple[Any, int, dict]]] = {}
+        ignore: dict[Any, list] = {}  # image id -> polygons of people left unannotated
         seen_ids: set = set()
         for i, img in enumerate(images):
             where = f"images[{i}]"
@@ -127,6 +150,9 @@ def read_posetrack18(
             w = None if w is None else as_size(w, path, f"{where}.width")
             h = None if h is None else as_size(h, path, f"{where}.height")
             videos.setdefault(vid, []).append((order, i, (img_id, file_name, labeled, w, h)))
+            regions = _ignore_regions(img, path, where)
+            if regions:
+                ignore[img_id] = regions
 
         persons: dict[Any, list[PersonAnnotation]] = {}
         for i, a in enumerate(annotations):
@@ -155,6 +181,9 @@ def read_posetrack18(
                 if labeled_only and not labeled:
                     continue
                 idx.append(len(frames))
+                extra = {"labeled": labeled}
+                if img_id in ignore:
+                    extra["ignore_regions"] = ignore[img_id]
                 frames.append(
                     FrameAnnotation(
                         image=root / file_name,
@@ -163,6 +192,7 @@ def read_posetrack18(
                         height=h,
                         index=pos,
                         image_id=img_id,
+                        extra=extra,
                     )
                 )
             sequences[vid] = idx

@@ -50,6 +50,11 @@ def _load_pickled(path: Path, key: str) -> Any:
     require_file(path, "npz file")
     # np.load falls back to plain unpickling for non-zip files; refuse those outright.
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            cdf = f.read(4) == b"\xcd\xf3\x00\x01"  # NASA CDF: Human3.6M's original pose files
+        if cdf:
+            raise InputError(f"{path}: an original Human3.6M .cdf file; vidpose reads the VideoPose3D conversion "
+                             "(data_3d_h36m.npz, made by VideoPose3D's prepare_data_h36m.py from the CDF files)")
         raise InputError(f"{path}: not an .npz (zip) archive")
     try:
         with np.load(path, allow_pickle=True) as z:
