@@ -28,6 +28,8 @@ import html
 import json
 import math
 import os
+import re
+import time
 import warnings
 from pathlib import Path
 
@@ -69,24 +71,27 @@ def _angle(kp: np.ndarray, a: int, b: int, c: int) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
-def _track_data(frames: list[dict], names: list[str], track_id, times: np.ndarray, min_score: float) -> dict:
+def _track_data(rows: list[tuple[int, dict]], names: list[str], track_id, times: np.ndarray, min_score: float) -> dict:
     with warnings.catch_warnings():  # all-NaN rows (frames without this track) are expected
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _track_arrays(frames, names, track_id, times, min_score)
+        return _track_arrays(rows, names, track_id, times, min_score)
 
 
-def _track_arrays(frames: list[dict], names: list[str], track_id, times: np.ndarray, min_score: float) -> dict:
-    n, nk = len(frames), len(names)
+def _track_arrays(rows: list[tuple[int, dict]], names: list[str], track_id, times: np.ndarray, min_score: float) -> dict:
+    """One track's statistics and timelines from its ``rows`` (frame position, person), over its own span
+    (first to last frame): a page's size and build time grow with the video's length, not with its
+    length times its number of tracks. The timelines are the video's decimated timeline from sample
+    ``start`` on (the page pads them)."""
+    a, b = rows[0][0], rows[-1][0]
+    n, nk = b - a + 1, len(names)
     kp = np.full((n, nk, 3), np.nan)
     score = np.full(n, np.nan)
     box_h = np.full(n, np.nan)
-    for i, fr in enumerate(frames):
-        for p in fr["persons"]:
-            if p["track_id"] == track_id:
-                kp[i] = np.asarray(p["keypoints"], dtype=np.float64)
-                score[i] = p["score"]
-                box_h[i] = p["bbox"][3] - p["bbox"][1]
-                break
+    for i, p in rows:
+        kp[i - a] = np.asarray(p["keypoints"], dtype=np.float64)
+        score[i - a] = p["score"]
+        box_h[i - a] = p["bbox"][3] - p["bbox"][1]
+    t = times[a:b + 1]
     present = np.isfinite(score)
     conf = np.nanmean(kp[:, :, 2], axis=1) if nk else np.full(n, np.nan)
     # Unsure keypoints do not make angles.
@@ -94,16 +99,16 @@ def _track_arrays(frames: list[dict], names: list[str], track_id, times: np.ndar
     masked[masked[:, :, 2] < min_score] = np.nan
     idx = {k: i for i, k in enumerate(names)}
     angles = {}
-    for label, (a, b, c) in ANGLES:
-        if a in idx and b in idx and c in idx:
-            angles[label] = _angle(masked, idx[a], idx[b], idx[c])
+    for label, (j0, j1, j2) in ANGLES:
+        if j0 in idx and j1 in idx and j2 in idx:
+            angles[label] = _angle(masked, idx[j0], idx[j1], idx[j2])
     if "left_hip" in idx and "right_hip" in idx:
         centre = (kp[:, idx["left_hip"], :2] + kp[:, idx["right_hip"], :2]) / 2
     else:
         centre = np.nanmean(kp[:, :, :2], axis=1) if nk else np.full((n, 2), np.nan)
     speed = np.full(n, np.nan)
     if n > 1:
-        dt = np.diff(times)
+        dt = np.diff(t)
         with np.errstate(invalid="ignore", divide="ignore"):
             speed[1:] = np.linalg.norm(np.diff(centre, axis=0), axis=1) / np.where(dt > 0, dt, np.nan)
     # Jitter: |x[t+1] - 2 x[t] + x[t-1]| over frames where the track is present in all three.
@@ -115,24 +120,26 @@ def _track_arrays(frames: list[dict], names: list[str], track_id, times: np.ndar
         jitter_px = acc[ok]
         rel = acc / box_h[1:-1, None] * 100
         jitter_rel = rel[ok & np.isfinite(rel)]
-    s = _stride(n, MAX_TIMELINE_POINTS)
-    sl = slice(None, None, s)
-    fin = lambda a: a[np.isfinite(a)]  # noqa: E731
+    s = _stride(len(times), MAX_TIMELINE_POINTS)
+    first = -(-a // s)  # the first sample of the video's timeline (frames 0, s, 2s, ...) inside the span
+    sl = slice(first * s - a, None, s)
+    fin = lambda x: x[np.isfinite(x)]  # noqa: E731
     return {
         "id": track_id,
         "frames": int(present.sum()),
-        "first": _num(times[present][0]) if present.any() else None,
-        "last": _num(times[present][-1]) if present.any() else None,
+        "first": _num(t[present][0]) if present.any() else None,
+        "last": _num(t[present][-1]) if present.any() else None,
         "mean_score": _num(np.nanmean(score)) if present.any() else None,
         "mean_conf": _num(np.nanmean(conf[present])) if present.any() else None,
         "jitter_px_median": _num(np.median(jitter_px)) if jitter_px.size else None,
         "jitter_px_p95": _num(np.percentile(jitter_px, 95)) if jitter_px.size else None,
         "jitter_rel_median": _num(np.median(jitter_rel)) if jitter_rel.size else None,
         "median_speed": _num(np.median(fin(speed))) if fin(speed).size else None,
+        "start": first,
         "presence": [int(v) for v in present[sl]],
         "confidence": [_num(v) for v in conf[sl]],
         "speed": [_num(v, 1) for v in speed[sl]],
-        "angles": {k: [_num(v, 1) for v in a[sl]] for k, a in angles.items()},
+        "angles": {k: [_num(v, 1) for v in x[sl]] for k, x in angles.items()},
     }
 
 
@@ -157,7 +164,13 @@ def build_data(poses: dict, run: dict | None, overlay: str | None, min_score: fl
     frames = poses["frames"]
     names = list(poses["skeleton"]["keypoints"])
     times = np.asarray([fr["time"] for fr in frames], dtype=np.float64)
-    ids = sorted({p["track_id"] for fr in frames for p in fr["persons"]}, key=lambda t: (t is None, t))
+    by_track: dict = {}  # track id -> [(frame position, person)], in one pass over the frames
+    for i, fr in enumerate(frames):
+        for p in fr["persons"]:
+            rows = by_track.setdefault(p["track_id"], [])
+            if not rows or rows[-1][0] != i:  # one person per track and frame, as before
+                rows.append((i, p))
+    ids = sorted(by_track, key=lambda t: (t is None, t))
     s = _stride(len(frames), MAX_TIMELINE_POINTS)
     return {
         "skeleton": {"name": poses["skeleton"]["name"], "keypoints": names, "links": poses["skeleton"]["links"]},
@@ -166,7 +179,7 @@ def build_data(poses: dict, run: dict | None, overlay: str | None, min_score: fl
         "time": [_num(t) for t in times[::s]],
         "timeline_stride": s,
         "limits": {"timeline_points": MAX_TIMELINE_POINTS, "frames_3d": MAX_3D_FRAMES},
-        "tracks": [_track_data(frames, names, t, times, min_score) for t in ids],
+        "tracks": [_track_data(by_track[t], names, t, times, min_score) for t in ids],
         "view3d": _view3d(frames, (poses.get("skeleton_3d") or poses["skeleton"])["links"]),
         "run": run,
         "overlay": overlay,
@@ -188,8 +201,9 @@ def render_html(data: dict, title: str) -> str:
     # "<" only occurs inside JSON strings: as \u003c no text (a source path, a setting) can end
     # or re-open the <script> element.
     payload = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
-    return (_PAGE.replace("%TITLE%", html.escape(title))
-            .replace("%CSS%", _CSS).replace("%JS%", _JS).replace("%DATA%", payload))
+    parts = {"%TITLE%": html.escape(title), "%CSS%": _CSS, "%JS%": _JS, "%DATA%": payload}
+    # one pass: a placeholder inside a replacement (a video named "a%DATA%.mp4") is left as text
+    return re.sub("|".join(map(re.escape, parts)), lambda m: parts[m.group(0)], _PAGE)
 
 
 def write_report(out_dir: str | os.PathLike, run: dict | None = None, dest: str | os.PathLike | None = None) -> Path:
@@ -217,12 +231,19 @@ def write_report(out_dir: str | os.PathLike, run: dict | None = None, dest: str 
         if not isinstance(run, dict):
             raise InputError(f"{folder / 'run.json'}: must be a JSON object")
     min_score = 0.3
-    if run and isinstance(run.get("config"), dict) and isinstance(run["config"].get("min_score"), (int, float)):
-        min_score = float(run["config"]["min_score"])
+    given = run.get("config", {}).get("min_score") if run and isinstance(run.get("config"), dict) else None
+    if isinstance(given, (int, float)) and not isinstance(given, bool) and 0.0 <= given <= 1.0:  # else the default
+        min_score = float(given)
     overlay = "overlay.mp4" if (folder / "overlay.mp4").is_file() else None
-    data = build_data(poses, run, overlay, min_score)
-    src = (poses.get("video") or {}).get("path") or folder.name
+    t0 = time.perf_counter()
+    try:
+        data = build_data(poses, run, overlay, min_score)
+        video = poses.get("video")
+        src = (video.get("path") if isinstance(video, dict) else None) or folder.name
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError) as e:  # fields load_poses does not check
+        raise InputError(f"{pj}: malformed for the report ({type(e).__name__}: {e})") from None
     dest = Path(dest) if dest is not None else folder / "report.html"
+    data["build_seconds"] = round(time.perf_counter() - t0, 3)  # the page's own figures (rendering excluded)
     atomic_write_text(dest, render_html(data, f"vidpose report: {Path(str(src)).name}"))
     return dest
 
@@ -265,7 +286,7 @@ const NS='http://www.w3.org/2000/svg';
 const COLORS=['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2','#17becf'];
 function el(tag,attrs,text){const e=document.createElement(tag);for(const k in attrs||{})e.setAttribute(k,attrs[k]);if(text!=null)e.textContent=text;return e;}
 function sv(tag,attrs){const e=document.createElementNS(NS,tag);for(const k in attrs||{})e.setAttribute(k,attrs[k]);return e;}
-function fmt(v){if(v==null)return '–';if(typeof v==='number')return Math.abs(v)>=100?v.toFixed(0):(+v.toPrecision(3)).toString();return String(v);}
+function fmt(v){if(v==null)return '–';if(typeof v==='number'){if(Number.isInteger(v))return String(v);const a=Math.abs(v);return a>=100?v.toFixed(1):a>=1?(+v.toFixed(2)).toString():(+v.toPrecision(3)).toString();}return String(v);}
 function table(rows,head){const t=el('table');if(head){const tr=el('tr');head.forEach(h=>tr.appendChild(el('th',{},h)));t.appendChild(tr);}
  rows.forEach(r=>{const tr=el('tr');r.forEach(c=>tr.appendChild(el('td',{},typeof c==='object'&&c!==null?JSON.stringify(c):fmt(c))));t.appendChild(tr);});return t;}
 // A line chart: series = [{name, values, color}], xs shared; null values break the line.
@@ -308,10 +329,12 @@ const tr=document.getElementById('tracks');
 D.tracks.forEach((t,k)=>{
  const sec=el('div',{'class':'track','data-track':t.id});sec.appendChild(el('h3',{},'Track '+t.id));
  const c=COLORS[k%COLORS.length];
- sec.appendChild(chart('presence and confidence',D.time,[{name:'present',values:t.presence,color:c,area:true},{name:'mean keypoint confidence',values:t.confidence,color:c}],{min:0,max:1}));
+ // a track's timelines cover its own span, from timeline sample t.start: pad them to the video's
+ const pad=a=>Array(t.start||0).fill(null).concat(a,Array(Math.max(0,D.time.length-(t.start||0)-a.length)).fill(null));
+ sec.appendChild(chart('presence and confidence',D.time,[{name:'present',values:pad(t.presence),color:c,area:true},{name:'mean keypoint confidence',values:pad(t.confidence),color:c}],{min:0,max:1}));
  const names=Object.keys(t.angles);
- if(names.length)sec.appendChild(chart('joint angles (degrees)',D.time,names.map((n,i)=>({name:n,values:t.angles[n],color:COLORS[i%COLORS.length]})),{min:0,max:180}));
- sec.appendChild(chart('speed of the hip centre (px/s)',D.time,[{name:'speed',values:t.speed,color:c}],{min:0}));
+ if(names.length)sec.appendChild(chart('joint angles (degrees)',D.time,names.map((n,i)=>({name:n,values:pad(t.angles[n]),color:COLORS[i%COLORS.length]})),{min:0,max:180}));
+ sec.appendChild(chart('speed of the hip centre (px/s)',D.time,[{name:'speed',values:pad(t.speed),color:c}],{min:0}));
  tr.appendChild(sec);});
 if(!D.tracks.length)tr.appendChild(el('p',{},'Nobody was found in this video.'));
 
@@ -319,15 +342,15 @@ if(!D.tracks.length)tr.appendChild(el('p',{},'Nobody was found in this video.'))
 const v3=document.getElementById('view3d');
 if(D.view3d&&D.view3d.frames.length){
  const F=D.view3d.frames,links=D.view3d.links;
- const cv=el('canvas',{width:560,height:420,id:'skeleton3d'});
+ const cv=el('canvas',{width:560,height:420,id:'skeleton3d',role:'img','aria-label':'3D skeletons of the tracked people at the chosen time'});
  const ctl=el('div',{'class':'controls'});
- const sl=el('input',{type:'range',min:0,max:F.length-1,value:0,step:1,id:'time-slider'});
+ const sl=el('input',{type:'range',min:0,max:F.length-1,value:0,step:1,id:'time-slider','aria-label':'time'});
  const lab=el('span',{id:'time-label'});
- const yaw=el('input',{type:'range',min:-180,max:180,value:30,step:1,id:'yaw-slider'});
- ctl.appendChild(el('span',{},'time '));ctl.appendChild(sl);ctl.appendChild(lab);ctl.appendChild(el('br'));
- ctl.appendChild(el('span',{},'turn '));ctl.appendChild(yaw);
+ const yaw=el('input',{type:'range',min:-180,max:180,value:30,step:1,id:'yaw-slider','aria-label':'turn (degrees)'});
+ ctl.appendChild(el('label',{'for':'time-slider'},'time '));ctl.appendChild(sl);ctl.appendChild(lab);ctl.appendChild(el('br'));
+ ctl.appendChild(el('label',{'for':'yaw-slider'},'turn '));ctl.appendChild(yaw);
  v3.appendChild(cv);v3.appendChild(ctl);
- v3.appendChild(el('p',{'class':'note'},`Metres, origin at each person's hip centre (people are drawn side by side on screen). Drag or use "turn" to rotate. `+(D.view3d.stride>1?`Every ${D.view3d.stride}th frame (at most ${D.limits.frames_3d}).`:'')));
+ v3.appendChild(el('p',{'class':'note'},`Metres, origin at each person's hip centre (people are drawn side by side on screen). Drag or use "turn" to rotate. `+(D.view3d.stride>1?`One frame in ${D.view3d.stride} (at most ${D.limits.frames_3d}).`:'')));
  const ctx=cv.getContext('2d');let pitch=0.25;
  function draw(){
   const f=F[+sl.value],a=(+yaw.value)*Math.PI/180,ca=Math.cos(a),sa=Math.sin(a),cp=Math.cos(pitch),sp=Math.sin(pitch);
@@ -350,23 +373,27 @@ if(D.view3d&&D.view3d.frames.length){
  window.addEventListener('mouseup',()=>{drag=null;});
  window.addEventListener('mousemove',e=>{if(!drag)return;yaw.value=drag[2]+(e.clientX-drag[0])*0.5;pitch=Math.max(-1.2,Math.min(1.2,drag[3]+(e.clientY-drag[1])*0.01));draw();});
  draw();
-}else v3.appendChild(el('p',{'class':'note'},'No 3D keypoints in these poses (run with a BlazePose model and --lift blazepose, or another lift stage).'));
+}else{const lifted=run&&run.stages&&Array.isArray(run.stages.ran)&&run.stages.ran.find(s=>s&&s.stage==='lift');
+ v3.appendChild(el('p',{'class':'note'},!D.tracks.length?'No 3D keypoints: nobody was found.':
+  lifted?`No 3D keypoints in these poses (the lift stage ${lifted.choice||''} ran but gave none).`:
+  'No 3D keypoints: no lift stage ran (--lift none, or a trained 2D --model without --lift dgnet).'));}
 
 // Run
 const rd=document.getElementById('run');
-if(run){
+const obj=x=>x&&typeof x==='object'&&!Array.isArray(x);
+if(obj(run)){
  rd.appendChild(table([['vidpose',run.vidpose_version],['source',run.source],['frames',run.frames],['frames with a person',run.frames_with_person],
-  ['wall seconds',run.wall_seconds],['frames/s',run.fps]].concat(run.report_seconds!=null?[['report.html seconds (not in frames/s)',run.report_seconds]]:[]).concat([['decode error',run.decode_error]])));
- if(run.config){rd.appendChild(el('h3',{},'Settings'));rd.appendChild(table(Object.entries(run.config),['option','value']));}
- if(run.model){rd.appendChild(el('h3',{},'Model'));rd.appendChild(table(Object.entries(run.model),['key','value']));}
- if(run.models){rd.appendChild(el('h3',{},'Model files'));rd.appendChild(table(Object.entries(run.models).map(([k,m])=>[k,m.file,(m.sha256||'').slice(0,16)]),['name','file','sha256']));}
- if(run.stages){rd.appendChild(el('h3',{},'Stages (refinement and lifting)'));
-  rd.appendChild(table((run.stages.ran||[]).map(s=>[s.stage,s.choice||'','ran']).concat((run.stages.skipped||[]).map(s=>[s.stage||'',s.choice||s.name||'','skipped: '+(s.reason||JSON.stringify(s))])),['stage','choice','']));}
- if(run.seconds){rd.appendChild(el('h3',{},'Timings (seconds)'));const sec=run.seconds,tot=Object.values(sec).reduce((a,b)=>a+b,0)||1;
-  rd.appendChild(table(Object.entries(sec).map(([k,s])=>[k,s,(100*s/tot).toFixed(1)+' %']),['stage','seconds','share']));}
+  ['wall seconds',run.wall_seconds],['frames/s',run.fps],['report.html build seconds (not in frames/s)',D.build_seconds]].concat([['decode error',run.decode_error]])));
+ if(obj(run.config)){rd.appendChild(el('h3',{},'Settings'));rd.appendChild(table(Object.entries(run.config),['option','value']));}
+ if(obj(run.model)){rd.appendChild(el('h3',{},'Model'));rd.appendChild(table(Object.entries(run.model),['key','value']));}
+ if(obj(run.models)){rd.appendChild(el('h3',{},'Model files'));rd.appendChild(table(Object.entries(run.models).map(([k,m])=>[k,obj(m)?m.file:m,obj(m)?String(m.sha256||'').slice(0,16):'']),['name','file','sha256']));}
+ if(obj(run.stages)){rd.appendChild(el('h3',{},'Stages (refinement and lifting)'));const arr=x=>Array.isArray(x)?x.filter(obj):[];
+  rd.appendChild(table(arr(run.stages.ran).map(s=>[s.stage,s.choice||'','ran']).concat(arr(run.stages.skipped).map(s=>[s.stage||'',s.choice||s.name||'','skipped: '+(s.reason||JSON.stringify(s))])),['stage','choice','']));}
+ if(obj(run.seconds)){rd.appendChild(el('h3',{},'Timings (seconds)'));const sec=Object.entries(run.seconds).filter(([k,v])=>typeof v==='number'),tot=sec.reduce((a,[k,v])=>a+v,0)||1;
+  rd.appendChild(table(sec.map(([k,s])=>[k,s,(100*s/tot).toFixed(1)+' %']),['stage','seconds','share of the summed stage seconds (stages overlap on threads)']));}
 }else rd.appendChild(el('p',{'class':'note'},'No run.json in this folder.'));
 const lim=D.limits;
-document.getElementById('limits').textContent=`Timelines keep at most ${lim.timeline_points} samples per track`+(D.timeline_stride>1?` (here every ${D.timeline_stride}th frame)`:'')+
+document.getElementById('limits').textContent=`Timelines keep at most ${lim.timeline_points} samples per track`+(D.timeline_stride>1?` (here one frame in ${D.timeline_stride})`:'')+
  `; the 3D view at most ${lim.frames_3d} frames. Statistics use every frame.`;
 document.body.setAttribute('data-ready','1');
 })();

@@ -110,3 +110,49 @@ def test_text_from_the_files_cannot_break_out_of_the_page(tmp_path):
     assert "<script>alert" not in page and page.count("</script>") == 2
     d = _data(page)
     assert d["run"]["source"] == "</script><script>alert(1)</script><!--" and d["run"]["fps"] is None
+
+
+def test_many_tracks_keep_the_page_small_and_the_timelines_aligned(tmp_path, monkeypatch):
+    """A track's timelines cover its own span (from timeline sample ``start``): 40 short tracks over a long
+    video cost about what 2 long ones do, and each series still sits at its own frames."""
+    monkeypatch.setattr(report, "MAX_TIMELINE_POINTS", 50)
+    folder = write_output_folder(tmp_path / "o", n=400)
+    poses = json.loads((folder / "poses.json").read_text())
+    for f in poses["frames"]:
+        for p in f["persons"]:
+            p["track_id"] = p["track_id"] * 100 + f["index"] // 20  # a new id every 20 frames
+    (folder / "poses.json").write_text(json.dumps(poses))
+    d = _data(report.write_report(folder).read_text())
+    assert d["timeline_stride"] == 8 and len(d["tracks"]) > 30
+    for t in d["tracks"]:
+        first = min(f["index"] for f in poses["frames"] for p in f["persons"] if p["track_id"] == t["id"])
+        assert t["start"] == -(-first // 8) and len(t["presence"]) <= 20 // 8 + 1
+        assert all(v == 1 for v in t["presence"])  # every sample of a track's span is one of its frames
+
+
+def test_a_placeholder_in_a_file_name_stays_text(tmp_path):
+    folder = write_output_folder(tmp_path / "o")
+    poses = json.loads((folder / "poses.json").read_text())
+    poses["video"]["path"] = "/clips/a%DATA%b%JS%.mp4"
+    (folder / "poses.json").write_text(json.dumps(poses))
+    page = report.write_report(folder).read_text()
+    assert "<title>vidpose report: a%DATA%b%JS%.mp4</title>" in page and page.count('id="vidpose-data"') == 1
+
+
+def test_report_command_joins_the_folders_outputs_and_names_bad_fields(out_folder, tmp_path, capsys):
+    folder = write_output_folder(tmp_path / "o")
+    run = json.loads((folder / "run.json").read_text())
+    run["outputs"] = ["poses.json", "run.json"]
+    (folder / "run.json").write_text(json.dumps(run))
+    assert main(["report", str(folder)]) == 0
+    assert json.loads((folder / "run.json").read_text())["outputs"] == ["poses.json", "report.html", "run.json"]
+    (tmp_path / "dir.html").mkdir()
+    assert main(["report", str(folder), "--output", str(tmp_path / "dir.html")]) == 1
+    assert "--output " + str(tmp_path / "dir.html") + ": is a folder" in capsys.readouterr().err
+    poses = json.loads((folder / "poses.json").read_text())
+    poses["frames"][3]["time"] = None
+    (folder / "poses.json").write_text(json.dumps(poses))
+    (folder / "report.html").unlink()
+    assert main(["report", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "poses.json: " in err and "internal error" not in err and not (folder / "report.html").exists()

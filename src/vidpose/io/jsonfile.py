@@ -37,7 +37,8 @@ def parse_json(text: str | bytes, source: str | os.PathLike) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"{source}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        msg = e.msg[:-3] if e.msg.endswith(" at") else e.msg  # "Unterminated string starting at" + " at line"
+        raise InputError(f"{source}: not valid JSON ({msg} at line {e.lineno}, column {e.colno})") from None
     except RecursionError:
         raise InputError(f"{source}: not valid JSON (nested too deeply)") from None
 

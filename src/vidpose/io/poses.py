@@ -254,6 +254,8 @@ def load_poses(path: str | os.PathLike) -> dict:
             where = f"frames[{fi}].persons[{pi}]"
             try:
                 _check_person(p, where, person, nk, nk3)
+            except InputError:  # already names the file and the field
+                raise
             except (TypeError, ValueError) as e:  # ragged lists, strings where numbers belong
                 raise _fail(p, where, f"malformed ({e})") from None
     return data
