@@ -70,6 +70,7 @@ class RunConfig:
     track_max_age: int = 30  # frames a lost track is remembered
     refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
     lift: str = "auto"  # 3D: auto (stages.AUTO_LIFT for BlazePose models, else none) | none | a key of LIFTERS
+    lifter: str = "dgnet"  # the lifter of --lift dgnet / dgnet-smooth: the shipped one, or a .safetensors/.onnx path
     overlay: bool = True
     overlay_size: int = 720  # the overlay's shorter side at most this many pixels (0: the video's size)
     csv: bool = True
@@ -109,6 +110,15 @@ class RunConfig:
         parse_lift(self.lift)
         choice = model_choice(self.model)  # unknown names and missing files fail here, before any output
         lift = plan(self.refine, self.lift, choice, skeleton=self.skeleton)["lift"]  # stages the model cannot feed fail here
+        if self.lifter != "dgnet":
+            if lift not in ("dgnet", "dgnet-smooth"):
+                raise InputError(f"--lifter {self.lifter}: a lifter runs in --lift dgnet or dgnet-smooth, but the "
+                                 f"lift stage here is {lift!r} (--lift {self.lift})")
+            lp = Path(self.lifter).expanduser()
+            if lp.suffix not in (".safetensors", ".onnx") or not lp.is_file():
+                raise InputError(f"--lifter {self.lifter}: expected a lifter checkpoint (.safetensors, from vidpose "
+                                 "train) or its .onnx export (vidpose export), and no such file"
+                                 if not lp.is_file() else f"--lifter {self.lifter}: expected a .safetensors or .onnx file")
         for flag in ("trc", "bvh"):
             if getattr(self, flag) and lift == "none":
                 raise InputError(
@@ -132,7 +142,7 @@ class RunConfig:
         def is_real(v) -> bool:
             return isinstance(v, numbers.Real) and not is_bool(v)
 
-        for name in ("skeleton", "model", "detector", "refine"):
+        for name in ("skeleton", "model", "detector", "refine", "lifter"):
             if not isinstance(getattr(self, name), str):
                 raise bad(name, "a string", getattr(self, name))
         if not isinstance(self.lift, str) and not is_bool(self.lift):  # a bool: the former field (below)
@@ -166,7 +176,10 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
     native = backend.skeleton
     dst = get_skeleton(config.skeleton)
     lift = LIFTERS[p["lift"]]
-    lifter = lift.build() if lift.build is not None else None
+    if p["lift"] in ("dgnet", "dgnet-smooth") and config.lifter != "dgnet":
+        lifter = lift.build(config.lifter)  # a lifter trained with vidpose train (or its .onnx export)
+    else:
+        lifter = lift.build() if lift.build is not None else None
     try:
         conversion_matrix(native, dst)
     except ValueError as e:

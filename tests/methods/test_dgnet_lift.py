@@ -321,3 +321,27 @@ def test_run_with_lift_dgnet_smooth_on_the_sample_clip(tmp_path):
             if len(k3) > 20:
                 jerk[name].append(np.abs(np.diff(k3, 2, axis=0)).mean())
     assert jerk["raw"] and np.mean(jerk["smooth"]) < 0.7 * np.mean(jerk["raw"])
+
+
+@pytest.mark.slow  # BlazePose on the sample clip
+def test_a_trained_lifter_runs_in_vidpose_run(ckpt, tmp_path, capsys):
+    """--lifter PATH: a checkpoint from vidpose train (here a random DG-Net) in --lift dgnet's place."""
+    import json
+
+    import vidpose
+    from vidpose import store
+    from vidpose.cli import main
+
+    clip = store.path("sample-sports2d", quiet=True)
+    mine = vidpose.estimate(clip, max_frames=4, refine="none", lift="dgnet", lifter=str(ckpt))
+    shipped = vidpose.estimate(clip, max_frames=4, refine="none", lift="dgnet")
+    a = np.array([p["keypoints_3d"] for f in mine["frames"] for p in f["persons"]])
+    b = np.array([p["keypoints_3d"] for f in shipped["frames"] for p in f["persons"]])
+    assert a.shape == b.shape and np.isfinite(a).all() and not np.allclose(a, b)
+    assert main(["run", str(clip), "--out", str(tmp_path / "o"), "--max-frames", "2", "--lifter", str(ckpt),
+                 "--no-overlay", "--no-report", "--quiet"]) == 0  # --lift auto: dgnet-smooth, with this lifter
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["config"]["lifter"] == str(ckpt) and {"stage": "lift", "choice": "dgnet-smooth"} in run["stages"]["ran"]
+    assert main(["run", str(clip), "--out", str(tmp_path / "p"), "--lifter", str(ckpt), "--lift", "blazepose",
+                 "--quiet"]) == 1
+    assert "a lifter runs in --lift dgnet or dgnet-smooth" in capsys.readouterr().err

@@ -44,8 +44,8 @@ def main(args: argparse.Namespace) -> int:
 
 # Largest accepted onnxruntime-vs-PyTorch difference, relative to each output's scale.
 CHECK_TOLERANCE = 1e-3
-# ... and for a lifter's 3D, in metres (0.01 mm).
-LIFTER_CHECK_TOLERANCE = 1e-5
+# ... and for a lifter's 3D, in metres.
+LIFTER_CHECK_TOLERANCE = 1e-4  # 0.1 mm: float32 sums in another order differ by ~1e-5 m on some checkpoints
 
 
 def _export_lifter(model, args: argparse.Namespace) -> int:

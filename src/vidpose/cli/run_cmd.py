@@ -39,6 +39,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                 "blazepose-smooth for files with --skeleton blazepose33, blazepose-online for live sources; "
                 "else none) or "
                 + "; ".join(f"{k} ({c.description})" for k, c in LIFTERS.items()),
+        "lifter": "the lifter of --lift dgnet / dgnet-smooth: dgnet (the shipped one) or a lifter checkpoint "
+                  "(.safetensors from vidpose train, e.g. runs/x/best.safetensors) or its .onnx export",
         "overlay": "write overlay.mp4",
         "overlay_size": "overlay.mp4's shorter side at most this many pixels; 0 keeps the video's size",
         "csv": "write poses.csv",
