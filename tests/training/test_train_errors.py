@@ -162,3 +162,18 @@ def test_python_api_misuse_is_named(tmp_path):
         load_config({"model": {}})
     with pytest.raises(InputError, match="load_config: overrides must be a list of 'section.key=value' strings"):
         load_config(None, "data.root=/x")
+
+
+def test_init_from_a_shipped_file_by_its_source_tree_path_works_from_any_folder(tmp_path, monkeypatch):
+    """configs/dgnet_synth3_pairs.toml names src/vidpose/weights/dgnet_synth3.safetensors: run from another
+    folder (or a pip install, which has no src/), the installed copy is taken."""
+    from vidpose.methods import build_from, config_of, weights_dir
+    from vidpose.models.checkpoint import read_checkpoint
+    from vidpose.training.trainer import _init_from
+
+    ck = read_checkpoint(weights_dir() / "dgnet_synth3.safetensors", weights=False)
+    model = build_from(config_of(ck))
+    monkeypatch.chdir(tmp_path)
+    assert "initialised" in _init_from(model, "src/vidpose/weights/dgnet_synth3.safetensors")
+    with pytest.raises(InputError, match="nothere.safetensors: checkpoint not found"):
+        _init_from(model, "src/vidpose/weights/nothere.safetensors")
