@@ -37,3 +37,19 @@ def test_video_folder_errors_name_the_folder(tmp_path):
         frame_crops(DataConfig(dataset="videos", root=str(tmp_path)), "train", (64, 64))
     with pytest.raises(InputError, match=re.escape(str(tmp_path / "val")) + ": video folder not found"):
         frame_crops(DataConfig(dataset="videos", root=str(tmp_path)), "val", (64, 64))
+
+
+def test_max_samples_limit_clips_and_probe_crops(synth_root):
+    """data.max_samples / max_val_samples keep N clips (spread over the tracks) and the first N crops."""
+    from vidpose.data.loaders import load_dataset
+    from vidpose.objectives.unlabelled import dataset_crops
+
+    crops = dataset_crops(load_dataset(DataConfig(dataset="synth-single", root=str(synth_root)), "train"), (64, 64))
+    every = FrameClipDataset(crops, length=3, stride=1, train=True)
+    some = FrameClipDataset(crops, length=3, stride=1, train=True, max_samples=5)
+    assert len(every) > 5 and len(some) == 5 and set(some.starts) <= set(every.starts)
+    assert {t for t, _ in some.starts} == {t for t, _ in every.starts}  # still every track
+    head = crops.head(7)
+    assert len(head) == 7 and (head.images == crops.images[:7]).all()
+    assert sum(len(t) for t in head.tracks) == 7 and all((t < 7).all() for t in head.tracks)
+    assert crops.head(0) is crops

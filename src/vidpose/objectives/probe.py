@@ -121,9 +121,13 @@ class ProbeObjective(Objective):
         if crops.keypoints is not None and crops.keypoints.shape[1] != m.cfg.num_keypoints:
             raise InputError(f"config: model.num_keypoints is {m.cfg.num_keypoints} but {crops.name} has "
                              f"{crops.keypoints.shape[1]} keypoints")
+        d = self.cfg.data
         if train:
             idx = label_subset(len(crops), m.cfg.label_fraction, self.cfg.run.seed)
+            if d.max_samples:  # data.max_samples: the first N labelled crops
+                idx = idx[: d.max_samples]
             return ProbeDataset(crops, idx, m.cfg.root_joints, m.cfg.epoch_samples)
+        crops = crops.head(d.max_val_samples)  # data.max_val_samples: the first N crops are scored
         return ProbeDataset(crops, np.arange(len(crops)), m.cfg.root_joints)
 
     def loss(self, net, batch):

@@ -89,6 +89,17 @@ class FrameCrops:
                           self.name, self.mean, self.std,
                           [src for src in self.track_sources if src in names])
 
+    def head(self, n: int) -> "FrameCrops":
+        """The first ``n`` crops (``data.max_val_samples``), tracks cut to them."""
+        if not n or n >= len(self):
+            return self
+        tracks = [t[t < n] for t in self.tracks]
+        keep = [k for k, t in enumerate(tracks) if len(t)]
+        pick = (lambda a: None if a is None else a[:n])
+        return FrameCrops(self.images[:n], self.affines[:n], pick(self.keypoints), pick(self.keypoints_3d),
+                          [tracks[k] for k in keep], self.name, self.mean, self.std,
+                          [self.track_sources[k] for k in keep] if self.track_sources else [])
+
     def normalised(self, index) -> np.ndarray:
         """Crops ``index`` as (..., 3, H, W) float32, normalised like every vidpose model input."""
         from vidpose.io.images import normalize_rgb
@@ -164,7 +175,8 @@ class FrameClipDataset(_TorchDataset):
     ``track`` the track's index (clips of one track share the appearance). Training draws flip the
     whole clip horizontally (one draw per clip and epoch, so the clip stays one appearance)."""
 
-    def __init__(self, crops: FrameCrops, length: int, stride: int, train: bool, seed: int = 0) -> None:
+    def __init__(self, crops: FrameCrops, length: int, stride: int, train: bool, seed: int = 0,
+                 max_samples: int = 0) -> None:
         if length < 2:
             raise InputError(f"config: data.clip_length must be >= 2 for contrastive clips, got {length}")
         if stride < 1:
@@ -176,6 +188,9 @@ class FrameClipDataset(_TorchDataset):
             longest = max((len(t) for t in crops.tracks), default=0)
             raise InputError(f"{crops.name}: no track spans {span + 1} frames (clip_length {length} x frame_stride "
                              f"{stride}); the longest has {longest}")
+        if max_samples and len(self.starts) > max_samples:  # data.max_samples: evenly spread over the tracks
+            keep = np.linspace(0, len(self.starts) - 1, int(max_samples)).round().astype(int)
+            self.starts = [self.starts[k] for k in keep]
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -185,8 +200,8 @@ class FrameClipDataset(_TorchDataset):
         self.epoch = int(epoch)
 
     def summary(self) -> str:
-        return (f"clips of {self.length} frames (stride {self.stride}) from {len(self.crops)} person crops "
-                f"in {len(self.crops.tracks)} tracks of {self.crops.name}")
+        return (f"{len(self.starts)} clips of {self.length} frames (stride {self.stride}) from {len(self.crops)} "
+                f"person crops in {len(self.crops.tracks)} tracks of {self.crops.name}")
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
@@ -211,7 +226,9 @@ class ContrastiveClipObjective(UnlabelledClipObjective):
     def dataset(self, subset: str, train: bool) -> FrameClipDataset:
         m = self.model
         crops = frame_crops(self.cfg.data, subset, m.cfg.input_size)
-        return FrameClipDataset(crops, self.cfg.data.clip_length, m.cfg.frame_stride, train, self.cfg.run.seed)
+        d = self.cfg.data
+        return FrameClipDataset(crops, d.clip_length, m.cfg.frame_stride, train, self.cfg.run.seed,
+                                d.max_samples if train else d.max_val_samples)
 
     def loss(self, net, batch):
         return self.model.loss(net(batch["images"]), batch["times"])
