@@ -142,6 +142,9 @@ class RunConfig:
         def is_real(v) -> bool:
             return isinstance(v, numbers.Real) and not is_bool(v)
 
+        for name in ("model", "lifter"):  # a path may come as a Path
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
         for name in ("skeleton", "model", "detector", "refine", "lifter"):
             if not isinstance(getattr(self, name), str):
                 raise bad(name, "a string", getattr(self, name))
