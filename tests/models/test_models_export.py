@@ -132,3 +132,27 @@ def test_an_altered_input_shape_and_a_lifter_export_are_named_when_loaded(tmp_pa
 
     with pytest.raises(InputError, match="a dgnet export is not a 2D keypoint model"):
         load(shipped_lifter_path(".onnx"))
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_metadata_order(tmp_path):
+    """safetensors writes its metadata in hash-map order; vidpose sorts the header, so the same weights and
+    metadata give the same file, whatever the process, and the file still loads."""
+    from vidpose.methods import build
+    from vidpose.models.checkpoint import read_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    m = build("clnet", width=0.125, input_size=(64, 64))
+    a = save_checkpoint(tmp_path / "a.safetensors", m, extra={"z": 1, "a": 2, "m": [3, 4]})
+    b = save_checkpoint(tmp_path / "b.safetensors", m, extra={"m": [3, 4], "a": 2, "z": 1})
+    assert a.read_bytes() == b.read_bytes()
+    header_len = int.from_bytes(a.read_bytes()[:8], "little")
+    assert header_len % 8 == 0
+    ck = read_checkpoint(a)
+    assert ck.extra == {"a": 2, "m": [3, 4], "z": 1}
+    assert all(torch.equal(v, m.state_dict()[k]) for k, v in ck.state.items())
+    import subprocess, sys  # noqa: E401 - another process, another hash seed
+    code = ("import sys, torch; from vidpose.methods import build; from vidpose.models.checkpoint import save_checkpoint; "
+            "torch.manual_seed(0); m = build('clnet', width=0.125, input_size=(64, 64)); "
+            "save_checkpoint(sys.argv[1], m, extra={'z': 1, 'a': 2, 'm': [3, 4]})")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.safetensors")], check=True)
+    assert (tmp_path / "c.safetensors").read_bytes() == a.read_bytes()

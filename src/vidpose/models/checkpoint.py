@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class Checkpoint:
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s weights, ``model.method`` and ``model.cfg`` to ``path`` atomically; return the path."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     method, cfg = getattr(model, "method", None), getattr(model, "cfg", None)
     if not isinstance(method, str) or cfg is None:
@@ -66,9 +67,21 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, extra: dict[str, 
     # safetensors refuses views and shared storage; detached contiguous copies are safe.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     path = Path(path)
+    data = _stable_header(save(state, metadata=meta))
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
+        tmp.write_bytes(data)
     return path
+
+
+def _stable_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted: safetensors writes the metadata in
+    no fixed order (a hash map), so equal weights and metadata would otherwise give different bytes
+    (a resumed run's checkpoint against an unbroken run's). The tensors' offsets are relative to the
+    data, so only the header changes; it stays padded with spaces to a multiple of 8 bytes."""
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data[8 + n:]
 
 
 def read_checkpoint(path: str | os.PathLike, weights: bool = True, map_location: str = "cpu") -> Checkpoint:
