@@ -207,10 +207,12 @@ LOADERS: dict[str, Callable[[DataConfig, str], PoseDataset]] = {
 
 
 def describe_source(cfg: DataConfig, subset: str) -> str:
-    """The file or folder a subset is read from, for messages."""
+    """The file or folder a subset is read from, for messages (both, for a mix that reads both)."""
+    folder = str(Path(cfg.root) / subset) if cfg.root else "(data.root unset)"
     if cfg.ann_file:
-        return str(_path(cfg, cfg.ann_file, subset, "ann_file"))
-    return str(Path(cfg.root) / subset) if cfg.root else "(data.root unset)"
+        ann = str(_path(cfg, cfg.ann_file, subset, "ann_file"))
+        return f"{folder} + {ann}" if "+" in cfg.dataset and cfg.root else ann
+    return folder
 
 
 def describe_data(cfg: DataConfig, subset: str) -> dict:

@@ -395,6 +395,10 @@ class SequenceWindows(_TorchDataset):
         return len(self.index)
 
     def summary(self) -> str:
+        if self.chunk > 1:  # each sample: `chunk` centre frames, so a window of window + chunk - 1 input frames
+            return (f"{self.source}: {len(self.index)} samples of {self.chunk} consecutive centre frames (input "
+                    f"windows of {self.window + self.chunk - 1} frames, receptive field {self.window}) from "
+                    f"{len(self.targets)} sequences")
         return f"{self.source}: {len(self.index)} windows of {self.window} frames from {len(self.targets)} sequences"
 
     def __getitem__(self, i: int) -> dict[str, Any]:
