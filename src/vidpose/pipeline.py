@@ -38,6 +38,7 @@ from vidpose.backends.blazepose import DETECTOR_THRESHOLDS
 from vidpose.errors import InputError
 from vidpose.skeletons import OUTPUT_SKELETONS, Skeleton, conversion_matrix, get_skeleton
 from vidpose.stages import (
+    CHECKPOINT_LIFTERS,
     LIFTERS,
     REFINERS,
     ConvertStage,
@@ -111,21 +112,21 @@ class RunConfig:
         choice = model_choice(self.model)  # unknown names and missing files fail here, before any output
         lift = plan(self.refine, self.lift, choice, skeleton=self.skeleton)["lift"]  # stages the model cannot feed fail here
         if self.lifter != "dgnet":
-            if lift not in ("dgnet", "dgnet-smooth"):
+            if lift not in CHECKPOINT_LIFTERS:
                 raise InputError(f"--lifter {self.lifter}: a lifter runs in --lift dgnet or dgnet-smooth, but the "
                                  f"lift stage here is {lift!r} (--lift {self.lift})")
             lp = Path(self.lifter).expanduser()
-            if lp.suffix not in (".safetensors", ".onnx") or not lp.is_file():
+            if not lp.is_file():
                 raise InputError(f"--lifter {self.lifter}: expected a lifter checkpoint (.safetensors, from vidpose "
-                                 "train) or its .onnx export (vidpose export), and no such file"
-                                 if not lp.is_file() else f"--lifter {self.lifter}: expected a .safetensors or .onnx file")
+                                 "train) or its .onnx export (vidpose export), and no such file")
+            if lp.suffix not in (".safetensors", ".onnx"):
+                raise InputError(f"--lifter {self.lifter}: expected a .safetensors or .onnx file")
         for flag in ("trc", "bvh"):
             if getattr(self, flag) and lift == "none":
                 raise InputError(
                     f"--{flag} writes the 3D keypoints, but no lift stage runs (--lift {self.lift}, --model {self.model}); "
                     f"use --lift dgnet, or a BlazePose --model with --lift blazepose, or drop --{flag}"
                 )
-
 
     def _check_types(self) -> None:
         """Each field's type (the Python API passes them unchecked): a bad one is an InputError naming
@@ -179,8 +180,8 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
     native = backend.skeleton
     dst = get_skeleton(config.skeleton)
     lift = LIFTERS[p["lift"]]
-    if p["lift"] in ("dgnet", "dgnet-smooth") and config.lifter != "dgnet":
-        lifter = lift.build(config.lifter)  # a lifter trained with vidpose train (or its .onnx export)
+    if p["lift"] in CHECKPOINT_LIFTERS:
+        lifter = lift.build(config.lifter)  # "dgnet" (shipped) or a lifter trained with vidpose train
     else:
         lifter = lift.build() if lift.build is not None else None
     try:

@@ -231,7 +231,8 @@ def write_report(out_dir: str | os.PathLike, run: dict | None = None, dest: str 
         if not isinstance(run, dict):
             raise InputError(f"{folder / 'run.json'}: must be a JSON object")
     min_score = 0.3
-    given = run.get("config", {}).get("min_score") if run and isinstance(run.get("config"), dict) else None
+    config = run.get("config") if run else None
+    given = config.get("min_score") if isinstance(config, dict) else None
     if isinstance(given, (int, float)) and not isinstance(given, bool) and 0.0 <= given <= 1.0:  # else the default
         min_score = float(given)
     overlay = "overlay.mp4" if (folder / "overlay.mp4").is_file() else None

@@ -16,8 +16,9 @@ their directions come back only as close as the body allows that (a few
 degrees for real poses; exactly for a rigidly turned T-pose, as tested with
 :func:`read_bvh` and :func:`bvh_positions`). The pelvis's position channels
 carry the input's root path: ``vidpose run``'s 3D is relative to the pelvis, so
-there they stay 0 (the body turns and bends in place, with no travel). Each Euler channel is kept continuous over the frames (no jump of 360°
-where an angle passes ±180°).
+there they stay 0 (the body turns and bends in place, with no travel). Each
+Euler channel is kept continuous over the frames (no jump of 360° where an
+angle passes ±180°).
 
 :class:`BvhWriter` is ``vidpose run --bvh``'s writer (one file per track);
 :func:`poses_json_to_bvh` converts one track of a ``poses.json`` written with a lift stage.

@@ -128,6 +128,10 @@ def resolve(spec: str | os.PathLike) -> Path:
             raise InputError(f"shipped model {s!r}: {p} is missing from this installation")
         return p
     p = Path(s).expanduser()
+    if not p.exists() and p.parent.parts[-2:] == ("vidpose", "weights") and (weights_dir() / p.name).is_file():
+        # a shipped file named by its place in the source tree (src/vidpose/weights/NAME, as the shipped
+        # configs' run.init_from does): the installed package's copy, whatever the working folder
+        p = weights_dir() / p.name
     if not p.exists():
         if os.sep in s or p.suffix:
             raise InputError(f"{p}: checkpoint not found")

@@ -602,7 +602,9 @@ def evaluate(gt_path: str | os.PathLike, pred_path: str | os.PathLike | None, me
                 raise InputError(f"--skeleton must be one of {', '.join(SKELETONS)}, got {skeleton!r}")
             cats = [c for c in gd.get("categories", []) if isinstance(c, dict) and "keypoints" in c]
             anns = [a for a in gd.get("annotations", []) if isinstance(a, dict) and isinstance(a.get("keypoints"), list)]
-            have = len(cats[0]["keypoints"]) if cats else len(anns[0]["keypoints"]) // 3 if anns else None
+            have = len(cats[0]["keypoints"]) if cats else None
+            if have is None and anns:
+                have = len(anns[0]["keypoints"]) // 3
             try:
                 sigmas = sigmas_for(skeleton)
             except InputError as e:

@@ -84,10 +84,7 @@ class FrameCrops:
         for t in keep:
             tracks.append(np.arange(n, n + len(t)))
             n += len(t)
-        pick = (lambda a: None if a is None else a[idx])
-        return FrameCrops(self.images[idx], self.affines[idx], pick(self.keypoints), pick(self.keypoints_3d), tracks,
-                          self.name, self.mean, self.std,
-                          [src for src in self.track_sources if src in names])
+        return self._take(idx, tracks, [src for src in self.track_sources if src in names])
 
     def head(self, n: int) -> "FrameCrops":
         """The first ``n`` crops (``data.max_val_samples``), tracks cut to them."""
@@ -95,10 +92,14 @@ class FrameCrops:
             return self
         tracks = [t[t < n] for t in self.tracks]
         keep = [k for k, t in enumerate(tracks) if len(t)]
-        pick = (lambda a: None if a is None else a[:n])
-        return FrameCrops(self.images[:n], self.affines[:n], pick(self.keypoints), pick(self.keypoints_3d),
-                          [tracks[k] for k in keep], self.name, self.mean, self.std,
+        return self._take(np.arange(n), [tracks[k] for k in keep],
                           [self.track_sources[k] for k in keep] if self.track_sources else [])
+
+    def _take(self, idx: np.ndarray, tracks: list[np.ndarray], sources: list[str]) -> "FrameCrops":
+        """The crops ``idx``, with their tracks (indices into the result) and sources."""
+        pick = (lambda a: None if a is None else a[idx])
+        return FrameCrops(self.images[idx], self.affines[idx], pick(self.keypoints), pick(self.keypoints_3d),
+                          tracks, self.name, self.mean, self.std, sources)
 
     def normalised(self, index) -> np.ndarray:
         """Crops ``index`` as (..., 3, H, W) float32, normalised like every vidpose model input."""

@@ -14,7 +14,7 @@ from vidpose.errors import InputError
 from vidpose.stages.base import OUTPUTS, Stage, StageChoice, missing_outputs
 from vidpose.stages.convert import ConvertStage
 from vidpose.stages.estimate import BLAZEPOSE_MODELS, EstimateStage, ModelChoice, build_estimator, model_choice
-from vidpose.stages.lift import LIFTERS, BlazePoseLift, LiftStage
+from vidpose.stages.lift import CHECKPOINT_LIFTERS, LIFTERS, BlazePoseLift, LiftStage
 from vidpose.stages.refine import REFINERS, RefineStage
 from vidpose.stages.track import TrackStage
 
@@ -120,4 +120,5 @@ __all__ = [
     "OUTPUTS", "Stage", "StageChoice", "EstimateStage", "TrackStage", "RefineStage", "LiftStage",
     "BlazePoseLift", "ConvertStage", "REFINERS", "LIFTERS", "ModelChoice", "model_choice",
     "build_estimator", "parse_refine", "parse_lift", "plan", "AUTO_REFINE", "AUTO_LIFT", "KEEP_WORLD_3D",
+    "CHECKPOINT_LIFTERS",
 ]

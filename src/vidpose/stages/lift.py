@@ -178,3 +178,6 @@ LIFTERS: dict[str, StageChoice] = {
         "dgnet-smooth", "DG-Net's 3D low-passed per track like blazepose-smooth (offline: 8 more frames late)",
         DGNetSmoothLift),
 }
+# The lift stages built on a lifter checkpoint (their first argument: "dgnet", the shipped one, or a path):
+# what `vidpose run --lifter PATH` plugs into.
+CHECKPOINT_LIFTERS = ("dgnet", "dgnet-smooth")

@@ -479,14 +479,9 @@ def _check_ranks_agree(model, dist_: _Dist, log) -> None:
 
 def _init_from(model, spec: str) -> str:
     """Copy the tensors of checkpoint ``spec`` whose names and shapes match ``model``'s; say how many."""
-    from vidpose.methods import resolve, weights_dir
+    from vidpose.methods import resolve
     from vidpose.models.checkpoint import read_checkpoint
 
-    given = Path(spec).expanduser()
-    if not given.exists() and given.parent.parts[-2:] == ("vidpose", "weights") and (weights_dir() / given.name).is_file():
-        # a shipped file named by its place in the source tree (src/vidpose/weights/NAME, as the shipped
-        # configs do): the installed package's copy, whatever the working folder
-        spec = str(weights_dir() / given.name)
     ck = read_checkpoint(resolve(spec))
     own = model.state_dict()
     take = {k: v for k, v in ck.state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
