@@ -69,6 +69,9 @@ class RunConfig:
     detector_size: int = 256  # bodydet: the frame's longer side in the detector's input (a multiple of 32)
     detector_tiles: bool = True  # blazepose: also detect on square tiles of a wide or tall frame
     track_max_age: int = 30  # frames a lost track is remembered
+    # a track must have a pose in this many frames to be output (2 frames of delay at 3); None: 3 for
+    # files and image folders, 1 (off, no delay) for live sources (stages/track.py)
+    min_track_frames: int | None = None
     refine: str = "auto"  # temporal refinement: auto | none | NAME[,NAME...] from vidpose.stages.REFINERS
     lift: str = "auto"  # 3D: auto (stages.AUTO_LIFT for BlazePose models, else none) | none | a key of LIFTERS
     lifter: str = "dgnet"  # the lifter of --lift dgnet / dgnet-smooth: the shipped one, or a .safetensors/.onnx path
@@ -90,8 +93,9 @@ class RunConfig:
             raise InputError(f"--skeleton must be one of {', '.join(OUTPUT_SKELETONS)}, got {self.skeleton!r}")
         if self.overlay_size < 0 or (0 < self.overlay_size < 16):
             raise InputError(f"--overlay-size must be 0 (the video's size) or >= 16 pixels, got {self.overlay_size}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise InputError(f"--max-frames must be >= 1, got {self.max_frames}")
+        for flag, value in (("max-frames", self.max_frames), ("min-track-frames", self.min_track_frames)):
+            if value is not None and value < 1:
+                raise InputError(f"--{flag} must be >= 1, got {value}")
         if self.detector not in DETECTOR_THRESHOLDS:
             raise InputError(f"--detector must be one of {', '.join(DETECTOR_THRESHOLDS)}, got {self.detector!r}")
         if self.detector_size < 32 or self.detector_size % 32:
@@ -154,6 +158,8 @@ class RunConfig:
         for name in ("max_people", "detect_every", "track_max_age", "threads", "detector_size", "overlay_size"):
             if not is_int(getattr(self, name)):
                 raise bad(name, "an integer", getattr(self, name))
+        if self.min_track_frames is not None and not is_int(self.min_track_frames):
+            raise bad("min_track_frames", "an integer (or None: 3 for files, 1 for live sources)", self.min_track_frames)
         if self.max_frames is not None and not is_int(self.max_frames):
             raise bad("max_frames", "an integer (or None: every frame)", self.max_frames)
         for name in ("detector_tiles", "overlay", "csv", "trc", "bvh", "quiet", "report"):
@@ -165,6 +171,18 @@ class RunConfig:
             v = getattr(self, name)
             if v is not None and not is_real(v):
                 raise bad(name, "a number (or None: the default)", v)
+
+
+# ``min_track_frames`` when not given: a file can wait 2 frames for a track to prove itself, a live
+# source gets every pose at once.
+MIN_TRACK_FRAMES = {"offline": 3, "online": 1}
+
+
+def min_track_frames(config: RunConfig, live: bool) -> int:
+    """The track stage's ``min_frames`` for ``config`` (its own, or the default for the source)."""
+    if config.min_track_frames is not None:
+        return config.min_track_frames
+    return MIN_TRACK_FRAMES["online" if live else "offline"]
 
 
 def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> list[Stage]:
@@ -193,12 +211,13 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
         refiners[-1].release_heatmaps = True
     stages: list[Stage] = [
         EstimateStage(backend, keep_world="world_landmarks" in lift.needs, info=info),
-        TrackStage(native.name, config.track_max_age),
+        TrackStage(native.name, config.track_max_age, min_track_frames(config, live)),
         *refiners,
         *([lifter] if lifter is not None else []),
         ConvertStage(dst, lifter.output_skeleton if lifter is not None else None),
     ]
-    ran = [{"stage": "estimate", "choice": config.model}, {"stage": "track"}]
+    ran = [{"stage": "estimate", "choice": config.model},
+           {"stage": "track", "min_track_frames": min_track_frames(config, live)}]
     ran += [{"stage": "refine", "choice": n} for n in p["refine"]]
     ran += [{"stage": "lift", "choice": p["lift"]}] if lifter is not None else []
     ran += [{"stage": "convert", "choice": dst.name}]

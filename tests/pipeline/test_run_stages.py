@@ -63,7 +63,7 @@ def test_refine_none_lift_blazepose_reproduces_the_previous_default_exactly(clip
     assert {p.name: sha256(p) for p in out.glob("*.trc")} == REF_TRC_SHA256
     report = json.loads((out / "run.json").read_text())
     assert report["stages"]["ran"] == [
-        {"stage": "estimate", "choice": "full"}, {"stage": "track"},
+        {"stage": "estimate", "choice": "full"}, {"stage": "track", "min_track_frames": 3},
         {"stage": "lift", "choice": "blazepose"}, {"stage": "convert", "choice": "coco17"},
     ]
     assert report["stages"]["skipped"] == []

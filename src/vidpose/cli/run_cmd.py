@@ -33,6 +33,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         "detector_tiles": "BlazePose's detector also looks at square tiles of a wide (or tall) frame, where "
                           "people look larger to it (2 tiles on 16:9; on the detector's schedule only)",
         "track_max_age": "frames a lost track is remembered before its id is retired",
+        "min_track_frames": "a track is output only once it has a pose in this many frames, which drops the "
+                            "brief poses made of a tree or someone's limbs (delay: N - 1 frames); default "
+                            "3 for files and image folders, 1 (off) for webcams",
         "refine": "temporal refinement stages, in order: auto, none, or NAME[,NAME...] of: "
                   + "; ".join(f"{k} ({c.description})" for k, c in REFINERS.items()),
         "lift": "3D keypoints (metres, root-relative): auto (with BlazePose models dgnet-smooth for files, "
