@@ -662,6 +662,8 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
             "frames": pr.frames,
             "frames_with_person": frames_with_person,
             "track_ids": sorted(track_ids),
+            # poses of tracks shorter than --min-track-frames, not written (stages/track.py)
+            "short_track_poses_dropped": sum(getattr(s, "dropped", 0) for s in pr.stages if s.name == "track"),
             "seconds": {k: round(v, 4) for k, v in pr.timings.seconds.items()},
             "wall_seconds": round(wall, 3),
             "fps": round(pr.frames / wall, 3) if wall > 0 else None,
