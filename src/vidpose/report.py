@@ -384,12 +384,13 @@ const rd=document.getElementById('run');
 const obj=x=>x&&typeof x==='object'&&!Array.isArray(x);
 if(obj(run)){
  rd.appendChild(table([['vidpose',run.vidpose_version],['source',run.source],['frames',run.frames],['frames with a person',run.frames_with_person],
+  ...(run.short_track_poses_dropped!=null?[['poses of tracks shorter than --min-track-frames (not written)',run.short_track_poses_dropped]]:[]),
   ['wall seconds',run.wall_seconds],['frames/s',run.fps],['report.html build seconds (not in frames/s)',D.build_seconds]].concat([['decode error',run.decode_error]])));
  if(obj(run.config)){rd.appendChild(el('h3',{},'Settings'));rd.appendChild(table(Object.entries(run.config),['option','value']));}
  if(obj(run.model)){rd.appendChild(el('h3',{},'Model'));rd.appendChild(table(Object.entries(run.model),['key','value']));}
  if(obj(run.models)){rd.appendChild(el('h3',{},'Model files'));rd.appendChild(table(Object.entries(run.models).map(([k,m])=>[k,obj(m)?m.file:m,obj(m)?String(m.sha256||'').slice(0,16):'']),['name','file','sha256']));}
  if(obj(run.stages)){rd.appendChild(el('h3',{},'Stages (refinement and lifting)'));const arr=x=>Array.isArray(x)?x.filter(obj):[];
-  rd.appendChild(table(arr(run.stages.ran).map(s=>[s.stage,s.choice||'','ran']).concat(arr(run.stages.skipped).map(s=>[s.stage||'',s.choice||s.name||'','skipped: '+(s.reason||JSON.stringify(s))])),['stage','choice','']));}
+  rd.appendChild(table(arr(run.stages.ran).map(s=>[s.stage,s.choice||(s.min_track_frames!=null?'min-track-frames '+s.min_track_frames:''),'ran']).concat(arr(run.stages.skipped).map(s=>[s.stage||'',s.choice||s.name||'','skipped: '+(s.reason||JSON.stringify(s))])),['stage','choice','']));}
  if(obj(run.seconds)){rd.appendChild(el('h3',{},'Timings (seconds)'));const sec=Object.entries(run.seconds).filter(([k,v])=>typeof v==='number'),tot=sec.reduce((a,[k,v])=>a+v,0)||1;
   rd.appendChild(table(sec.map(([k,s])=>[k,s,(100*s/tot).toFixed(1)+' %']),['stage','seconds','share of the summed stage seconds (stages overlap on threads)']));}
 }else rd.appendChild(el('p',{'class':'note'},'No run.json in this folder.'));
