@@ -86,3 +86,29 @@ def test_pairs_below_the_threshold_do_not_steer_the_assignment():
     # track a keeps its best match (0.5); b's only option is below the bar -> new track
     assert c.track_id == a.track_id
     assert d.track_id not in (a.track_id, b.track_id)
+
+
+def test_a_tentative_track_that_misses_a_frame_is_deleted():
+    """n_init (DeepSORT's tentative tracks): a pose seen in one frame does not linger for max_age and
+    take a person who appears where it was later (by where it was last seen); confirmed tracks do."""
+    for n_init, same in ((1, True), (3, False)):
+        tr = PoseTracker("coco17", TrackerConfig(max_age=30, n_init=n_init))
+        real = person(60)
+        ghost = person(200)
+        tr.update(0, [real, ghost])
+        for f in range(1, 20):
+            tr.update(f, [person(60)])  # the ghost is gone after frame 0
+        newcomer = person(200)  # someone standing where the ghost was
+        tr.update(20, [person(60), newcomer])
+        assert (newcomer.track_id == ghost.track_id) is same
+    # A confirmed track (matched in n_init frames) is remembered through a gap as before.
+    tr = PoseTracker("coco17", TrackerConfig(max_age=30, n_init=3))
+    for f in range(3):
+        p = person(200)
+        tr.update(f, [p])
+    first = p.track_id
+    for f in range(3, 10):
+        tr.update(f, [])
+    back = person(200)
+    tr.update(10, [back])
+    assert back.track_id == first

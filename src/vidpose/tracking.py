@@ -34,12 +34,19 @@ class TrackerConfig:
     reid_threshold: float = 0.75  # appearance similarity that re-identifies a lost track (0 disables)
     appearance_smoothing: float = 0.2  # EMA factor for a track's colour histogram
     recover_static: bool = True  # a track lost for > 1 frame may also resume where it was last seen
+    # A track is tentative until matched in this many frames (DeepSORT's n_init): a tentative track
+    # that misses a frame is deleted at once, not remembered for max_age, so a pose the estimator made
+    # for a frame or two (a tree, someone's limbs) cannot later take a real person's detection by
+    # re-identification or by where it was last seen. 1: every track is confirmed at birth.
+    n_init: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.oks_weight <= 1:
             raise InputError(f"tracker oks_weight must be in [0, 1], got {self.oks_weight}")
         if self.max_age < 0:
             raise InputError(f"tracker max_age must be >= 0, got {self.max_age}")
+        if self.n_init < 1:
+            raise InputError(f"tracker n_init must be >= 1, got {self.n_init}")
 
 
 @dataclass
@@ -115,7 +122,8 @@ class PoseTracker:
     def update(self, frame: int, persons: list[PersonPose], image: np.ndarray | None = None) -> list[PersonPose]:
         """Assign ``track_id`` to each person of ``frame``; ``image`` (H, W, 3) enables re-identification."""
         cfg = self.config
-        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_age]
+        self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_age
+                       and (t.hits >= cfg.n_init or frame - t.last_frame <= 1)]  # tentative: missed a frame
         apps = [colour_histogram(image, p) for p in persons] if image is not None else None
         sim = self.similarity(frame, persons, apps)
         matched_p: set[int] = set()

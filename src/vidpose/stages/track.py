@@ -10,6 +10,10 @@ such "people" in frames 190-193). Tracks still present in the video's last frame
 short (their evidence was cut by the end, and a single image keeps its people). Output track ids are
 renumbered in order of first appearance, so dropped tracks leave no gaps. ``min_frames`` 1 passes
 every frame on at once, with the tracker's ids.
+
+The tracker gets the same number as ``n_init``: a track not yet matched in ``min_frames`` frames is
+deleted as soon as it misses one (DeepSORT's tentative tracks), so a dropped pose's track cannot come
+back 30 frames later and take a real person's detection by re-identification.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ class TrackStage(Stage):
 
         if min_frames < 1:
             raise InputError(f"--min-track-frames must be an integer >= 1, got {min_frames!r}")
-        self.tracker = PoseTracker(skeleton, TrackerConfig(max_age=max_age))
+        self.tracker = PoseTracker(skeleton, TrackerConfig(max_age=max_age, n_init=min_frames))
         self.min_frames = int(min_frames)
         self._held: deque[FramePoses] = deque()
         self._seen: Counter = Counter()  # tracker id -> frames with a pose of it so far
