@@ -207,17 +207,18 @@ def build_stages(config: RunConfig, quiet: bool = False, live: bool = False) -> 
     except ValueError as e:
         raise InputError(f"--skeleton {config.skeleton} with --model {config.model}: {e}") from None
     refiners = [REFINERS[n].build() for n in p["refine"]]
+    min_frames = min_track_frames(config, live)
     if refiners and isinstance(refiners[-1], RefineStage):
         refiners[-1].release_heatmaps = True
     stages: list[Stage] = [
         EstimateStage(backend, keep_world="world_landmarks" in lift.needs, info=info),
-        TrackStage(native.name, config.track_max_age, min_track_frames(config, live)),
+        TrackStage(native.name, config.track_max_age, min_frames),
         *refiners,
         *([lifter] if lifter is not None else []),
         ConvertStage(dst, lifter.output_skeleton if lifter is not None else None),
     ]
     ran = [{"stage": "estimate", "choice": config.model},
-           {"stage": "track", "min_track_frames": min_track_frames(config, live)}]
+           {"stage": "track", "min_track_frames": min_frames}]
     ran += [{"stage": "refine", "choice": n} for n in p["refine"]]
     ran += [{"stage": "lift", "choice": p["lift"]}] if lifter is not None else []
     ran += [{"stage": "convert", "choice": dst.name}]
@@ -663,7 +664,7 @@ def run(source, out_dir: str | os.PathLike, config: RunConfig | None = None,
             "frames_with_person": frames_with_person,
             "track_ids": sorted(track_ids),
             # poses of tracks shorter than --min-track-frames, not written (stages/track.py)
-            "short_track_poses_dropped": sum(getattr(s, "dropped", 0) for s in pr.stages if s.name == "track"),
+            "short_track_poses_dropped": sum(s.dropped for s in pr.stages if isinstance(s, TrackStage)),
             "seconds": {k: round(v, 4) for k, v in pr.timings.seconds.items()},
             "wall_seconds": round(wall, 3),
             "fps": round(pr.frames / wall, 3) if wall > 0 else None,
